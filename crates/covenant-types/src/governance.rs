@@ -1,0 +1,195 @@
+//! Governance actions and the identities they manage. Execution rules (thresholds, the two-person
+//! rule, expiry) live in `covenant-execution` and `covenant-rules`; this module only names the data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::PublicKey;
+use crate::hash::Hash;
+use crate::ids::{ContractId, MemberId, NodeId, OperatorId, PersonId, SchemaId};
+
+/// A proposal is named by the hash of the transaction that opened it.
+pub type ProposalId = Hash;
+
+/// An operator's role (COV-12). Some combinations are forbidden (see `covenant-rules`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Proposes and approves governance actions for their member.
+    Admin,
+    /// Submits transfers, data records and KYC attestations.
+    Submitter,
+    /// Reads the audit trail.
+    Auditor,
+    /// Responsible for a contract (COV-26).
+    ContractSteward,
+}
+
+/// What a node does in the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    /// Takes part in consensus.
+    Validator,
+    /// Follows the chain without voting.
+    Observer,
+}
+
+/// A member's standing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    /// May act.
+    Active,
+    /// Temporarily barred (by vote, or because its jurisdiction became sanctioned, COV-06).
+    Suspended,
+    /// Gone for good.
+    Removed,
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper case (e.g. `TW`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Jurisdiction(String);
+
+impl Jurisdiction {
+    /// Checks the shape of an ISO 3166-1 alpha-2 code.
+    pub fn new(code: impl Into<String>) -> Result<Jurisdiction, String> {
+        let code = code.into();
+        if code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()) {
+            Ok(Jurisdiction(code))
+        } else {
+            Err(format!(
+                "jurisdiction {code:?} is not an ISO 3166-1 alpha-2 code (two upper-case letters, e.g. \"TW\")"
+            ))
+        }
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Jurisdiction {
+    type Error = String;
+    fn try_from(code: String) -> Result<Self, String> {
+        Jurisdiction::new(code)
+    }
+}
+
+impl From<Jurisdiction> for String {
+    fn from(code: Jurisdiction) -> String {
+        code.0
+    }
+}
+
+impl std::fmt::Display for Jurisdiction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A registered operator as carried in a governance action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorRecord {
+    /// Account id.
+    pub id: OperatorId,
+    /// The person behind it (COV-10).
+    pub person: PersonId,
+    /// The member it works for.
+    pub member: MemberId,
+    /// Roles granted.
+    pub roles: Vec<Role>,
+    /// Signing key.
+    pub key: PublicKey,
+    /// Block time after which the key is no longer accepted (COV-11).
+    pub key_expires_at_ms: u64,
+}
+
+/// A node as carried in a governance action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// Node id.
+    pub id: NodeId,
+    /// Owning member.
+    pub member: MemberId,
+    /// Validator or observer.
+    pub role: NodeRole,
+    /// libp2p identity key (ed25519), checked at connection (COV-20).
+    pub network_key: PublicKey,
+    /// Key that signs consensus messages and commit seals.
+    pub consensus_key: PublicKey,
+}
+
+/// Everything governance can change (COV-15: nothing else changes these).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GovernanceAction {
+    /// Admit a new member.
+    AdmitMember {
+        /// Member id.
+        member: MemberId,
+        /// Display name.
+        name: String,
+        /// Where it operates (COV-06).
+        jurisdiction: Jurisdiction,
+    },
+    /// Suspend a member.
+    SuspendMember(MemberId),
+    /// Remove a member.
+    RemoveMember(MemberId),
+    /// Replace the sanctioned-jurisdiction list (COV-06).
+    SetSanctionedJurisdictions(Vec<Jurisdiction>),
+    /// Register an operator account.
+    RegisterOperator(OperatorRecord),
+    /// Revoke an operator account (COV-17), effective from the next block.
+    RevokeOperator(OperatorId),
+    /// Replace an operator's key (COV-41).
+    RotateOperatorKey {
+        /// The operator.
+        operator: OperatorId,
+        /// New key.
+        key: PublicKey,
+        /// New expiry.
+        key_expires_at_ms: u64,
+    },
+    /// Add a validator or observer node.
+    AddNode(NodeRecord),
+    /// Remove a node.
+    RemoveNode(NodeId),
+    /// Change a chain parameter by name, within its covenant bounds.
+    SetParameter {
+        /// Parameter name as in `ChainParams`.
+        name: String,
+        /// New value.
+        value: u64,
+    },
+    /// Change the approval threshold of a class of actions.
+    SetThreshold {
+        /// Action class name.
+        class: String,
+        /// Members required.
+        members: u32,
+    },
+    /// Register a data-record schema (COV-32).
+    RegisterSchema {
+        /// Schema id.
+        schema: SchemaId,
+        /// Hash of the schema definition.
+        definition: Hash,
+    },
+    /// Admit a contract (COV-28); code and manifest are carried in full.
+    AdmitContract {
+        /// Contract id.
+        contract: ContractId,
+        /// WASM module.
+        code: Vec<u8>,
+        /// Encoded manifest (functions, access policies, owner, steward).
+        manifest: Vec<u8>,
+    },
+    /// Pause a contract (COV-27).
+    PauseContract(ContractId),
+    /// Resume a paused contract.
+    ResumeContract(ContractId),
+    /// Retire a contract for good.
+    RetireContract(ContractId),
+}
