@@ -318,31 +318,46 @@ fn batchable(signature: &Signature) -> bool {
 /// equation disagree with strict verification are checked one by one, and if the batch fails every
 /// item is re-checked strictly to name the bad ones.
 pub fn verify_batch(chain: &ChainId, items: &[BatchItem<'_>]) -> Vec<Result<(), CryptoError>> {
-    let mut results: Vec<Option<Result<(), CryptoError>>> = vec![None; items.len()];
-    let mut batch_indices = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        if batchable(item.signature) {
-            batch_indices.push(index);
+    let envelopes: Vec<Vec<u8>> = items.iter().map(|item| signing_bytes(item.domain, chain, item.message)).collect();
+    let keys: Vec<&PublicKey> = items.iter().map(|item| item.key).collect();
+    let messages: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<&Signature> = items.iter().map(|item| item.signature).collect();
+    raw_verify_batch(&keys, &messages, &signatures)
+        .into_iter()
+        .zip(items)
+        .map(|(ok, item)| if ok { Ok(()) } else { Err(item.key.bad_signature(item.domain)) })
+        .collect()
+}
+
+/// Strict verification of a signature over raw bytes (no domain envelope). For test vectors and
+/// benchmarks; the node verifies only through [`PublicKey::verify`] and [`verify_batch`].
+pub fn raw_verify_strict(key: &PublicKey, message: &[u8], signature: &Signature) -> bool {
+    key.verify_raw(message, signature).is_ok()
+}
+
+/// Batch verification over raw bytes with the same verdicts as [`raw_verify_strict`], item by item.
+/// The three slices must have the same length (a shorter one is a caller bug and panics).
+pub fn raw_verify_batch(keys: &[&PublicKey], messages: &[&[u8]], signatures: &[&Signature]) -> Vec<bool> {
+    assert!(keys.len() == messages.len() && keys.len() == signatures.len(), "batch slices differ in length");
+    let mut verdicts = vec![false; keys.len()];
+    let mut batch = Vec::with_capacity(keys.len());
+    for index in 0..keys.len() {
+        if batchable(signatures[index]) {
+            batch.push(index);
         } else {
-            results[index] = Some(item.key.verify(item.domain, chain, item.message, item.signature));
+            verdicts[index] = raw_verify_strict(keys[index], messages[index], signatures[index]);
         }
     }
-    if !batch_indices.is_empty() {
-        let envelopes: Vec<Vec<u8>> =
-            batch_indices.iter().map(|&i| signing_bytes(items[i].domain, chain, items[i].message)).collect();
-        let messages: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
-        let signatures: Vec<ed25519_dalek::Signature> =
-            batch_indices.iter().map(|&i| ed25519_dalek::Signature::from_bytes(&items[i].signature.0)).collect();
-        let keys: Vec<VerifyingKey> = batch_indices.iter().map(|&i| items[i].key.key).collect();
-        let batch_ok = ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok();
-        for (position, &index) in batch_indices.iter().enumerate() {
-            let item = &items[index];
-            results[index] = Some(if batch_ok {
-                Ok(())
-            } else {
-                item.key.verify_raw(messages[position], item.signature).map_err(|_| item.key.bad_signature(item.domain))
-            });
-        }
+    if batch.is_empty() {
+        return verdicts;
     }
-    results.into_iter().map(|result| result.expect("every item was verified")).collect()
+    let batch_messages: Vec<&[u8]> = batch.iter().map(|&i| messages[i]).collect();
+    let batch_signatures: Vec<ed25519_dalek::Signature> =
+        batch.iter().map(|&i| ed25519_dalek::Signature::from_bytes(&signatures[i].0)).collect();
+    let batch_keys: Vec<VerifyingKey> = batch.iter().map(|&i| keys[i].key).collect();
+    let all_valid = ed25519_dalek::verify_batch(&batch_messages, &batch_signatures, &batch_keys).is_ok();
+    for &index in &batch {
+        verdicts[index] = all_valid || raw_verify_strict(keys[index], messages[index], signatures[index]);
+    }
+    verdicts
 }
