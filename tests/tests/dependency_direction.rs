@@ -1,0 +1,41 @@
+//! The pure crates (types, rules, consensus, execution, vm) must never depend on tokio, libp2p or
+//! RocksDB: that is what keeps consensus and execution deterministic and simulable (DESIGN.md,
+//! "Dependency direction"). This asks cargo for each crate's normal dependency tree.
+
+use std::process::Command;
+
+const PURE_CRATES: &[&str] =
+    &["covenant-types", "covenant-rules", "covenant-consensus", "covenant-execution", "covenant-vm"];
+const FORBIDDEN: &[&str] = &["tokio", "libp2p", "rocksdb", "librocksdb-sys", "mio"];
+
+fn dependency_names(package: &str) -> Vec<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let output = Command::new(cargo)
+        .args(["tree", "--offline", "--manifest-path", workspace, "-p", package, "-e", "normal", "--prefix", "none"])
+        .output()
+        .expect("cargo tree runs");
+    assert!(output.status.success(), "cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .expect("cargo tree prints UTF-8")
+        .lines()
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn pure_crates_do_not_depend_on_io_runtimes_or_storage() {
+    for package in PURE_CRATES {
+        let names = dependency_names(package);
+        assert!(names.iter().any(|name| name == package), "cargo tree for {package} printed no tree");
+        let bad: Vec<&String> = names.iter().filter(|name| FORBIDDEN.contains(&name.as_str())).collect();
+        assert!(bad.is_empty(), "{package} depends on {bad:?}; pure crates must stay free of IO runtimes and storage");
+    }
+}
+
+#[test]
+fn the_check_detects_a_forbidden_dependency() {
+    // Negative control: the storage crate does depend on RocksDB, and the check sees it.
+    let names = dependency_names("covenant-storage");
+    assert!(names.iter().any(|name| name == "rocksdb"), "expected rocksdb in covenant-storage's tree: {names:?}");
+}
