@@ -1,28 +1,34 @@
-//! Ed25519 keys and signatures with strict verification, and a batch verifier that never accepts what
-//! strict verification rejects.
+//! Ed25519 keys and signatures with strict verification, and a batch verifier whose verdicts are
+//! exactly those of single verification (ADR 0002).
 //!
 //! # What "strict" means here
-//! * A [`PublicKey`] is accepted only if its encoding is canonical (y < p, and the point re-encodes to
-//!   the same bytes) and the point lies in the prime-order subgroup (no torsion component, hence not
-//!   weak / small order). Every key that enters the system is decoded through [`PublicKey::from_bytes`]
-//!   or serde, which calls it, so a weak key never reaches a verifier.
-//! * A signature is accepted only if `s < ℓ` (canonical scalar), `R` is canonically encoded and
-//!   `[s]B = R + [k]A` holds exactly (cofactorless), as `ed25519_dalek::VerifyingKey::verify_strict`
-//!   checks.
+//! * A [`PublicKey`] is accepted only if its encoding is canonical (the point re-encodes to the same
+//!   bytes, so y < p and no "negative zero") and it is not a small-order (weak) point. Every key that
+//!   enters the system is decoded through [`PublicKey::from_bytes`], which serde calls, so a weak key
+//!   never reaches a verifier, whether it comes from a transaction, a config, a genesis or the network.
+//! * A signature `(R, s)` is accepted only if `s < ℓ` (canonical scalar, no malleability), `R` is a
+//!   canonical encoding of a point that is not of small order, and the cofactored equation
+//!   `[8]([s]B − R − [k]A) = 0` holds, with `k = SHA-512(R ‖ A ‖ M)`.
 //!
-//! # Why batch verification needs extra checks
-//! `ed25519_dalek::verify_batch` checks the cofactorless equation for a random linear combination of
-//! the signatures. If a point carries a torsion component, the error term of one bad signature can be
-//! a small-order point that the random 128-bit coefficient annihilates (probability 1/8 for order 8),
-//! so the batch would accept a signature that strict verification rejects. It also skips the
-//! small-order and canonical-encoding checks on `R` and `A`. We therefore check, before batching, that
-//! every `R` is canonical and torsion-free (keys already are): then every error term lies in the
-//! prime-order group and cannot vanish. A strictly valid signature under a torsion-free key always has
-//! a torsion-free `R`, so these checks reject nothing strict verification accepts.
+//! # Why the cofactored equation
+//! Batch verification checks a random linear combination `Σ zᵢ([sᵢ]B − Rᵢ − [kᵢ]Aᵢ)`. With the
+//! cofactorless equation (ed25519-dalek's `verify_strict` and `verify_batch`), a signature whose error
+//! term is a small-order point passes the batch whenever its random coefficient is a multiple of the
+//! point's order (probability 1/8), yet fails single verification: the two paths disagree, and two
+//! validators batching differently could fork. Multiplying by the cofactor removes every small-order
+//! component in both paths; what is left lies in the prime-order group, where a random 128-bit
+//! coefficient cannot cancel a non-zero term. Single and batch verification therefore accept exactly
+//! the same signatures (up to 2⁻¹²⁸), without the cost of a torsion check per signature. This is the
+//! equation ZIP-215 chose for the same reason; unlike ZIP-215 we also require canonical encodings and
+//! refuse small-order keys and `R`. `tests/speccheck.rs` runs the ed25519-speccheck cases through both
+//! paths and shows the cofactorless batch disagreeing where ours does not.
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha512};
 use std::fmt;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -47,8 +53,8 @@ pub enum CryptoError {
         /// The key as given.
         key_hex: String,
     },
-    /// The key is a small-order or mixed-order point (a weak key that can make forged signatures verify).
-    #[error("public key {key_hex} is weak: it has a small-order (torsion) component")]
+    /// The key is a small-order point (a weak key: signatures under it can verify for many messages).
+    #[error("public key {key_hex} is weak: it is a point of small order")]
     WeakKey {
         /// The key as given.
         key_hex: String,
@@ -63,28 +69,36 @@ pub enum CryptoError {
     },
 }
 
-/// An ed25519 public key that passed the strict checks above.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// An ed25519 public key that passed the strict checks above, kept with its decompressed point.
+#[derive(Clone, Copy)]
 pub struct PublicKey {
     bytes: [u8; PUBLIC_KEY_BYTES],
-    key: VerifyingKey,
+    point: EdwardsPoint,
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl std::hash::Hash for PublicKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
 }
 
 impl PublicKey {
-    /// Decodes and checks a key: canonical encoding, prime-order subgroup.
+    /// Decodes and checks a key: canonical encoding, not of small order.
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_BYTES]) -> Result<PublicKey, CryptoError> {
         let key_hex = || hex::encode(bytes);
-        let point = CompressedEdwardsY(*bytes)
-            .decompress()
-            .ok_or_else(|| CryptoError::NonCanonicalKey { key_hex: key_hex() })?;
-        if point.compress().to_bytes() != *bytes {
-            return Err(CryptoError::NonCanonicalKey { key_hex: key_hex() });
-        }
-        if point.is_small_order() || !point.is_torsion_free() {
+        let point = decompress_canonical(bytes).ok_or_else(|| CryptoError::NonCanonicalKey { key_hex: key_hex() })?;
+        if point.is_small_order() {
             return Err(CryptoError::WeakKey { key_hex: key_hex() });
         }
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| CryptoError::NonCanonicalKey { key_hex: key_hex() })?;
-        Ok(PublicKey { bytes: *bytes, key })
+        Ok(PublicKey { bytes: *bytes, point })
     }
 
     /// Parses 64 hex digits and checks the key.
@@ -115,8 +129,12 @@ impl PublicKey {
         self.verify_raw(&envelope, signature).map_err(|_| self.bad_signature(domain))
     }
 
-    fn verify_raw(&self, message: &[u8], signature: &Signature) -> Result<(), ed25519_dalek::SignatureError> {
-        self.key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.0))
+    fn verify_raw(&self, message: &[u8], signature: &Signature) -> Result<(), ()> {
+        let parsed = ParsedSignature::parse(signature).ok_or(())?;
+        let k = challenge(&parsed.r_bytes, &self.bytes, message);
+        // [s]B − [k]A − R, then clear the cofactor.
+        let error = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &(-self.point), &parsed.s) - parsed.r;
+        if error.mul_by_cofactor().is_identity() { Ok(()) } else { Err(()) }
     }
 
     fn bad_signature(&self, domain: SignatureDomain) -> CryptoError {
@@ -298,17 +316,37 @@ pub struct BatchItem<'a> {
     pub signature: &'a Signature,
 }
 
-/// Checks that `R` is canonical and torsion-free and `s` is canonical: the conditions under which the
-/// cofactorless batch equation implies each individual strict equation (see the module docs).
-fn batchable(signature: &Signature) -> bool {
-    let mut r_bytes = [0u8; 32];
-    r_bytes.copy_from_slice(&signature.0[..32]);
-    let mut s_bytes = [0u8; 32];
-    s_bytes.copy_from_slice(&signature.0[32..]);
-    let s_canonical: bool = curve25519_dalek::Scalar::from_canonical_bytes(s_bytes).is_some().into();
-    match CompressedEdwardsY(r_bytes).decompress() {
-        Some(r) => s_canonical && r.compress().to_bytes() == r_bytes && r.is_torsion_free() && !r.is_small_order(),
-        None => false,
+/// Decompresses a point, refusing non-canonical encodings.
+fn decompress_canonical(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
+    let point = CompressedEdwardsY(*bytes).decompress()?;
+    (point.compress().to_bytes() == *bytes).then_some(point)
+}
+
+/// `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
+fn challenge(r_bytes: &[u8; 32], key_bytes: &[u8; 32], message: &[u8]) -> Scalar {
+    let digest = Sha512::new().chain_update(r_bytes).chain_update(key_bytes).chain_update(message).finalize();
+    Scalar::from_bytes_mod_order_wide(&digest.into())
+}
+
+/// A signature whose encodings passed the strict checks: canonical `s`, canonical `R` not of small order.
+struct ParsedSignature {
+    r_bytes: [u8; 32],
+    r: EdwardsPoint,
+    s: Scalar,
+}
+
+impl ParsedSignature {
+    fn parse(signature: &Signature) -> Option<ParsedSignature> {
+        let mut r_bytes = [0u8; 32];
+        r_bytes.copy_from_slice(&signature.0[..32]);
+        let mut s_bytes = [0u8; 32];
+        s_bytes.copy_from_slice(&signature.0[32..]);
+        let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
+        let r = decompress_canonical(&r_bytes)?;
+        if r.is_small_order() {
+            return None;
+        }
+        Some(ParsedSignature { r_bytes, r, s })
     }
 }
 
@@ -340,24 +378,50 @@ pub fn raw_verify_strict(key: &PublicKey, message: &[u8], signature: &Signature)
 pub fn raw_verify_batch(keys: &[&PublicKey], messages: &[&[u8]], signatures: &[&Signature]) -> Vec<bool> {
     assert!(keys.len() == messages.len() && keys.len() == signatures.len(), "batch slices differ in length");
     let mut verdicts = vec![false; keys.len()];
-    let mut batch = Vec::with_capacity(keys.len());
-    for index in 0..keys.len() {
-        if batchable(signatures[index]) {
-            batch.push(index);
-        } else {
-            verdicts[index] = raw_verify_strict(keys[index], messages[index], signatures[index]);
-        }
-    }
-    if batch.is_empty() {
+    // Items whose encodings fail the strict checks are refused outright; they never join the batch.
+    let parsed: Vec<(usize, ParsedSignature)> = signatures
+        .iter()
+        .enumerate()
+        .filter_map(|(index, signature)| ParsedSignature::parse(signature).map(|parsed| (index, parsed)))
+        .collect();
+    if parsed.is_empty() {
         return verdicts;
     }
-    let batch_messages: Vec<&[u8]> = batch.iter().map(|&i| messages[i]).collect();
-    let batch_signatures: Vec<ed25519_dalek::Signature> =
-        batch.iter().map(|&i| ed25519_dalek::Signature::from_bytes(&signatures[i].0)).collect();
-    let batch_keys: Vec<VerifyingKey> = batch.iter().map(|&i| keys[i].key).collect();
-    let all_valid = ed25519_dalek::verify_batch(&batch_messages, &batch_signatures, &batch_keys).is_ok();
-    for &index in &batch {
-        verdicts[index] = all_valid || raw_verify_strict(keys[index], messages[index], signatures[index]);
+    let challenges: Vec<Scalar> =
+        parsed.iter().map(|(i, sig)| challenge(&sig.r_bytes, keys[*i].as_bytes(), messages[*i])).collect();
+    let coefficients = batch_coefficients(&parsed, &challenges);
+    // Σ zᵢ([sᵢ]B − Rᵢ − [kᵢ]Aᵢ) = [Σ zᵢsᵢ]B + Σ (−zᵢ)Rᵢ + Σ (−zᵢkᵢ)Aᵢ, cofactor cleared.
+    let basepoint_coefficient: Scalar = parsed.iter().zip(&coefficients).map(|((_, sig), z)| z * sig.s).sum();
+    let scalars = std::iter::once(basepoint_coefficient)
+        .chain(coefficients.iter().map(|z| -z))
+        .chain(coefficients.iter().zip(&challenges).map(|(z, k)| -(z * k)));
+    let points = std::iter::once(curve25519_dalek::constants::ED25519_BASEPOINT_POINT)
+        .chain(parsed.iter().map(|(_, sig)| sig.r))
+        .chain(parsed.iter().map(|(i, _)| keys[*i].point));
+    let all_valid = EdwardsPoint::vartime_multiscalar_mul(scalars, points).mul_by_cofactor().is_identity();
+    for (index, _) in &parsed {
+        verdicts[*index] = all_valid || raw_verify_strict(keys[*index], messages[*index], signatures[*index]);
     }
     verdicts
+}
+
+/// Random 128-bit coefficients, one per signature: SHA-512 over fresh operating-system randomness and
+/// every challenge and `s` of the batch, so neither a signer nor an observer can predict them.
+fn batch_coefficients(parsed: &[(usize, ParsedSignature)], challenges: &[Scalar]) -> Vec<Scalar> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the operating system random source is available");
+    let mut transcript = Sha512::new().chain_update(b"covenant/batch-verify/v1").chain_update(seed);
+    for ((_, signature), k) in parsed.iter().zip(challenges) {
+        transcript.update(k.as_bytes());
+        transcript.update(signature.s.as_bytes());
+    }
+    let transcript = transcript.finalize();
+    (0..parsed.len() as u64)
+        .map(|index| {
+            let digest = Sha512::new().chain_update(transcript).chain_update(index.to_le_bytes()).finalize();
+            let mut low = [0u8; 16];
+            low.copy_from_slice(&digest[..16]);
+            Scalar::from(u128::from_le_bytes(low))
+        })
+        .collect()
 }
