@@ -1,0 +1,165 @@
+//! What the network tells the node.
+
+use std::fmt;
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::oneshot;
+
+use crate::NetworkError;
+use crate::limits::BLOCK_RESPONSE_BYTES_MAX;
+use crate::protocol::GetBlocks;
+
+/// Something the node must hear about. Payloads are opaque, size-checked bytes: the node decodes
+/// and validates them, and calls [`crate::NetworkHandle::disconnect`] for a peer that sent garbage.
+#[derive(Debug)]
+pub enum NetworkEvent {
+    /// A peer's first connection was established (it passed the allowlist).
+    PeerConnected {
+        /// The peer.
+        peer_id: PeerId,
+        /// Its address as seen from here.
+        address: Multiaddr,
+    },
+    /// A peer's last connection closed.
+    PeerDisconnected {
+        /// The peer.
+        peer_id: PeerId,
+    },
+    /// A connection was refused (COV-20). Write it to the audit log.
+    PeerRefused {
+        /// The peer, once Noise has named it (`None` when the refusal came before, e.g. the
+        /// pending-connection limit or a failed handshake).
+        peer_id: Option<PeerId>,
+        /// The remote address, when known.
+        address: Option<Multiaddr>,
+        /// Why.
+        reason: RefusalReason,
+    },
+    /// More refusals happened than the event rate allows; this many were not reported one by one.
+    RefusalsSuppressed {
+        /// Refusals since the last one reported.
+        count: u64,
+    },
+    /// Events were dropped because the event channel was full (the node is not keeping up).
+    /// Consensus recovers through round changes and sync; the count belongs in logs and metrics.
+    EventsDropped {
+        /// Events dropped since the last report.
+        count: u64,
+    },
+    /// A consensus message, gossiped or sent point to point.
+    Consensus {
+        /// The author: for gossip the peer whose libp2p key signed the message (checked against
+        /// the allowlist), for a point-to-point message the sender.
+        from: PeerId,
+        /// The payload, at most [`crate::limits::CONSENSUS_PAYLOAD_BYTES_MAX`] bytes.
+        bytes: Vec<u8>,
+    },
+    /// A transaction gossiped by a peer.
+    Transaction {
+        /// The author (signer of the gossip message, checked against the allowlist).
+        from: PeerId,
+        /// The payload, at most [`crate::limits::TX_PAYLOAD_BYTES_MAX`] bytes.
+        bytes: Vec<u8>,
+    },
+    /// A peer asks for blocks; answer with [`BlockResponder::respond`] (or
+    /// [`crate::NetworkHandle::respond_blocks`]) within the request timeout. Dropping the responder
+    /// answers `Unavailable`.
+    BlockRequest {
+        /// The peer asking.
+        peer: PeerId,
+        /// What it asks for.
+        request: GetBlocks,
+        /// Where the answer goes.
+        responder: BlockResponder,
+    },
+    /// A peer's height, from the periodic status exchange: whom to sync from.
+    PeerStatus {
+        /// The peer.
+        peer: PeerId,
+        /// Its last committed height.
+        height: u64,
+    },
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// The peer's key is not in the allowlist.
+    NotAllowed,
+    /// The peer was disconnected for misbehaviour and is refused until its ban ends.
+    Banned,
+    /// A connection limit was reached (pending handshakes, connections per peer, total).
+    ConnectionLimit {
+        /// The limit that was reached.
+        limit: u32,
+    },
+    /// The TCP, Noise or Yamux handshake failed or timed out.
+    HandshakeFailed {
+        /// The transport's error.
+        detail: String,
+    },
+    /// A dialled bootstrap address answered with another key than the one configured.
+    WrongPeerId {
+        /// The peer id in the bootstrap address.
+        expected: Option<PeerId>,
+    },
+    /// Any other denial.
+    Other {
+        /// Description.
+        detail: String,
+    },
+}
+
+impl fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefusalReason::NotAllowed => write!(f, "network key not in the allowlist"),
+            RefusalReason::Banned => write!(f, "peer banned for misbehaviour"),
+            RefusalReason::ConnectionLimit { limit } => write!(f, "connection limit of {limit} reached"),
+            RefusalReason::HandshakeFailed { detail } => write!(f, "handshake failed: {detail}"),
+            RefusalReason::WrongPeerId { expected: Some(peer) } => write!(f, "expected peer {peer}, got another"),
+            RefusalReason::WrongPeerId { expected: None } => write!(f, "unexpected peer id"),
+            RefusalReason::Other { detail } => write!(f, "{detail}"),
+        }
+    }
+}
+
+/// The answer slot of one inbound block request. Single use.
+pub struct BlockResponder {
+    pub(crate) peer: PeerId,
+    pub(crate) max_count: u32,
+    pub(crate) sender: oneshot::Sender<Vec<Vec<u8>>>,
+}
+
+impl BlockResponder {
+    /// The peer that asked.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// Answers with encoded blocks (each with its seals), in height order from the requested
+    /// height. Blocks past the requested count, and the tail that would take the response over
+    /// [`BLOCK_RESPONSE_BYTES_MAX`], are cut off (the requester asks again from where it got to);
+    /// the returned count says how many blocks are sent. An empty answer means "none available".
+    pub fn respond(self, mut blocks: Vec<Vec<u8>>) -> Result<usize, NetworkError> {
+        blocks.truncate(self.max_count as usize);
+        let mut total = 0usize;
+        let fitting = blocks
+            .iter()
+            .take_while(|block| {
+                total = total.saturating_add(block.len());
+                total <= BLOCK_RESPONSE_BYTES_MAX
+            })
+            .count();
+        blocks.truncate(fitting);
+        let sent = blocks.len();
+        self.sender.send(blocks).map_err(|_| NetworkError::RequestGone { peer: self.peer })?;
+        Ok(sent)
+    }
+}
+
+impl fmt::Debug for BlockResponder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockResponder").field("peer", &self.peer).field("max_count", &self.max_count).finish()
+    }
+}
