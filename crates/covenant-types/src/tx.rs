@@ -29,7 +29,7 @@ pub enum Payload {
     /// A member attests that it completed KYC for a customer account (COV-07).
     KycAttestation(KycAttestation),
     /// Open a governance proposal.
-    GovernancePropose(Proposal),
+    GovernancePropose(Box<Proposal>),
     /// Approve an open proposal.
     GovernanceApprove(ProposalId),
     /// Reject an open proposal.
@@ -214,6 +214,15 @@ impl SignedTx {
     }
 }
 
+/// A transaction handed back by verification, with the reason it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedTx {
+    /// The transaction as received.
+    pub tx: Box<SignedTx>,
+    /// Why it failed.
+    pub error: TxError,
+}
+
 /// A transaction whose chain id and strict signature have been checked. Only this module can make one,
 /// so holding a `VerifiedTx` proves the check was done (once) and need not be repeated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,14 +234,14 @@ pub struct VerifiedTx {
 
 impl VerifiedTx {
     /// Checks chain id and signature of one transaction.
-    pub fn verify(tx: SignedTx, chain: &ChainId) -> Result<VerifiedTx, (SignedTx, TxError)> {
+    pub fn verify(tx: SignedTx, chain: &ChainId) -> Result<VerifiedTx, RejectedTx> {
         let mut results = VerifiedTx::verify_batch(vec![tx], chain);
         results.pop().expect("one result per transaction")
     }
 
     /// Checks many transactions, verifying their signatures in one batch. Returns one result per
     /// transaction in order; a failed one hands its transaction back with the reason.
-    pub fn verify_batch(txs: Vec<SignedTx>, chain: &ChainId) -> Vec<Result<VerifiedTx, (SignedTx, TxError)>> {
+    pub fn verify_batch(txs: Vec<SignedTx>, chain: &ChainId) -> Vec<Result<VerifiedTx, RejectedTx>> {
         let hashes: Vec<Hash> = txs.iter().map(|tx| tx.body.hash()).collect();
         let items: Vec<BatchItem<'_>> = txs
             .iter()
@@ -251,14 +260,14 @@ impl VerifiedTx {
             .map(|(tx, hash)| {
                 if &tx.body.chain_id != chain {
                     let error = TxError::WrongChain { found: tx.body.chain_id.clone(), expected: chain.clone() };
-                    return Err((tx, error));
+                    return Err(RejectedTx { tx: Box::new(tx), error });
                 }
                 match signature_results.next().expect("one signature result per same-chain transaction") {
                     Ok(()) => {
                         let encoded_bytes = bcs::serialized_size(&tx).expect("transactions always encode");
                         Ok(VerifiedTx { tx, hash, encoded_bytes })
                     }
-                    Err(error) => Err((tx, TxError::Signature(error))),
+                    Err(error) => Err(RejectedTx { tx: Box::new(tx), error: TxError::Signature(error) }),
                 }
             })
             .collect()
