@@ -1,10 +1,26 @@
 //! Rule checks that need only a transaction, a header and the parameters. Each is the one place its
 //! rule is checked; callers (mempool admission, proposal validation) pass the numbers in.
 
-use covenant_types::ChainId;
+use covenant_types::{ChainId, Jurisdiction, MemberId, Role};
 
-use crate::params::ChainParams;
+use crate::params::{AUDIT_RETENTION_DAYS_MIN, ChainParams};
 use crate::violation::Violation;
+
+/// One day in milliseconds.
+pub const DAY_MS: u64 = 24 * 3_600_000;
+
+/// Role pairs no single operator may hold (COV-12-ROLE-SEPARATION).
+///
+/// The auditor role is exclusive: an auditor reviews the audit trail of everyone else's actions, so
+/// they must not also be able to govern (admin), write business data (submitter) or change contracts
+/// (contract steward). The covenant names admin + auditor as the example; we apply the same reasoning
+/// to every role that acts. Admin + submitter and admin + contract steward are allowed: small members
+/// often have one officer doing both, and every governance act still needs a second person (COV-16).
+pub const FORBIDDEN_ROLE_PAIRS: &[(Role, Role)] =
+    &[(Role::Admin, Role::Auditor), (Role::Submitter, Role::Auditor), (Role::ContractSteward, Role::Auditor)];
+
+/// Smallest number of members any governance threshold may require (COV-18-NO-SUPERUSER).
+pub const THRESHOLD_MEMBERS_MIN: u32 = 2;
 
 /// COV-49-BLOCK-LIMITS: encoded size and transaction count within the parameters.
 pub fn check_block_limits(block_bytes: u64, tx_count: u64, params: &ChainParams) -> Result<(), Violation> {
@@ -67,4 +83,131 @@ pub fn check_nonce(found: u64, expected: u64) -> Result<(), Violation> {
         return Err(Violation::NonceOutOfOrder { found, expected });
     }
     Ok(())
+}
+
+/// COV-06-SANCTIONED-JURISDICTION: `member`'s jurisdiction is not on the sanctioned list.
+pub fn check_jurisdiction_allowed(
+    member: &MemberId,
+    jurisdiction: &Jurisdiction,
+    sanctioned: &[Jurisdiction],
+) -> Result<(), Violation> {
+    if sanctioned.contains(jurisdiction) {
+        return Err(Violation::SanctionedJurisdiction { member: member.clone(), jurisdiction: jurisdiction.clone() });
+    }
+    Ok(())
+}
+
+/// COV-12-ROLE-SEPARATION: no pair in [`FORBIDDEN_ROLE_PAIRS`] is held together. Reports the first
+/// forbidden pair found, in the order of that table.
+pub fn check_role_combination(roles: &[Role]) -> Result<(), Violation> {
+    for &(first, second) in FORBIDDEN_ROLE_PAIRS {
+        if roles.contains(&first) && roles.contains(&second) {
+            return Err(Violation::ForbiddenRoleCombination { first, second });
+        }
+    }
+    Ok(())
+}
+
+/// COV-11-CREDENTIAL-EXPIRY (issue part): an operator key issued at `issued_at_ms` expires after its
+/// issue and at most `operator_key_age_days_max` days later.
+pub fn check_key_lifetime(issued_at_ms: u64, expires_at_ms: u64, params: &ChainParams) -> Result<(), Violation> {
+    if expires_at_ms <= issued_at_ms {
+        return Err(Violation::KeyExpiredAtIssue { issued_at_ms, expires_at_ms });
+    }
+    let lifetime_ms = expires_at_ms - issued_at_ms;
+    let age_ms_max = params.operator_key_age_days_max.saturating_mul(DAY_MS);
+    if lifetime_ms > age_ms_max {
+        return Err(Violation::KeyLifetimeTooLong {
+            issued_at_ms,
+            expires_at_ms,
+            lifetime_ms,
+            age_days_max: params.operator_key_age_days_max,
+            age_ms_max,
+        });
+    }
+    Ok(())
+}
+
+/// COV-18-NO-SUPERUSER: a governance class threshold needs at least [`THRESHOLD_MEMBERS_MIN`] members.
+pub fn check_threshold(class: &str, members_required: u32) -> Result<(), Violation> {
+    if members_required < THRESHOLD_MEMBERS_MIN {
+        return Err(Violation::ThresholdTooLow {
+            class: class.to_string(),
+            members_required,
+            min: THRESHOLD_MEMBERS_MIN,
+        });
+    }
+    Ok(())
+}
+
+/// COV-18-NO-SUPERUSER: the admin role is held by at least two distinct persons in at least two
+/// distinct members, so approvals can always come from two keys of two members.
+pub fn check_admin_spread(admin_persons: u64, admin_members: u64) -> Result<(), Violation> {
+    if admin_persons < 2 || admin_members < 2 {
+        return Err(Violation::AdminsTooConcentrated { admin_persons, admin_members });
+    }
+    Ok(())
+}
+
+/// COV-18-RETENTION: audit records are kept at least [`AUDIT_RETENTION_DAYS_MIN`] days.
+pub fn check_audit_retention(days: u64) -> Result<(), Violation> {
+    if days < AUDIT_RETENTION_DAYS_MIN {
+        return Err(Violation::RetentionTooShort { days, min: AUDIT_RETENTION_DAYS_MIN });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RuleId;
+
+    #[test]
+    fn role_separation_refuses_auditor_with_any_acting_role() {
+        assert_eq!(check_role_combination(&[Role::Admin, Role::Submitter, Role::ContractSteward]), Ok(()));
+        assert_eq!(check_role_combination(&[Role::Auditor]), Ok(()));
+        for acting in [Role::Admin, Role::Submitter, Role::ContractSteward] {
+            let violation = check_role_combination(&[Role::Auditor, acting]).unwrap_err();
+            assert_eq!(violation.rule(), RuleId::RoleSeparation);
+            assert_eq!(violation, Violation::ForbiddenRoleCombination { first: acting, second: Role::Auditor });
+        }
+    }
+
+    #[test]
+    fn key_lifetime_is_bounded_by_the_parameter() {
+        let params = ChainParams::default();
+        let issued = 1_000_000;
+        assert_eq!(check_key_lifetime(issued, issued + 90 * DAY_MS, &params), Ok(()));
+        let too_long = check_key_lifetime(issued, issued + 90 * DAY_MS + 1, &params).unwrap_err();
+        assert_eq!(too_long.rule(), RuleId::CredentialExpiry);
+        assert!(
+            matches!(too_long, Violation::KeyLifetimeTooLong { lifetime_ms, .. } if lifetime_ms == 90 * DAY_MS + 1)
+        );
+        assert_eq!(
+            check_key_lifetime(issued, issued, &params),
+            Err(Violation::KeyExpiredAtIssue { issued_at_ms: issued, expires_at_ms: issued })
+        );
+    }
+
+    #[test]
+    fn thresholds_and_admins_need_two() {
+        assert_eq!(check_threshold("membership", 2), Ok(()));
+        assert_eq!(check_threshold("emergency", 1).unwrap_err().rule(), RuleId::NoSuperuser);
+        assert_eq!(check_threshold("emergency", 0).unwrap_err().rule(), RuleId::NoSuperuser);
+        assert_eq!(check_admin_spread(2, 2), Ok(()));
+        assert_eq!(check_admin_spread(3, 1).unwrap_err().rule(), RuleId::NoSuperuser);
+        assert_eq!(check_admin_spread(1, 1).unwrap_err().rule(), RuleId::NoSuperuser);
+    }
+
+    #[test]
+    fn sanctioned_jurisdiction_and_retention() {
+        let member = MemberId::new("bank-x").unwrap();
+        let kp = Jurisdiction::new("KP").unwrap();
+        let tw = Jurisdiction::new("TW").unwrap();
+        assert_eq!(check_jurisdiction_allowed(&member, &tw, std::slice::from_ref(&kp)), Ok(()));
+        let violation = check_jurisdiction_allowed(&member, &kp, std::slice::from_ref(&kp)).unwrap_err();
+        assert_eq!(violation.rule(), RuleId::SanctionedJurisdiction);
+        assert_eq!(check_audit_retention(365), Ok(()));
+        assert_eq!(check_audit_retention(364), Err(Violation::RetentionTooShort { days: 364, min: 365 }));
+    }
 }

@@ -6,6 +6,8 @@ use thiserror::Error;
 
 use covenant_types::limits;
 
+use crate::violation::RuleId;
+
 /// The chain-wide parameters. Field names put units last (`block_bytes_max`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -93,6 +95,10 @@ pub struct ParamBound {
 
 const DAY_MS: u64 = 24 * 3_600_000;
 
+/// Covenant minimum for keeping audit records, in days (article 18: records kept at least one year).
+/// Binds both the chain parameter `audit_retention_days` and each node's own configuration.
+pub const AUDIT_RETENTION_DAYS_MIN: u64 = 365;
+
 /// Every parameter's bound, in field order.
 pub const PARAM_BOUNDS: &[ParamBound] = &[
     ParamBound {
@@ -147,7 +153,7 @@ pub const PARAM_BOUNDS: &[ParamBound] = &[
     },
     ParamBound {
         name: "audit_retention_days",
-        min: 365,
+        min: AUDIT_RETENTION_DAYS_MIN,
         max: 36_500,
         unit: "days",
         why: "article 18: records kept at least one year",
@@ -260,6 +266,43 @@ pub enum ParamError {
     /// No parameter of that name.
     #[error("unknown parameter {0:?}")]
     Unknown(String),
+}
+
+/// The covenant rule a parameter's bound serves, if any (`round_timeout_ms_base` only tunes liveness).
+pub fn rule_for_param(name: &str) -> Option<RuleId> {
+    Some(match name {
+        "block_bytes_max" | "block_txs_max" | "block_interval_ms_min" | "block_interval_ms_max" => RuleId::BlockLimits,
+        "clock_drift_ms_max" => RuleId::ClockDrift,
+        "tx_bytes_max" | "mempool_txs_max" | "mempool_bytes_max" | "mempool_sender_txs_max" => RuleId::LoadLimits,
+        "operator_key_age_days_max" => RuleId::CredentialExpiry,
+        "audit_retention_days" => RuleId::Retention,
+        "proposal_lifetime_ms_max" => RuleId::ChangeByConsensus,
+        "contract_bytes_max" | "call_input_bytes_max" | "call_output_bytes_max" | "call_storage_writes_max" => {
+            RuleId::ContractLimits
+        }
+        "fuel_per_tx_max" | "fuel_per_block_max" => RuleId::Fuel,
+        _ => return None,
+    })
+}
+
+impl ParamError {
+    /// The parameter the error is about (the first one, for an inconsistent pair).
+    pub fn param_name(&self) -> &str {
+        match self {
+            ParamError::OutOfBounds { name, .. } => name,
+            ParamError::Inconsistent { first, .. } => first,
+            ParamError::Unknown(name) => name,
+        }
+    }
+
+    /// The covenant rule whose bound was left, if the error is about a covenant bound. An inconsistent
+    /// pair is a plain configuration error, not a covenant violation.
+    pub fn rule(&self) -> Option<RuleId> {
+        match self {
+            ParamError::OutOfBounds { name, .. } => rule_for_param(name),
+            ParamError::Inconsistent { .. } | ParamError::Unknown(_) => None,
+        }
+    }
 }
 
 impl ChainParams {

@@ -4,10 +4,14 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
 
-use covenant_types::ChainId;
+use covenant_types::{ChainId, Jurisdiction, MemberId, OperatorId, PersonId, Role};
 
 /// Every protocol (P) and node (N) rule of the covenant, as in `shared/covenant/ARTICLES.md`.
+///
+/// In JSON and TOML a rule is written as its id string (`"COV-49-BLOCK-LIMITS"`), the form operators
+/// read in errors and docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum RuleId {
     /// Art. 6: no members or validators in sanctioned jurisdictions.
     SanctionedJurisdiction,
@@ -176,6 +180,31 @@ impl RuleId {
     };
 }
 
+/// A string that is not the id of any rule in [`RuleId::ALL`].
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("unknown covenant rule id {0:?}")]
+pub struct UnknownRuleId(pub String);
+
+impl std::str::FromStr for RuleId {
+    type Err = UnknownRuleId;
+    fn from_str(text: &str) -> Result<RuleId, UnknownRuleId> {
+        RuleId::ALL.into_iter().find(|rule| rule.id() == text).ok_or_else(|| UnknownRuleId(text.to_string()))
+    }
+}
+
+impl TryFrom<String> for RuleId {
+    type Error = UnknownRuleId;
+    fn try_from(text: String) -> Result<RuleId, UnknownRuleId> {
+        text.parse()
+    }
+}
+
+impl From<RuleId> for &'static str {
+    fn from(rule: RuleId) -> &'static str {
+        rule.id()
+    }
+}
+
 impl fmt::Display for RuleId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id())
@@ -258,6 +287,168 @@ pub enum Violation {
         /// What failed.
         reason: String,
     },
+    /// A member operates from a jurisdiction on the chain's sanctioned list.
+    #[error("member {member} is in jurisdiction {jurisdiction}, which is on the sanctioned list")]
+    SanctionedJurisdiction {
+        /// The member.
+        member: MemberId,
+        /// Its jurisdiction.
+        jurisdiction: Jurisdiction,
+    },
+    /// A second active operator account for a person who already has one.
+    #[error(
+        "person {person} of member {member} already has active operator account {existing}; {second} would be a second one"
+    )]
+    SecondAccountForPerson {
+        /// The person.
+        person: PersonId,
+        /// The member that scopes the person id.
+        member: MemberId,
+        /// The account the person already has.
+        existing: OperatorId,
+        /// The refused second account.
+        second: OperatorId,
+    },
+    /// An operator key that is already expired when issued.
+    #[error("operator key expires at {expires_at_ms}, not after its issue time {issued_at_ms}")]
+    KeyExpiredAtIssue {
+        /// When the key was issued (genesis time or the block that registers it).
+        issued_at_ms: u64,
+        /// When it expires.
+        expires_at_ms: u64,
+    },
+    /// An operator key valid for longer than `operator_key_age_days_max`.
+    #[error(
+        "operator key is valid for {lifetime_ms} ms after issue (expires at {expires_at_ms}, issued at {issued_at_ms}), above operator_key_age_days_max = {age_days_max} days ({age_ms_max} ms)"
+    )]
+    KeyLifetimeTooLong {
+        /// When the key was issued.
+        issued_at_ms: u64,
+        /// When it expires.
+        expires_at_ms: u64,
+        /// Its lifetime.
+        lifetime_ms: u64,
+        /// The parameter, in days.
+        age_days_max: u64,
+        /// The parameter, in ms.
+        age_ms_max: u64,
+    },
+    /// One operator holds two roles that must be separated.
+    #[error("roles {first:?} and {second:?} must not be held by the same operator")]
+    ForbiddenRoleCombination {
+        /// One role.
+        first: Role,
+        /// The role it conflicts with.
+        second: Role,
+    },
+    /// A governance threshold that a single member could meet alone.
+    #[error(
+        "governance class {class} requires {members_required} member(s); at least {min} are required so that no single key can act alone"
+    )]
+    ThresholdTooLow {
+        /// Action class.
+        class: String,
+        /// Threshold given.
+        members_required: u32,
+        /// Smallest allowed.
+        min: u32,
+    },
+    /// Governance could be carried by admins of fewer than two members or fewer than two persons.
+    #[error(
+        "admin role held by {admin_persons} person(s) in {admin_members} member(s); at least 2 persons in at least 2 members are required so that no single key can act alone"
+    )]
+    AdminsTooConcentrated {
+        /// Distinct persons holding the admin role.
+        admin_persons: u64,
+        /// Distinct members those persons belong to.
+        admin_members: u64,
+    },
+    /// Audit records would be kept for less than the covenant minimum.
+    #[error("audit retention of {days} days is below the covenant minimum of {min} days")]
+    RetentionTooShort {
+        /// Retention configured.
+        days: u64,
+        /// Covenant minimum.
+        min: u64,
+    },
+    /// The admin API would listen on a non-loopback address without an explicit opt-in.
+    #[error(
+        "admin API address {api_addr} is not a loopback address; remote administration needs an encrypted channel (set api_public = true only behind TLS or a tunnel)"
+    )]
+    AdminApiExposed {
+        /// The address configured.
+        api_addr: String,
+    },
+    /// A transaction from a sender that is not a registered operator.
+    #[error("sender {sender} is not a registered operator of this chain")]
+    UnknownSender {
+        /// The sender named in the transaction.
+        sender: String,
+    },
+    /// A transaction from a revoked operator (effective from the block after the revocation).
+    #[error("operator {sender} is revoked and can sign nothing")]
+    SenderRevoked {
+        /// The sender.
+        sender: String,
+    },
+    /// Signed with a key other than the sender's registered one.
+    #[error("transaction of {sender} is signed with key {signer}, not the sender's registered key")]
+    SignerNotRegisteredKey {
+        /// The sender.
+        sender: String,
+        /// The key that signed.
+        signer: String,
+    },
+    /// The operator's key has expired.
+    #[error("the key of operator {operator} expired at {expires_at_ms} ms; time is now {now_ms} ms")]
+    KeyExpired {
+        /// The operator.
+        operator: OperatorId,
+        /// Expiry.
+        expires_at_ms: u64,
+        /// Block time (or the node's clock at admission).
+        now_ms: u64,
+    },
+    /// The sender's member is suspended or removed.
+    #[error("member {member} is not active: its operators can sign nothing")]
+    MemberNotActive {
+        /// The member.
+        member: MemberId,
+    },
+    /// A node (system) key signed something other than what node keys may sign.
+    #[error("node key of {node} cannot sign a {kind} transaction: node keys sign no operator actions")]
+    NodeKeyForbidden {
+        /// The node.
+        node: covenant_types::NodeId,
+        /// The payload kind.
+        kind: &'static str,
+    },
+    /// A data record names a schema that is not registered.
+    #[error("data record schema {schema} is not registered")]
+    UnknownSchema {
+        /// The schema named.
+        schema: covenant_types::SchemaId,
+    },
+    /// The sender already has the most pending transactions allowed.
+    #[error("sender has {pending} pending transactions, the limit mempool_sender_txs_max is {max}")]
+    SenderQueueFull {
+        /// Pending now.
+        pending: u64,
+        /// Limit.
+        max: u64,
+    },
+    /// The mempool is full: the node is overloaded.
+    #[error("node overloaded: mempool holds {txs} of {txs_max} transactions and {bytes} of {bytes_max} bytes")]
+    MempoolFull {
+        /// Pending transactions.
+        txs: u64,
+        /// Limit.
+        txs_max: u64,
+        /// Pending bytes.
+        bytes: u64,
+        /// Limit.
+        bytes_max: u64,
+    },
 }
 
 impl Violation {
@@ -271,11 +462,51 @@ impl Violation {
             Violation::TxTooLarge { .. } => RuleId::LoadLimits,
             Violation::NonceOutOfOrder { .. } => RuleId::OrderedNonces,
             Violation::BadSignature { .. } => RuleId::Signed,
+            Violation::SanctionedJurisdiction { .. } => RuleId::SanctionedJurisdiction,
+            Violation::SecondAccountForPerson { .. } => RuleId::OnePersonOneAccount,
+            Violation::KeyExpiredAtIssue { .. } | Violation::KeyLifetimeTooLong { .. } => RuleId::CredentialExpiry,
+            Violation::ForbiddenRoleCombination { .. } => RuleId::RoleSeparation,
+            Violation::ThresholdTooLow { .. } | Violation::AdminsTooConcentrated { .. } => RuleId::NoSuperuser,
+            Violation::RetentionTooShort { .. } => RuleId::Retention,
+            Violation::AdminApiExposed { .. } => RuleId::EncryptedTransport,
+            Violation::UnknownSender { .. } | Violation::SenderRevoked { .. } | Violation::MemberNotActive { .. } => {
+                RuleId::Revocation
+            }
+            Violation::SignerNotRegisteredKey { .. } => RuleId::Signed,
+            Violation::KeyExpired { .. } | Violation::NodeKeyForbidden { .. } => RuleId::CredentialExpiry,
+            Violation::UnknownSchema { .. } => RuleId::DataSchema,
+            Violation::SenderQueueFull { .. } | Violation::MempoolFull { .. } => RuleId::LoadLimits,
         }
     }
 
     /// The article of the rule.
     pub fn article(&self) -> u8 {
         self.rule().article()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_ids_parse_and_serialize_as_their_text() {
+        for rule in RuleId::ALL {
+            assert_eq!(rule.id().parse::<RuleId>(), Ok(rule));
+            let json = serde_json::to_string(&rule).unwrap();
+            assert_eq!(json, format!("\"{}\"", rule.id()));
+            assert_eq!(serde_json::from_str::<RuleId>(&json).unwrap(), rule);
+            assert!((1..=53).contains(&rule.article()));
+        }
+        assert_eq!("COV-99-NONE".parse::<RuleId>(), Err(UnknownRuleId("COV-99-NONE".into())));
+    }
+
+    #[test]
+    fn new_violations_name_their_rules() {
+        let violation = Violation::AdminApiExposed { api_addr: "0.0.0.0:7200".into() };
+        assert_eq!(violation.rule(), RuleId::EncryptedTransport);
+        assert_eq!(violation.article(), 21);
+        let violation = Violation::RetentionTooShort { days: 30, min: 365 };
+        assert_eq!(violation.to_string(), "audit retention of 30 days is below the covenant minimum of 365 days");
     }
 }

@@ -1,0 +1,247 @@
+//! Block execution: apply verified transactions in order to a state view, producing the block's
+//! writes, receipts and state root. Deterministic: reads only the state and the block context.
+
+use std::collections::BTreeMap;
+
+use covenant_rules::Violation;
+use covenant_types::{
+    AccountId, DataRecord, Hash, KycAttestation, MemberId, Payload, Receipt, Transfer, TxOutcome, VerifiedTx,
+};
+
+use crate::checks::{TxInvalid, check_nonce_in_state, check_sender};
+use crate::root::next_state_root;
+use crate::state::{KycState, MemberState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView};
+
+/// What a block execution needs from the block besides its transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockContext {
+    /// Height of the block.
+    pub height: u64,
+    /// Block timestamp: the only clock execution sees.
+    pub timestamp_ms: u64,
+}
+
+/// The result of executing a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// State writes, sorted by key (`None` deletes).
+    pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// One receipt per included transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// State root after the block.
+    pub state_root: Hash,
+}
+
+/// A block that cannot be executed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum BlockError {
+    /// A transaction that no valid block may contain.
+    #[error("transaction {index} ({tx_hash}) is invalid: {reason}")]
+    InvalidTx {
+        /// Position in the block.
+        index: usize,
+        /// Its hash.
+        tx_hash: Hash,
+        /// Why.
+        reason: TxInvalid,
+    },
+    /// The state could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Executes `txs` strictly: any invalid transaction makes the whole block invalid. Validators run this
+/// on a proposal before voting.
+pub fn execute_block<V: StateView + ?Sized>(
+    base: &V,
+    parent_state_root: &Hash,
+    context: &BlockContext,
+    txs: &[VerifiedTx],
+) -> Result<BlockOutcome, BlockError> {
+    let mut overlay = Overlay::new(base);
+    let mut receipts = Vec::with_capacity(txs.len());
+    for (index, tx) in txs.iter().enumerate() {
+        match apply_tx(&mut overlay, context, tx) {
+            Ok(receipt) => receipts.push(receipt),
+            Err(TxInvalid::State(error)) => return Err(BlockError::State(error)),
+            Err(reason) => return Err(BlockError::InvalidTx { index, tx_hash: tx.hash(), reason }),
+        }
+    }
+    let writes = overlay.into_writes();
+    let state_root = next_state_root(parent_state_root, context.height, &writes, &receipts);
+    Ok(BlockOutcome { writes, receipts, state_root })
+}
+
+/// Executes candidates for a block the proposer is building, leaving out those that would make it
+/// invalid (stale nonce, expired key, ...). Returns the included transactions and the outcome, which
+/// equals what [`execute_block`] computes for them.
+pub fn build_block<V: StateView + ?Sized>(
+    base: &V,
+    parent_state_root: &Hash,
+    context: &BlockContext,
+    candidates: Vec<VerifiedTx>,
+) -> Result<(Vec<VerifiedTx>, Vec<(VerifiedTx, TxInvalid)>, BlockOutcome), StateError> {
+    let mut overlay = Overlay::new(base);
+    let mut receipts = Vec::with_capacity(candidates.len());
+    let mut included = Vec::with_capacity(candidates.len());
+    let mut dropped = Vec::new();
+    for tx in candidates {
+        match apply_tx(&mut overlay, context, &tx) {
+            Ok(receipt) => {
+                receipts.push(receipt);
+                included.push(tx);
+            }
+            Err(TxInvalid::State(error)) => return Err(error),
+            Err(reason) => dropped.push((tx, reason)),
+        }
+    }
+    let writes = overlay.into_writes();
+    let state_root = next_state_root(parent_state_root, context.height, &writes, &receipts);
+    Ok((included, dropped, BlockOutcome { writes, receipts, state_root }))
+}
+
+/// Applies one transaction: checks that it may be in a block at all (else `Err`, nothing written), then
+/// consumes its nonce and runs the payload, whose failure only rolls back the payload's own writes and
+/// yields a failed receipt.
+fn apply_tx<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &BlockContext,
+    tx: &VerifiedTx,
+) -> Result<Receipt, TxInvalid> {
+    check_sender(&*overlay, tx, context.timestamp_ms)?;
+    check_nonce_in_state(&*overlay, tx)?;
+    let body = &tx.tx().body;
+    let sender_member = sender_member(&*overlay, tx)?;
+    let outcome = match run_payload(overlay, context, tx, &sender_member)? {
+        Ok(()) => TxOutcome::Success,
+        Err(failure) => {
+            overlay.rollback_tx();
+            failure.into_outcome()
+        }
+    };
+    // The nonce is consumed whatever the payload did (COV-34: the sender's order is kept).
+    let next_nonce = body
+        .nonce
+        .checked_add(1)
+        .ok_or(TxInvalid::Violation(Violation::NonceOutOfOrder { found: body.nonce, expected: body.nonce }))?;
+    overlay.put(&StateKey::Nonce(body.sender.clone()), &next_nonce);
+    overlay.commit_tx();
+    Ok(Receipt { tx_hash: tx.hash(), outcome, fuel_used: 0 })
+}
+
+fn sender_member<V: StateView + ?Sized>(overlay: &Overlay<'_, V>, tx: &VerifiedTx) -> Result<MemberId, TxInvalid> {
+    match &tx.tx().body.sender {
+        covenant_types::Principal::Operator(id) => overlay
+            .get::<OperatorState>(&StateKey::Operator(id.clone()))?
+            .map(|operator| operator.record.member)
+            .ok_or_else(|| Violation::UnknownSender { sender: id.to_string() }.into()),
+        covenant_types::Principal::Node(node) => {
+            Err(Violation::NodeKeyForbidden { node: node.clone(), kind: tx.tx().body.payload.kind() }.into())
+        }
+    }
+}
+
+/// Why a valid transaction had no effect.
+enum Failure {
+    Rule(Violation),
+    Plain(String),
+}
+
+impl Failure {
+    fn into_outcome(self) -> TxOutcome {
+        match self {
+            Failure::Rule(violation) => {
+                TxOutcome::Failed { rule: Some(violation.rule().id().to_string()), reason: violation.to_string() }
+            }
+            Failure::Plain(reason) => TxOutcome::Failed { rule: None, reason },
+        }
+    }
+}
+
+type PayloadResult = Result<Result<(), Failure>, TxInvalid>;
+
+fn run_payload<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &BlockContext,
+    tx: &VerifiedTx,
+    sender_member: &MemberId,
+) -> PayloadResult {
+    match &tx.tx().body.payload {
+        Payload::Transfer(transfer) => run_transfer(overlay, transfer, sender_member),
+        Payload::DataRecord(record) => run_data_record(overlay, tx.hash(), record),
+        Payload::KycAttestation(attestation) => run_kyc(overlay, context, attestation, sender_member),
+        other => Err(TxInvalid::Unsupported { kind: other.kind() }),
+    }
+}
+
+/// The member that owns an account: the part of its id before the first `/`.
+pub fn account_owner(account: &AccountId) -> Option<MemberId> {
+    let (owner, _) = account.as_str().split_once('/')?;
+    MemberId::new(owner).ok()
+}
+
+fn run_transfer<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    transfer: &Transfer,
+    sender_member: &MemberId,
+) -> PayloadResult {
+    if transfer.amount == 0 {
+        return Ok(Err(Failure::Plain("transfer amount must be positive".into())));
+    }
+    if account_owner(&transfer.from).as_ref() != Some(sender_member) {
+        return Ok(Err(Failure::Plain(format!(
+            "account {} does not belong to the sender's member {sender_member}",
+            transfer.from
+        ))));
+    }
+    let Some(receiver) = account_owner(&transfer.to) else {
+        return Ok(Err(Failure::Plain(format!("account {} names no member (expected member/name)", transfer.to))));
+    };
+    match overlay.get::<MemberState>(&StateKey::Member(receiver.clone()))? {
+        Some(member) if member.status == covenant_types::MemberStatus::Active => {}
+        _ => return Ok(Err(Failure::Plain(format!("receiving member {receiver} is not an active member")))),
+    }
+    let from_balance = overlay.balance(&transfer.from, &transfer.asset)?;
+    let Some(new_from) = from_balance.checked_sub(transfer.amount) else {
+        return Ok(Err(Failure::Plain(format!(
+            "insufficient funds: {} holds {from_balance} {}, transfer needs {}",
+            transfer.from, transfer.asset, transfer.amount
+        ))));
+    };
+    overlay.put(&StateKey::Balance(transfer.from.clone(), transfer.asset.clone()), &new_from);
+    let to_balance = overlay.balance(&transfer.to, &transfer.asset)?;
+    let Some(new_to) = to_balance.checked_add(transfer.amount) else {
+        return Ok(Err(Failure::Plain(format!("balance of {} would overflow", transfer.to))));
+    };
+    overlay.put(&StateKey::Balance(transfer.to.clone(), transfer.asset.clone()), &new_to);
+    Ok(Ok(()))
+}
+
+fn run_data_record<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    tx_hash: Hash,
+    record: &DataRecord,
+) -> PayloadResult {
+    if overlay.get::<Hash>(&StateKey::Schema(record.schema.clone()))?.is_none() {
+        return Ok(Err(Failure::Rule(Violation::UnknownSchema { schema: record.schema.clone() })));
+    }
+    overlay.put(&StateKey::Record(tx_hash), record);
+    Ok(Ok(()))
+}
+
+fn run_kyc<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &BlockContext,
+    attestation: &KycAttestation,
+    sender_member: &MemberId,
+) -> PayloadResult {
+    if attestation.expires_at_ms <= context.timestamp_ms {
+        return Ok(Err(Failure::Plain(format!(
+            "attestation expires at {} ms, not after the block time {} ms",
+            attestation.expires_at_ms, context.timestamp_ms
+        ))));
+    }
+    let state = KycState { attestation: attestation.clone(), member: sender_member.clone() };
+    overlay.put(&StateKey::Kyc(attestation.account.clone()), &state);
+    Ok(Ok(()))
+}

@@ -1,0 +1,262 @@
+//! The state layout: typed keys over a flat byte key space, typed values in the canonical encoding, a
+//! read-only view trait the storage implements, and an overlay that collects a block's writes.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+use covenant_rules::ChainParams;
+use covenant_types::{
+    AccountId, AssetId, ChainId, Hash, Jurisdiction, KycAttestation, MemberId, MemberStatus, NodeId, NodeRecord,
+    OperatorId, OperatorRecord, Principal, SchemaId, ValidatorSet, encode,
+};
+
+/// Largest state value accepted from a store (a validator set of 256 nodes is the largest we write).
+pub const STATE_VALUE_BYTES_MAX: usize = 1024 * 1024;
+
+/// A key in the state. Encoded as a one-byte table tag followed by the canonical key, so that each
+/// table is a contiguous, prefix-scannable range.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StateKey {
+    /// The chain id and environment.
+    Chain,
+    /// The chain parameters in force.
+    Params,
+    /// The validator set deciding the next height.
+    Validators,
+    /// The sanctioned-jurisdiction list.
+    Sanctioned,
+    /// A member.
+    Member(MemberId),
+    /// An operator account.
+    Operator(OperatorId),
+    /// A node.
+    Node(NodeId),
+    /// A sender's next nonce.
+    Nonce(Principal),
+    /// An account's balance of an asset.
+    Balance(AccountId, AssetId),
+    /// A registered data-record schema.
+    Schema(SchemaId),
+    /// A customer account's KYC attestation.
+    Kyc(AccountId),
+    /// A stored data record, by the hash of the transaction that wrote it.
+    Record(Hash),
+}
+
+impl StateKey {
+    /// The table tag: the first byte of the encoded key.
+    pub fn table(&self) -> u8 {
+        match self {
+            StateKey::Chain => 0x01,
+            StateKey::Params => 0x02,
+            StateKey::Validators => 0x03,
+            StateKey::Sanctioned => 0x04,
+            StateKey::Member(_) => 0x10,
+            StateKey::Operator(_) => 0x11,
+            StateKey::Node(_) => 0x12,
+            StateKey::Nonce(_) => 0x20,
+            StateKey::Balance(..) => 0x21,
+            StateKey::Schema(_) => 0x30,
+            StateKey::Kyc(_) => 0x31,
+            StateKey::Record(_) => 0x32,
+        }
+    }
+
+    /// The encoded key.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut key = vec![self.table()];
+        match self {
+            StateKey::Chain | StateKey::Params | StateKey::Validators | StateKey::Sanctioned => {}
+            StateKey::Member(id) => key.extend(encode(id)),
+            StateKey::Operator(id) => key.extend(encode(id)),
+            StateKey::Node(id) => key.extend(encode(id)),
+            StateKey::Nonce(principal) => key.extend(encode(principal)),
+            StateKey::Balance(account, asset) => key.extend(encode(&(account, asset))),
+            StateKey::Schema(id) => key.extend(encode(id)),
+            StateKey::Kyc(account) => key.extend(encode(account)),
+            StateKey::Record(hash) => key.extend(encode(hash)),
+        }
+        key
+    }
+}
+
+/// The chain's identity, fixed at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChainInfo {
+    /// Chain id.
+    pub chain_id: ChainId,
+    /// `true` for a test environment (COV-19 keeps test and production apart).
+    pub test_environment: bool,
+}
+
+/// A member as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MemberState {
+    /// Display name.
+    pub name: String,
+    /// ISO 3166 jurisdiction.
+    pub jurisdiction: Jurisdiction,
+    /// Standing.
+    pub status: MemberStatus,
+}
+
+/// An operator as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OperatorState {
+    /// The registered record (person, member, roles, key, expiry).
+    pub record: OperatorRecord,
+    /// Revoked operators sign nothing (COV-17).
+    pub revoked: bool,
+}
+
+/// A node as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NodeState {
+    /// The registered record.
+    pub record: NodeRecord,
+    /// Removed nodes may no longer connect.
+    pub removed: bool,
+}
+
+/// A KYC attestation as stored, with the member that made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct KycState {
+    /// The attestation.
+    pub attestation: KycAttestation,
+    /// Member that attested.
+    pub member: MemberId,
+}
+
+/// The state could not be read.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StateError {
+    /// The store failed.
+    #[error("state store failed: {0}")]
+    Store(String),
+    /// A stored value did not decode: the store is corrupt.
+    #[error("state value for key {key_hex} is corrupt: {reason}")]
+    Corrupt {
+        /// The key.
+        key_hex: String,
+        /// Why.
+        reason: String,
+    },
+    /// A value every chain has (chain info, parameters, validators) is missing.
+    #[error("state has no {0}: the store was not initialised from a genesis")]
+    Missing(&'static str),
+}
+
+/// Read access to committed state. Implemented by the storage crate and by [`Overlay`].
+pub trait StateView {
+    /// The raw value at `key`.
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+}
+
+impl StateView for BTreeMap<Vec<u8>, Vec<u8>> {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.get(key).cloned())
+    }
+}
+
+/// Typed reads over any [`StateView`].
+pub trait StateReader: StateView {
+    /// The typed value at `key`.
+    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Result<Option<T>, StateError> {
+        let encoded = key.encode();
+        match self.get_raw(&encoded)? {
+            None => Ok(None),
+            Some(bytes) => covenant_types::decode("state value", &bytes, STATE_VALUE_BYTES_MAX)
+                .map(Some)
+                .map_err(|error| StateError::Corrupt { key_hex: hex_of(&encoded), reason: error.to_string() }),
+        }
+    }
+
+    /// Chain info (always present after genesis).
+    fn chain_info(&self) -> Result<ChainInfo, StateError> {
+        self.get(&StateKey::Chain)?.ok_or(StateError::Missing("chain info"))
+    }
+
+    /// Parameters in force (always present after genesis).
+    fn params(&self) -> Result<ChainParams, StateError> {
+        self.get(&StateKey::Params)?.ok_or(StateError::Missing("chain parameters"))
+    }
+
+    /// Validator set for the next height (always present after genesis).
+    fn validators(&self) -> Result<ValidatorSet, StateError> {
+        self.get(&StateKey::Validators)?.ok_or(StateError::Missing("validator set"))
+    }
+
+    /// A sender's next nonce (0 if it never sent).
+    fn next_nonce(&self, principal: &Principal) -> Result<u64, StateError> {
+        Ok(self.get(&StateKey::Nonce(principal.clone()))?.unwrap_or(0))
+    }
+
+    /// A balance (0 if never credited).
+    fn balance(&self, account: &AccountId, asset: &AssetId) -> Result<u64, StateError> {
+        Ok(self.get(&StateKey::Balance(account.clone(), asset.clone()))?.unwrap_or(0))
+    }
+}
+
+impl<V: StateView + ?Sized> StateReader for V {}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes collected over a base view: reads see the writes first. `None` marks a deletion.
+///
+/// Writes of the transaction being executed are kept apart until [`Overlay::commit_tx`], so a failed
+/// transaction is undone by [`Overlay::rollback_tx`] in time proportional to its own writes.
+pub struct Overlay<'a, V: StateView + ?Sized> {
+    base: &'a V,
+    block_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    tx_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
+    /// An empty overlay over `base`.
+    pub fn new(base: &'a V) -> Overlay<'a, V> {
+        Overlay { base, block_writes: BTreeMap::new(), tx_writes: BTreeMap::new() }
+    }
+
+    /// Writes a typed value.
+    pub fn put<T: Serialize>(&mut self, key: &StateKey, value: &T) {
+        self.tx_writes.insert(key.encode(), Some(encode(value)));
+    }
+
+    /// Deletes a key.
+    pub fn delete(&mut self, key: &StateKey) {
+        self.tx_writes.insert(key.encode(), None);
+    }
+
+    /// Keeps the current transaction's writes.
+    pub fn commit_tx(&mut self) {
+        let writes = std::mem::take(&mut self.tx_writes);
+        self.block_writes.extend(writes);
+    }
+
+    /// Drops the current transaction's writes.
+    pub fn rollback_tx(&mut self) {
+        self.tx_writes.clear();
+    }
+
+    /// All kept writes, sorted by key (uncommitted transaction writes are dropped).
+    pub fn into_writes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        self.block_writes
+    }
+}
+
+impl<V: StateView + ?Sized> StateView for Overlay<'_, V> {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(value) = self.tx_writes.get(key) {
+            return Ok(value.clone());
+        }
+        match self.block_writes.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => self.base.get_raw(key),
+        }
+    }
+}
