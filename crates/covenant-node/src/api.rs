@@ -1,0 +1,242 @@
+//! The HTTP API (JSON). Errors are JSON objects `{ "error", "rule", "article" }`; `rule` and `article`
+//! are present when a covenant rule refused the request.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use covenant_storage::ChainStore;
+use covenant_types::{Hash, limits::TX_BYTES_MAX};
+
+use covenant_execution::StateReader;
+
+use crate::mempool::AdmissionError;
+use crate::runtime::chain::StoreState;
+use crate::runtime::shared::Shared;
+
+/// Largest request body accepted (a hex-encoded transaction in JSON, with room for the wrapper).
+pub const REQUEST_BODY_BYTES_MAX: usize = 2 * TX_BYTES_MAX + 1024;
+
+/// An API error as JSON.
+#[derive(Debug, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    /// What went wrong.
+    pub error: String,
+    /// The covenant rule that refused the request, e.g. `COV-34-ORDERED-NONCES`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
+    /// The article of that rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub article: Option<u8>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+        ApiError { status, error: error.into(), rule: None, article: None }
+    }
+
+    fn internal(error: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+    }
+}
+
+impl From<AdmissionError> for ApiError {
+    fn from(error: AdmissionError) -> ApiError {
+        let status = match &error {
+            AdmissionError::Duplicate(_) => StatusCode::CONFLICT,
+            AdmissionError::State(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdmissionError::Violation(covenant_rules::Violation::MempoolFull { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let rule = error.rule();
+        ApiError {
+            status,
+            error: error.to_string(),
+            rule: rule.map(|rule| rule.id()),
+            article: rule.map(|rule| rule.article()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(&self)).into_response()
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// The API's routes over the shared node state.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/v1/status", get(status))
+        .route("/v1/txs", post(submit))
+        .route("/v1/txs/{hash}", get(transaction))
+        .route("/v1/blocks/latest", get(latest_block))
+        .route("/v1/blocks/{id}", get(block))
+        .route("/v1/operators/{id}/nonce", get(operator_nonce))
+        .route("/v1/accounts/{id}/balances/{asset}", get(balance))
+        .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .with_state(shared)
+}
+
+/// Serves the API until `stop` flips to true.
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let shutdown = async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    if let Err(error) = axum::serve(listener, router(shared)).with_graceful_shutdown(shutdown).await {
+        tracing::error!(%error, "API server failed");
+    }
+}
+
+async fn ready(State(shared): State<Arc<Shared>>) -> Response {
+    let status = shared.status();
+    if status.peers > 0 || status.height > 0 {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: no peers and no blocks yet").into_response()
+    }
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let status = shared.status();
+    let (pending, pending_bytes) = {
+        let mempool = shared.mempool.lock().expect("mempool lock poisoned");
+        (mempool.len(), mempool.bytes())
+    };
+    Ok(Json(json!({
+        "chain_id": shared.chain_id,
+        "node_id": shared.node_id,
+        "height": status.height,
+        "last_block_hash": status.last_block_hash,
+        "round": status.round,
+        "peers": status.peers,
+        "committed_txs": status.committed_txs,
+        "mempool_txs": pending,
+        "mempool_bytes": pending_bytes,
+        "version": env!("CARGO_PKG_VERSION"),
+    })))
+}
+
+/// Takes a transaction as its canonical bytes (`application/octet-stream`) or as JSON
+/// `{"tx": "<hex of the canonical bytes>"}`.
+async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    let bytes = if is_json {
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("body is not JSON: {error}")))?;
+        let hex_text = value
+            .get("tx")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "expected {\"tx\": \"<hex>\"}"))?;
+        hex::decode(hex_text)
+            .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("tx is not hex: {error}")))?
+    } else {
+        body.to_vec()
+    };
+    let hash = shared.submit(bytes, true).await?;
+    Ok(Json(json!({ "hash": hash, "status": "pending" })))
+}
+
+async fn transaction(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult {
+    let hash = Hash::from_hex(&hash).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
+    if let Some((tx, location)) = shared.store.transaction(&hash).map_err(ApiError::internal)? {
+        let receipt = shared.store.receipt(&hash).map_err(ApiError::internal)?;
+        return Ok(Json(json!({
+            "hash": hash,
+            "status": "committed",
+            "height": location.height,
+            "index": location.index,
+            "receipt": receipt,
+            "tx": tx,
+        })));
+    }
+    if shared.mempool.lock().expect("mempool lock poisoned").contains(&hash) {
+        return Ok(Json(json!({ "hash": hash, "status": "pending" })));
+    }
+    if let Some(error) = shared.rejection(&hash) {
+        let rule = error.rule();
+        return Ok(Json(json!({
+            "hash": hash,
+            "status": "rejected",
+            "error": error.to_string(),
+            "rule": rule.map(|rule| rule.id()),
+            "article": rule.map(|rule| rule.article()),
+        })));
+    }
+    Err(ApiError::new(StatusCode::NOT_FOUND, format!("transaction {hash} is unknown to this node")))
+}
+
+async fn latest_block(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let tip = shared
+        .store
+        .latest()
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no blocks"))?;
+    block_json(&shared, tip.height)
+}
+
+async fn block(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let height = match id.parse::<u64>() {
+        Ok(height) => height,
+        Err(_) => {
+            let hash = Hash::from_hex(&id)
+                .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "expected a height or a block hash"))?;
+            let block = shared.store.block_by_hash(&hash).map_err(ApiError::internal)?;
+            block.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("block {hash} not found")))?.header.height
+        }
+    };
+    block_json(&shared, height)
+}
+
+fn block_json(shared: &Shared, height: u64) -> ApiResult {
+    let block = shared.store.block_by_height(height).map_err(ApiError::internal)?;
+    let block = block.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no block at height {height}")))?;
+    let seals = shared.store.commit_seals(height).map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "hash": block.hash(),
+        "header": block.header,
+        "transactions": block.transactions.iter().map(|tx| tx.body.hash()).collect::<Vec<_>>(),
+        "commit_seals": seals,
+    })))
+}
+
+async fn operator_nonce(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let operator = covenant_types::OperatorId::new(id)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
+    let state = StoreState(&shared.store);
+    let principal = covenant_types::Principal::Operator(operator.clone());
+    let committed = state.next_nonce(&principal).map_err(ApiError::internal)?;
+    let pending = shared.mempool.lock().expect("mempool lock poisoned").next_nonce(&principal);
+    Ok(Json(
+        json!({ "operator": operator, "next_committed_nonce": committed, "next_nonce": pending.unwrap_or(committed) }),
+    ))
+}
+
+async fn balance(State(shared): State<Arc<Shared>>, Path((id, asset)): Path<(String, String)>) -> ApiResult {
+    let bad = |error: covenant_types::IdError| ApiError::new(StatusCode::BAD_REQUEST, error.to_string());
+    let account = covenant_types::AccountId::new(id).map_err(bad)?;
+    let asset = covenant_types::AssetId::new(asset).map_err(bad)?;
+    let amount = StoreState(&shared.store).balance(&account, &asset).map_err(ApiError::internal)?;
+    Ok(Json(json!({ "account": account, "asset": asset, "balance": amount })))
+}

@@ -1,0 +1,182 @@
+//! `covenant init`: writes a complete local consortium: genesis, one node config and key pair per
+//! validator, and one admin and one submitter operator key per member. Keys are random and stored in
+//! plaintext files (mode 0600): a local test chain only (`environment = "test"`).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, ensure};
+
+use covenant_types::SecretKey;
+
+/// Local consortium layout parameters.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    /// Directory to write into (created; must not already hold a genesis).
+    pub dir: PathBuf,
+    /// Number of validators, one member each (at least 2: COV-18 forbids a single member acting alone).
+    pub validators: usize,
+    /// Chain id.
+    pub chain_id: String,
+    /// Node i listens for peers on 127.0.0.1:(p2p_port_base + i).
+    pub p2p_port_base: u16,
+    /// Node i serves its API on 127.0.0.1:(api_port_base + i).
+    pub api_port_base: u16,
+    /// Genesis time, ms since the Unix epoch (operator keys expire 90 days later).
+    pub genesis_time_ms: u64,
+}
+
+/// Names used in a generated consortium.
+pub fn member_id(index: usize) -> String {
+    format!("bank-{index}")
+}
+
+/// Node id of validator `index`.
+pub fn node_id(index: usize) -> String {
+    format!("validator-{index}")
+}
+
+/// Submitter operator of member `index` (sends the demo transfers).
+pub fn submitter_id(index: usize) -> String {
+    format!("bank-{index}.ops")
+}
+
+/// Treasury account of member `index`, funded in genesis.
+pub fn treasury_account(index: usize) -> String {
+    format!("bank-{index}/treasury")
+}
+
+/// Asset every treasury holds in genesis.
+pub const DEMO_ASSET: &str = "twd";
+/// Treasury balance in genesis.
+pub const DEMO_BALANCE: u64 = 1_000_000_000_000;
+/// Schema registered in genesis for demo data records.
+pub const DEMO_SCHEMA: &str = "demo.v1";
+const DAY_MS: u64 = 24 * 3_600_000;
+
+/// Path of the key file of `name` under `dir`.
+pub fn key_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join("keys").join(format!("{name}.key"))
+}
+
+fn write_key(dir: &Path, name: &str) -> Result<SecretKey> {
+    write_key_file(&key_path(dir, name))
+}
+
+/// Writes a fresh random key to `path` (which must not exist), mode 0600.
+pub fn write_key_file(path: &Path) -> Result<SecretKey> {
+    let key = SecretKey::generate();
+    let text = zeroize::Zeroizing::new(format!("{}\n", hex::encode(key.seed().as_ref())));
+    write_private(path, text.as_bytes())?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating key file {}", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("writing key file {}", path.display()))?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Writes the consortium; returns the node config paths, node 0 first.
+pub fn run(options: &InitOptions) -> Result<Vec<PathBuf>> {
+    ensure!(
+        options.validators >= 2,
+        "a consortium needs at least 2 members so that no single key can act alone (COV-18-NO-SUPERUSER, article 18)"
+    );
+    ensure!(options.validators <= 64, "at most 64 local validators");
+    let dir = &options.dir;
+    ensure!(!dir.join("genesis.toml").exists(), "{} already holds a consortium (genesis.toml exists)", dir.display());
+    std::fs::create_dir_all(dir.join("keys")).with_context(|| format!("creating {}", dir.join("keys").display()))?;
+
+    let key_expiry_ms = options.genesis_time_ms + 90 * DAY_MS;
+    let mut genesis = String::new();
+    writeln!(genesis, "# Local test consortium written by `covenant init`. TEST ONLY: plaintext keys.")?;
+    writeln!(genesis, "chain_id = {:?}", options.chain_id)?;
+    writeln!(genesis, "environment = \"test\"")?;
+    writeln!(genesis, "genesis_time_ms = {}", options.genesis_time_ms)?;
+    writeln!(genesis, "sanctioned_jurisdictions = [\"KP\", \"IR\", \"MM\"]\n")?;
+    let mut nodes = String::new();
+    for index in 0..options.validators {
+        let member = member_id(index);
+        writeln!(genesis, "[[members]]\nid = {member:?}\nname = \"Test Bank {index}\"\njurisdiction = \"TW\"\n")?;
+        for (suffix, roles) in [("admin", "[\"admin\"]"), ("ops", "[\"submitter\"]")] {
+            let operator = format!("{member}.{suffix}");
+            let key = write_key(dir, &operator)?;
+            writeln!(
+                genesis,
+                "[[operators]]\nid = {operator:?}\nperson = \"{suffix}-{index}\"\nmember = {member:?}\nroles = {roles}\npublic_key = \"{}\"\nkey_expires_at_ms = {key_expiry_ms}\n",
+                key.public_key().to_hex()
+            )?;
+        }
+        let node = node_id(index);
+        let consensus = write_key(dir, &format!("{node}.consensus"))?;
+        let network = write_key(dir, &format!("{node}.network"))?;
+        writeln!(
+            nodes,
+            "[[nodes]]\nid = {node:?}\nmember = {member:?}\nrole = \"validator\"\nnetwork_key = \"{}\"\nconsensus_key = \"{}\"\n",
+            network.public_key().to_hex(),
+            consensus.public_key().to_hex()
+        )?;
+        writeln!(
+            genesis,
+            "[[accounts]]\nid = {:?}\nbalances = {{ {DEMO_ASSET} = {DEMO_BALANCE} }}\n",
+            treasury_account(index)
+        )?;
+    }
+    genesis.push_str(&nodes);
+    writeln!(
+        genesis,
+        "[[schemas]]\nid = {DEMO_SCHEMA:?}\ndefinition = \"{}\"\n",
+        covenant_types::Hash::digest(DEMO_SCHEMA.as_bytes())
+    )?;
+    writeln!(genesis, "[parameters]\nblock_interval_ms_min = 200\nblock_interval_ms_max = 5000\n")?;
+    let members = options.validators.min(3).max(2);
+    writeln!(
+        genesis,
+        "[thresholds.membership]\nmembers_required = {members}\n[thresholds.operators]\nmembers_required = {members}\n\
+         [thresholds.nodes]\nmembers_required = {members}\n[thresholds.parameters]\nmembers_required = {members}\n\
+         [thresholds.contracts]\nmembers_required = {members}\n[thresholds.emergency]\nmembers_required = 2"
+    )?;
+    std::fs::write(dir.join("genesis.toml"), genesis).context("writing genesis.toml")?;
+
+    let mut configs = Vec::new();
+    for index in 0..options.validators {
+        let node = node_id(index);
+        let bootstrap: Vec<String> = (0..options.validators)
+            .filter(|other| *other != index)
+            .map(|other| format!("\"{}@127.0.0.1:{}\"", node_id(other), port(options.p2p_port_base, other)))
+            .collect();
+        let config = format!(
+            "# Node {index} of the local consortium (see genesis.toml). TEST ONLY.\n\
+             node_id = {node:?}\n\
+             data_dir = \"data/{node}\"\n\
+             listen_addr = \"127.0.0.1:{}\"\n\
+             api_addr = \"127.0.0.1:{}\"\n\
+             genesis_file = \"genesis.toml\"\n\
+             consensus_key_file = \"keys/{node}.consensus.key\"\n\
+             network_key_file = \"keys/{node}.network.key\"\n\
+             bootstrap_peers = [{}]\n\
+             audit_retention_days = 365\n\n\
+             [log]\nformat = \"text\"\nlevel = \"info\"\n",
+            port(options.p2p_port_base, index),
+            port(options.api_port_base, index),
+            bootstrap.join(", ")
+        );
+        let path = dir.join(format!("{node}.toml"));
+        std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
+        configs.push(path);
+    }
+    Ok(configs)
+}
+
+fn port(base: u16, index: usize) -> u16 {
+    base.saturating_add(u16::try_from(index).unwrap_or(u16::MAX))
+}

@@ -1,0 +1,196 @@
+//! Starting a node from its config: keys, genesis, store (initialised from genesis on first start,
+//! checked against it afterwards), network, consensus engine, HTTP API; and stopping it cleanly.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::watch;
+use tracing::info;
+
+use covenant_consensus::{Ed25519Crypto, Engine};
+use covenant_execution::genesis_outcome;
+use covenant_network::{Network, NetworkConfig, peer_id_of, tcp_multiaddr, with_peer_id};
+use covenant_rules::{Environment, Genesis};
+use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
+use covenant_storage::{AuditLog, ChainStore, CommitBatch, RocksStore};
+
+use crate::config::{Host, NodeConfig, read_config_file};
+use crate::keyfile::read_plaintext_key;
+use crate::runtime::chain::now_ms;
+use crate::runtime::shared::Shared;
+use crate::runtime::{Runtime, report_fatal};
+
+/// Reads and validates the genesis file named by the config.
+pub fn load_genesis(config: &NodeConfig) -> Result<Genesis> {
+    let text = read_config_file(&config.genesis_file)
+        .map_err(|reason| anyhow::anyhow!("genesis file {}: {reason}", config.genesis_file.display()))?;
+    Genesis::from_toml_str(&text)
+        .map_err(|errors| anyhow::anyhow!("genesis file {}: {errors}", config.genesis_file.display()))
+}
+
+/// Opens the store and makes sure it holds this genesis: commits the genesis block on first start,
+/// refuses a store that belongs to another chain or another genesis.
+pub fn open_store(config: &NodeConfig, genesis: &Genesis) -> Result<RocksStore> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = RocksStore::open(config.data_dir.join("db"))
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let outcome = genesis_outcome(genesis);
+    match store.block_by_height(0)? {
+        None => {
+            let mut batch = CommitBatch::new(outcome.block.clone(), Vec::new());
+            batch.state_writes = outcome.writes;
+            batch.audit.push(
+                AuditRecord::new(
+                    now_ms(),
+                    config.node_id.clone(),
+                    EventType::BlockCommitted,
+                    Actor::System,
+                    Outcome::Success,
+                )
+                .with_detail("height", "0")
+                .with_detail("genesis_hash", outcome.block.hash().to_hex()),
+            );
+            store.commit_block(batch).context("committing the genesis block")?;
+            info!(hash = %outcome.block.hash(), "store initialised from genesis");
+        }
+        Some(stored) if stored.hash() == outcome.block.hash() => {}
+        Some(stored) => bail!(
+            "the store in {} holds genesis block {} but {} describes genesis block {}: refusing to mix chains",
+            config.data_dir.display(),
+            stored.hash(),
+            config.genesis_file.display(),
+            outcome.block.hash()
+        ),
+    }
+    Ok(store)
+}
+
+/// Runs the node until SIGINT/SIGTERM or a fatal error.
+pub async fn run_node(config: NodeConfig) -> Result<()> {
+    let genesis = load_genesis(&config)?;
+    let Some(me) = genesis.node(&config.node_id).cloned() else {
+        bail!("node {} is not registered in genesis {}", config.node_id, config.genesis_file.display());
+    };
+    let consensus_key = read_plaintext_key(&config.consensus_key_file)?;
+    let network_key = read_plaintext_key(&config.network_key_file)?;
+    if genesis.environment() == Environment::Production {
+        bail!(
+            "plaintext key files are refused for a production chain (article 41); encrypted key files are not supported by this version yet"
+        );
+    }
+    if consensus_key.key.public_key() != me.consensus_key {
+        bail!(
+            "consensus key file {} does not match the consensus key registered for {}",
+            config.consensus_key_file.display(),
+            config.node_id
+        );
+    }
+    if network_key.key.public_key() != me.network_key {
+        bail!(
+            "network key file {} does not match the network key registered for {}",
+            config.network_key_file.display(),
+            config.node_id
+        );
+    }
+
+    let store = Arc::new(open_store(&config, &genesis)?);
+    store.append(
+        AuditRecord::new(now_ms(), config.node_id.clone(), EventType::ConfigLoaded, Actor::System, Outcome::Success)
+            .with_detail("config", config.file.display().to_string()),
+    )?;
+    let tip = store.latest()?.context("the store has no blocks after genesis initialisation")?;
+    let tip_header = store.block_by_height(tip.height)?.context("the tip block is missing")?.header;
+
+    let safety = Runtime::load_safety(&store)?;
+    if let Some(safety) = &safety {
+        if safety.height > tip.height + 1 {
+            bail!(
+                "consensus safety state is for height {} but the store ends at {}: the store lost committed blocks; restore it from a backup",
+                safety.height,
+                tip.height
+            );
+        }
+    }
+
+    let listen = tcp_multiaddr(resolve(&config.listen_addr)?);
+    let mut network_config = NetworkConfig::new(network_key.key.seed(), genesis.chain_id().to_string(), listen);
+    network_config.allowed = genesis.nodes().iter().map(|node| node.network_key).collect();
+    for peer in &config.bootstrap_peers {
+        let Some(node) = genesis.node(&peer.node) else {
+            bail!("bootstrap peer {} is not a node registered in genesis", peer.node);
+        };
+        let address = tcp_multiaddr(resolve(&peer.address)?);
+        network_config.bootstrap.push(with_peer_id(&address, peer_id_of(&node.network_key)?));
+    }
+    let (network, events) = Network::spawn(network_config).await.context("starting the network")?;
+
+    let shared = Shared::new(genesis.chain_id().clone(), config.node_id.clone(), store.clone(), network.clone());
+    let engine = Engine::new(
+        genesis.chain_id().clone(),
+        config.node_id.clone(),
+        Box::new(Ed25519Crypto::new(consensus_key.key)),
+        safety,
+    );
+    let runtime = Runtime::new(shared.clone(), engine, events, tip_header)?;
+
+    let api_address = resolve(&config.api_addr)?;
+    let listener = tokio::net::TcpListener::bind(api_address)
+        .await
+        .with_context(|| format!("binding the API on {api_address}"))?;
+    info!(node = %config.node_id, chain = %genesis.chain_id(), height = tip.height, api = %api_address, "node started");
+    store.append(AuditRecord::new(
+        now_ms(),
+        config.node_id.clone(),
+        EventType::NodeStarted,
+        Actor::System,
+        Outcome::Success,
+    ))?;
+
+    let (stop, stopped) = watch::channel(false);
+    let api = tokio::spawn(crate::api::serve(listener, shared.clone(), stopped.clone()));
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop.send(true);
+    });
+    let result = runtime.run(stopped).await;
+    if let Err(error) = &result {
+        report_fatal(error);
+    }
+    signals.abort();
+    api.abort();
+    network.shutdown().await;
+    let outcome = if result.is_ok() { Outcome::Success } else { Outcome::Failure };
+    store.append(AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStopped, Actor::System, outcome))?;
+    info!("node stopped");
+    result
+}
+
+fn resolve(address: &crate::config::HostPort) -> Result<std::net::SocketAddr> {
+    match &address.host {
+        Host::Ip(ip) => Ok(std::net::SocketAddr::new(*ip, address.port)),
+        Host::Name(name) => {
+            use std::net::ToSocketAddrs;
+            (name.as_str(), address.port)
+                .to_socket_addrs()
+                .with_context(|| format!("resolving {address}"))?
+                .next()
+                .with_context(|| format!("{address} resolves to no address"))
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut interrupt), Ok(mut terminate)) => {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Executing blocks for consensus: validating a proposal (verify the signatures not already verified
+//! at admission, then execute), building a proposal from the mempool, and remembering each outcome
+//! until its block commits so that a committed block is executed once.
+
+use std::collections::BTreeMap;
+
+use covenant_consensus::{BlockOutcome as ConsensusOutcome, ProposalRequest};
+use covenant_execution::{BlockContext, BlockOutcome, build_block, execute_block};
+use covenant_types::{Block, Hash, SignedTx, VerifiedTx, merkle_root};
+
+use crate::mempool::Mempool;
+use crate::runtime::chain::StoreState;
+use covenant_storage::RocksStore;
+
+/// Most execution outcomes kept while their blocks are being decided (a few rounds' worth).
+pub const OUTCOMES_CACHED_MAX: usize = 64;
+
+/// Identifies an execution: the same transactions at the same height and time on the same parent give
+/// the same outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExecutionKey {
+    /// Height.
+    pub height: u64,
+    /// Block timestamp (the only clock execution reads).
+    pub timestamp_ms: u64,
+    /// Merkle root of the transaction hashes.
+    pub transactions_root: Hash,
+}
+
+impl ExecutionKey {
+    /// The key of a block.
+    pub fn of(block: &Block) -> ExecutionKey {
+        ExecutionKey {
+            height: block.header.height,
+            timestamp_ms: block.header.timestamp_ms,
+            transactions_root: block.header.transactions_root,
+        }
+    }
+}
+
+/// Outcomes of executions whose blocks are not committed yet.
+#[derive(Default)]
+pub struct Outcomes {
+    outcomes: BTreeMap<ExecutionKey, BlockOutcome>,
+}
+
+impl Outcomes {
+    /// Remembers an outcome (the oldest is forgotten beyond [`OUTCOMES_CACHED_MAX`]).
+    pub fn insert(&mut self, key: ExecutionKey, outcome: BlockOutcome) {
+        self.outcomes.insert(key, outcome);
+        while self.outcomes.len() > OUTCOMES_CACHED_MAX {
+            self.outcomes.pop_first();
+        }
+    }
+
+    /// Takes the outcome of `key`, if remembered.
+    pub fn take(&mut self, key: &ExecutionKey) -> Option<BlockOutcome> {
+        self.outcomes.remove(key)
+    }
+
+    /// Forgets everything up to `height`.
+    pub fn forget_through(&mut self, height: u64) {
+        self.outcomes.retain(|key, _| key.height > height);
+    }
+}
+
+/// Verifies the transactions of a block, reusing the verification done at admission for those in
+/// the mempool and batch-verifying the others. Fails with the first bad transaction.
+pub fn verify_transactions(
+    transactions: &[SignedTx],
+    mempool: &Mempool,
+    chain: &covenant_types::ChainId,
+) -> Result<Vec<VerifiedTx>, String> {
+    let mut verified: Vec<Option<VerifiedTx>> = Vec::with_capacity(transactions.len());
+    let mut unverified = Vec::new();
+    let mut unverified_positions = Vec::new();
+    for (index, tx) in transactions.iter().enumerate() {
+        match mempool.verified(&tx.body.hash()).filter(|known| known.tx() == tx) {
+            Some(known) => verified.push(Some(known)),
+            None => {
+                verified.push(None);
+                unverified.push(tx.clone());
+                unverified_positions.push(index);
+            }
+        }
+    }
+    for (position, result) in unverified_positions.into_iter().zip(VerifiedTx::verify_batch(unverified, chain)) {
+        match result {
+            Ok(tx) => verified[position] = Some(tx),
+            Err(rejected) => return Err(format!("transaction {position} is invalid: {}", rejected.error)),
+        }
+    }
+    Ok(verified.into_iter().map(|tx| tx.expect("every position verified")).collect())
+}
+
+/// Validates a proposed block: verify, execute on the committed parent state, report the root.
+pub fn validate(
+    store: &RocksStore,
+    mempool: &Mempool,
+    parent_state_root: &Hash,
+    block: &Block,
+) -> (ConsensusOutcome, Option<BlockOutcome>) {
+    let verified = match verify_transactions(&block.transactions, mempool, &block.header.chain_id) {
+        Ok(verified) => verified,
+        Err(reason) => return (ConsensusOutcome::Invalid { reason }, None),
+    };
+    let context = BlockContext { height: block.header.height, timestamp_ms: block.header.timestamp_ms };
+    match execute_block(&StoreState(store), parent_state_root, &context, &verified) {
+        Ok(outcome) => (ConsensusOutcome::Valid { state_root: outcome.state_root }, Some(outcome)),
+        Err(error) => (ConsensusOutcome::Invalid { reason: error.to_string() }, None),
+    }
+}
+
+/// A proposal built from the mempool: the transactions, the outcome, and the transactions that can no
+/// longer be included (to evict from the mempool).
+pub struct BuiltProposal {
+    /// Included transactions, in order.
+    pub transactions: Vec<SignedTx>,
+    /// Execution outcome.
+    pub outcome: BlockOutcome,
+    /// Key under which to remember the outcome.
+    pub key: ExecutionKey,
+    /// Hashes of transactions dropped because they can no longer be in a block.
+    pub dropped: Vec<Hash>,
+}
+
+/// Builds a proposal for `request` from the mempool.
+pub fn build(
+    store: &RocksStore,
+    mempool: &Mempool,
+    request: &ProposalRequest,
+) -> Result<BuiltProposal, covenant_execution::StateError> {
+    let candidates = mempool.select(
+        usize::try_from(request.transactions_max).unwrap_or(usize::MAX),
+        usize::try_from(request.transactions_bytes_max).unwrap_or(usize::MAX),
+    );
+    let context = BlockContext { height: request.height, timestamp_ms: request.timestamp_ms };
+    let (included, dropped, outcome) =
+        build_block(&StoreState(store), &request.parent_state_root, &context, candidates)?;
+    let hashes: Vec<Hash> = included.iter().map(VerifiedTx::hash).collect();
+    let key = ExecutionKey {
+        height: request.height,
+        timestamp_ms: request.timestamp_ms,
+        transactions_root: merkle_root(&hashes),
+    };
+    Ok(BuiltProposal {
+        transactions: included.into_iter().map(VerifiedTx::into_inner).collect(),
+        outcome,
+        key,
+        dropped: dropped.iter().map(|(tx, _)| tx.hash()).collect(),
+    })
+}

@@ -1,0 +1,526 @@
+//! The event loop: the one place where consensus, execution, storage, the mempool and the network
+//! meet. It drives the same [`Engine`] the simulator drives, executing its actions strictly in order
+//! (a [`Action::PersistSafety`] is durable before the vote after it leaves).
+
+pub mod chain;
+pub mod executor;
+pub mod shared;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, info, warn};
+
+use covenant_consensus::{
+    Action, CommitCertificate, Engine, HeightStart, Input, Message, SafetyState, Timeout, TimeoutKind,
+};
+use covenant_execution::{NodeState, StateKey, StateReader};
+use covenant_network::{GetBlocks, NetworkEvent, PeerId, peer_id_of};
+use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
+use covenant_storage::{AuditLog, ChainStore, CommitBatch};
+use covenant_types::{BlockHeader, Principal, PublicKey, ValidatorSet};
+
+use crate::runtime::chain::{StoreState, now_ms};
+use crate::runtime::executor::{ExecutionKey, Outcomes, build, validate};
+use crate::runtime::shared::Shared;
+
+/// Blocks asked for in one sync request.
+pub const SYNC_BLOCKS_PER_REQUEST: u32 = 64;
+/// Capacity of the channel carrying sync answers back to the loop.
+pub const SYNC_REPLIES_CAPACITY: usize = 4;
+/// Most nodes read when refreshing the allowlist.
+pub const NODES_MAX: usize = 1024;
+
+/// Answers of a sync request, decoded, for the loop to feed to the engine in order.
+struct SyncReply {
+    peer: PeerId,
+    certificates: Result<Vec<CommitCertificate>, String>,
+}
+
+/// The running event loop.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    engine: Engine,
+    events: mpsc::Receiver<NetworkEvent>,
+    timers: BTreeMap<TimeoutKind, Timeout>,
+    outcomes: Outcomes,
+    /// The committed tip header and the validators that decided it.
+    tip: BlockHeader,
+    tip_validators: ValidatorSet,
+    peer_heights: BTreeMap<PeerId, u64>,
+    sync_in_flight: bool,
+    sync_sender: mpsc::Sender<SyncReply>,
+    sync_replies: mpsc::Receiver<SyncReply>,
+    last_pending: u64,
+}
+
+impl Runtime {
+    /// A runtime over an opened, initialised store. `safety` is what the store held at start.
+    pub fn new(
+        shared: Arc<Shared>,
+        engine: Engine,
+        events: mpsc::Receiver<NetworkEvent>,
+        tip: BlockHeader,
+    ) -> Result<Runtime> {
+        let tip_validators = StoreState(&shared.store).validators().context("reading the validator set")?;
+        let (sync_sender, sync_replies) = mpsc::channel(SYNC_REPLIES_CAPACITY);
+        Ok(Runtime {
+            shared,
+            engine,
+            events,
+            timers: BTreeMap::new(),
+            outcomes: Outcomes::default(),
+            tip,
+            tip_validators,
+            peer_heights: BTreeMap::new(),
+            sync_in_flight: false,
+            sync_sender,
+            sync_replies,
+            last_pending: 0,
+        })
+    }
+
+    /// Runs until `shutdown` flips to true or a fatal error (a store failure, a state root that
+    /// disagrees with a committed header) stops the node.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+        self.refresh_allowlist().await?;
+        let seals = self.shared.store.commit_seals(self.tip.height)?.unwrap_or_default();
+        self.start_height(seals).await?;
+        loop {
+            let sleep = self.next_timer_delay();
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        info!("shutting down");
+                        return Ok(());
+                    }
+                }
+                event = self.events.recv() => {
+                    let Some(event) = event else { bail!("the network stopped") };
+                    self.on_network_event(event).await?;
+                }
+                reply = self.sync_replies.recv() => {
+                    if let Some(reply) = reply {
+                        self.on_sync_reply(reply).await?;
+                    }
+                }
+                () = self.shared.mempool_changed.notified() => {
+                    self.report_pending().await?;
+                }
+                () = tokio::time::sleep(sleep) => {
+                    self.fire_due_timers().await?;
+                }
+            }
+        }
+    }
+
+    fn next_timer_delay(&self) -> Duration {
+        let now = now_ms();
+        let next = self.timers.values().map(|timer| timer.at_ms).min();
+        match next {
+            Some(at_ms) => Duration::from_millis(at_ms.saturating_sub(now)),
+            None => Duration::from_secs(3600),
+        }
+    }
+
+    async fn fire_due_timers(&mut self) -> Result<()> {
+        let now = now_ms();
+        let due: Vec<Timeout> = self.timers.values().filter(|timer| timer.at_ms <= now).copied().collect();
+        for timer in due {
+            self.timers.remove(&timer.kind);
+            self.step(Input::Timeout { now_ms: now, timeout: timer }).await?;
+        }
+        Ok(())
+    }
+
+    async fn report_pending(&mut self) -> Result<()> {
+        let count = self.shared.mempool.lock().expect("mempool lock poisoned").len() as u64;
+        if count != self.last_pending {
+            self.last_pending = count;
+            self.step(Input::TransactionsPending { now_ms: now_ms(), count }).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_network_event(&mut self, event: NetworkEvent) -> Result<()> {
+        match event {
+            NetworkEvent::Consensus { from, bytes } => match Message::decode(&bytes) {
+                Ok(message) => self.step(Input::Message { now_ms: now_ms(), message }).await?,
+                Err(error) => {
+                    warn!(%from, %error, "undecodable consensus message; disconnecting the peer");
+                    let _ =
+                        self.shared.network.disconnect(from, format!("undecodable consensus message: {error}")).await;
+                }
+            },
+            NetworkEvent::Transaction { from, bytes } => {
+                let shared = self.shared.clone();
+                // Admission verifies off the loop; a peer's transaction is not gossiped again.
+                tokio::spawn(async move {
+                    if let Err(error) = shared.submit(bytes, false).await {
+                        debug!(%from, %error, "peer transaction not admitted");
+                    }
+                });
+            }
+            NetworkEvent::BlockRequest { peer, request, responder } => {
+                let blocks = self.read_certificates(request.from_height, request.max_count);
+                if let Err(error) = responder.respond(blocks) {
+                    debug!(%peer, %error, "sync answer not sent");
+                }
+            }
+            NetworkEvent::PeerStatus { peer, height } => {
+                self.peer_heights.insert(peer, height);
+                if height > self.tip.height + 1 {
+                    self.start_sync(self.tip.height + 1);
+                }
+            }
+            NetworkEvent::PeerConnected { peer_id, address } => {
+                info!(%peer_id, %address, "peer connected");
+                self.update_peer_count();
+            }
+            NetworkEvent::PeerDisconnected { peer_id } => {
+                info!(%peer_id, "peer disconnected");
+                self.peer_heights.remove(&peer_id);
+                self.update_peer_count();
+            }
+            NetworkEvent::PeerRefused { peer_id, address, reason } => {
+                let who = peer_id.map(|peer| peer.to_string()).unwrap_or_else(|| "unidentified".into());
+                let place = address.map(|address| address.to_string()).unwrap_or_default();
+                warn!(peer = %who, address = %place, %reason, "peer refused (COV-20)");
+                let record = AuditRecord::new(
+                    now_ms(),
+                    self.shared.node_id.clone(),
+                    EventType::PeerRefused,
+                    Actor::Remote(who),
+                    Outcome::Refused,
+                )
+                .with_detail("address", place)
+                .with_detail("reason", reason.to_string())
+                .with_detail("rule", "COV-20-PERMISSIONED-PEERS");
+                self.shared.store.append(record)?;
+            }
+            NetworkEvent::RefusalsSuppressed { count } => {
+                let record = AuditRecord::new(
+                    now_ms(),
+                    self.shared.node_id.clone(),
+                    EventType::PeerRefused,
+                    Actor::System,
+                    Outcome::Refused,
+                )
+                .with_detail("suppressed_refusals", count.to_string())
+                .with_detail("rule", "COV-20-PERMISSIONED-PEERS");
+                self.shared.store.append(record)?;
+            }
+            NetworkEvent::EventsDropped { count } => warn!(count, "network events dropped: the node is not keeping up"),
+        }
+        Ok(())
+    }
+
+    fn update_peer_count(&self) {
+        let peers = self.shared.network.connected_peers().len();
+        self.shared.status.write().expect("status lock poisoned").peers = peers;
+    }
+
+    /// Committed blocks with their seals from `from_height`, encoded for a syncing peer.
+    fn read_certificates(&self, from_height: u64, max_count: u32) -> Vec<Vec<u8>> {
+        let mut blocks = Vec::new();
+        for height in from_height..from_height.saturating_add(u64::from(max_count)) {
+            let (Ok(Some(block)), Ok(Some(seals))) =
+                (self.shared.store.block_by_height(height), self.shared.store.commit_seals(height))
+            else {
+                break;
+            };
+            blocks.push(covenant_types::encode(&CommitCertificate { block, seals }));
+        }
+        blocks
+    }
+
+    fn start_sync(&mut self, from_height: u64) {
+        if self.sync_in_flight {
+            return;
+        }
+        let Some((&peer, _)) =
+            self.peer_heights.iter().filter(|(_, height)| **height >= from_height).max_by_key(|(_, height)| **height)
+        else {
+            return;
+        };
+        self.sync_in_flight = true;
+        let network = self.shared.network.clone();
+        let sender = self.sync_sender.clone();
+        tokio::spawn(async move {
+            let request = GetBlocks { from_height, max_count: SYNC_BLOCKS_PER_REQUEST };
+            let certificates = match network.request_blocks(peer, request).await {
+                Ok(blocks) => blocks
+                    .iter()
+                    .map(|bytes| {
+                        covenant_types::decode::<CommitCertificate>(
+                            "commit certificate",
+                            bytes,
+                            covenant_types::limits::CONSENSUS_MESSAGE_BYTES_MAX,
+                        )
+                        .map_err(|error| error.to_string())
+                    })
+                    .collect(),
+                Err(error) => Err(error.to_string()),
+            };
+            let _ = sender.send(SyncReply { peer, certificates }).await;
+        });
+    }
+
+    async fn on_sync_reply(&mut self, reply: SyncReply) -> Result<()> {
+        self.sync_in_flight = false;
+        let certificates = match reply.certificates {
+            Ok(certificates) => certificates,
+            Err(error) => {
+                warn!(peer = %reply.peer, %error, "block sync failed");
+                return Ok(());
+            }
+        };
+        for certificate in certificates {
+            if certificate.block.header.height != self.tip.height + 1 {
+                continue;
+            }
+            let before = self.tip.height;
+            self.step(Input::SyncedBlock(certificate)).await?;
+            if self.tip.height == before {
+                warn!(peer = %reply.peer, "synced block not accepted; stopping this sync round");
+                return Ok(());
+            }
+        }
+        let behind = self.peer_heights.values().any(|height| *height > self.tip.height);
+        if behind {
+            self.start_sync(self.tip.height + 1);
+        }
+        Ok(())
+    }
+
+    /// Feeds one input and executes every resulting action, in order, including the inputs those
+    /// actions produce (block validated, proposal built, next height started).
+    async fn step(&mut self, input: Input) -> Result<()> {
+        let mut inputs = vec![input];
+        while let Some(input) = inputs.pop() {
+            let actions = self.engine.handle(input);
+            for action in actions {
+                if let Some(next) = self.execute(action).await? {
+                    inputs.push(next);
+                }
+            }
+            self.shared.status.write().expect("status lock poisoned").round = self.engine.round();
+        }
+        Ok(())
+    }
+
+    async fn execute(&mut self, action: Action) -> Result<Option<Input>> {
+        match action {
+            Action::PersistSafety(state) => {
+                self.shared.store.save_safety_state(&state.encode()).context("persisting consensus safety state")?;
+                Ok(None)
+            }
+            Action::Broadcast(message) => {
+                if let Err(error) = self.shared.network.broadcast_consensus(message.encode()).await {
+                    debug!(%error, "broadcast failed");
+                }
+                Ok(None)
+            }
+            Action::Send { to, message } => {
+                if let Some(peer) = self.peer_of_node(&to) {
+                    if let Err(error) = self.shared.network.send_consensus(peer, message.encode()).await {
+                        debug!(%to, %error, "send failed");
+                    }
+                }
+                Ok(None)
+            }
+            Action::ScheduleTimeout(timeout) => {
+                self.timers.insert(timeout.kind, timeout);
+                Ok(None)
+            }
+            Action::ValidateBlock { height, round: _, block } => {
+                let block_hash = block.hash();
+                let (outcome, execution) = {
+                    let mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
+                    tokio::task::block_in_place(|| validate(&self.shared.store, &mempool, &self.tip.state_root, &block))
+                };
+                if let Some(execution) = execution {
+                    self.outcomes.insert(ExecutionKey::of(&block), execution);
+                }
+                Ok(Some(Input::BlockValidated { height, block_hash, outcome }))
+            }
+            Action::BuildProposal(request) => {
+                let built = {
+                    let mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
+                    tokio::task::block_in_place(|| build(&self.shared.store, &mempool, &request))?
+                };
+                if !built.dropped.is_empty() {
+                    let mut mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
+                    for hash in &built.dropped {
+                        mempool.evict_from(hash);
+                    }
+                }
+                let state_root = built.outcome.state_root;
+                self.outcomes.insert(built.key, built.outcome);
+                Ok(Some(Input::ProposalBuilt {
+                    height: request.height,
+                    round: request.round,
+                    transactions: built.transactions,
+                    state_root,
+                }))
+            }
+            Action::Commit(certificate) => self.commit(certificate).await.map(Some),
+            Action::RequestSync { from_height } => {
+                self.start_sync(from_height);
+                Ok(None)
+            }
+            Action::Rejected(rejection) => {
+                // Covenant rule violations are what operators must see; the rest (late votes for a
+                // height already committed, duplicates) is routine in a BFT protocol.
+                match rejection.error.rule() {
+                    Some(rule) => {
+                        warn!(from = ?rejection.from, height = rejection.height, round = rejection.round, rule = rule.id(), error = %rejection.error, "consensus refused a message by covenant rule")
+                    }
+                    None => {
+                        debug!(from = ?rejection.from, height = rejection.height, round = rejection.round, error = %rejection.error, "consensus ignored a message")
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Commits a decided block: execute it if this node has not (sync), check the state root, write
+    /// everything in one synced batch, then start the next height.
+    async fn commit(&mut self, certificate: CommitCertificate) -> Result<Input> {
+        let block = &certificate.block;
+        let key = ExecutionKey::of(block);
+        let outcome = match self.outcomes.take(&key) {
+            Some(outcome) => outcome,
+            None => {
+                let mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
+                match tokio::task::block_in_place(|| {
+                    validate(&self.shared.store, &mempool, &self.tip.state_root, block)
+                }) {
+                    (_, Some(outcome)) => outcome,
+                    (covenant_consensus::BlockOutcome::Invalid { reason }, _) => {
+                        bail!(
+                            "the network decided block {} at height {} which this node cannot execute: {reason}; halting",
+                            block.hash(),
+                            block.header.height
+                        )
+                    }
+                    (covenant_consensus::BlockOutcome::Valid { .. }, None) => {
+                        unreachable!("a valid outcome has an execution")
+                    }
+                }
+            }
+        };
+        if outcome.state_root != block.header.state_root {
+            bail!(
+                "state root mismatch at height {}: this node computed {}, the decided header says {}; this node is non-deterministic or its store is corrupt; halting",
+                block.header.height,
+                outcome.state_root,
+                block.header.state_root
+            );
+        }
+        let senders: BTreeSet<Principal> = block.transactions.iter().map(|tx| tx.body.sender.clone()).collect();
+        let tx_count = block.transactions.len() as u64;
+        let batch = CommitBatch {
+            block: certificate.block.clone(),
+            seals: certificate.seals.clone(),
+            receipts: outcome.receipts,
+            state_writes: outcome.writes,
+            audit: Vec::new(),
+        };
+        let tip =
+            tokio::task::block_in_place(|| self.shared.store.commit_block(batch)).context("committing a block")?;
+        debug!(height = tip.height, hash = %tip.hash, txs = tx_count, "committed");
+        {
+            let state = StoreState(&self.shared.store);
+            let mut mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
+            for sender in &senders {
+                mempool.advance_sender(sender, state.next_nonce(sender)?);
+            }
+            self.last_pending = mempool.len() as u64;
+        }
+        {
+            let mut status = self.shared.status.write().expect("status lock poisoned");
+            status.height = tip.height;
+            status.last_block_hash = Some(tip.hash);
+            status.committed_txs += tx_count;
+        }
+        self.shared.network.set_height(tip.height);
+        self.outcomes.forget_through(tip.height);
+        self.tip = certificate.block.header.clone();
+        let input = self.height_start(certificate.seals)?;
+        // The validator set or the node registry may have changed with this block.
+        self.refresh_allowlist().await?;
+        self.timers.clear();
+        Ok(input)
+    }
+
+    async fn start_height(&mut self, parent_seals: Vec<covenant_types::CommitSeal>) -> Result<()> {
+        let input = self.height_start(parent_seals)?;
+        self.step(input).await
+    }
+
+    fn height_start(&mut self, parent_commit_seals: Vec<covenant_types::CommitSeal>) -> Result<Input> {
+        let state = StoreState(&self.shared.store);
+        let validators = state.validators()?;
+        let params = state.params()?;
+        let start = HeightStart {
+            height: self.tip.height + 1,
+            validators: validators.clone(),
+            params,
+            parent: self.tip.clone(),
+            parent_validators: self.tip_validators.clone(),
+            parent_commit_seals,
+        };
+        self.tip_validators = validators;
+        Ok(Input::StartHeight { now_ms: now_ms(), start: Box::new(start) })
+    }
+
+    fn registered_nodes(&self) -> Result<Vec<NodeState>> {
+        let prefix = [StateKey::Node(covenant_types::NodeId::new("x").expect("valid id")).table()];
+        let page = self.shared.store.scan_state(&prefix, None, NODES_MAX)?;
+        page.entries
+            .iter()
+            .map(|(key, value)| {
+                covenant_types::decode::<NodeState>("node state", value, 64 * 1024)
+                    .with_context(|| format!("node entry {} in the state is corrupt", hex::encode(key)))
+            })
+            .collect()
+    }
+
+    fn peer_of_node(&self, node: &covenant_types::NodeId) -> Option<PeerId> {
+        let state = StoreState(&self.shared.store);
+        let node = state.get::<NodeState>(&StateKey::Node(node.clone())).ok()??;
+        peer_id_of(&node.record.network_key).ok()
+    }
+
+    /// Allows exactly the registered, non-removed nodes' network keys (COV-20).
+    async fn refresh_allowlist(&self) -> Result<()> {
+        let keys: Vec<PublicKey> = self
+            .registered_nodes()?
+            .into_iter()
+            .filter(|node| !node.removed)
+            .map(|node| node.record.network_key)
+            .collect();
+        self.shared.network.set_allowed(keys).await.context("updating the network allowlist")?;
+        Ok(())
+    }
+
+    /// The safety state persisted in `store`, if any.
+    pub fn load_safety(store: &covenant_storage::RocksStore) -> Result<Option<SafetyState>> {
+        match store.load_safety_state()? {
+            None => Ok(None),
+            Some(bytes) => {
+                Ok(Some(SafetyState::decode(&bytes).context("the stored consensus safety state is corrupt")?))
+            }
+        }
+    }
+}
+
+/// Logs a fatal runtime error.
+pub fn report_fatal(error: &anyhow::Error) {
+    error!(error = %format!("{error:#}"), "node stopped");
+}
