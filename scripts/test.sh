@@ -9,5 +9,5 @@ source scripts/env.sh
 
 # One build of each profile: `--all-targets` builds libs, bins, tests, benches (as tests) and examples in
 # one go, so dev-dependency features never trigger a second RocksDB build.
-cargo test --workspace --all-targets "$@"
-cargo test --workspace --doc "$@"
+cargo test --workspace --all-targets --no-fail-fast "$@"
+cargo test --workspace --doc --no-fail-fast "$@"

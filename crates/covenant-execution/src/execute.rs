@@ -43,7 +43,7 @@ pub enum BlockError {
         /// Its hash.
         tx_hash: Hash,
         /// Why.
-        reason: TxInvalid,
+        reason: Box<TxInvalid>,
     },
     /// The state could not be read.
     #[error(transparent)]
@@ -64,7 +64,7 @@ pub fn execute_block<V: StateView + ?Sized>(
         match apply_tx(&mut overlay, context, tx) {
             Ok(receipt) => receipts.push(receipt),
             Err(TxInvalid::State(error)) => return Err(BlockError::State(error)),
-            Err(reason) => return Err(BlockError::InvalidTx { index, tx_hash: tx.hash(), reason }),
+            Err(reason) => return Err(BlockError::InvalidTx { index, tx_hash: tx.hash(), reason: Box::new(reason) }),
         }
     }
     let writes = overlay.into_writes();
@@ -72,15 +72,26 @@ pub fn execute_block<V: StateView + ?Sized>(
     Ok(BlockOutcome { writes, receipts, state_root })
 }
 
+/// A block built from candidate transactions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuiltBlock {
+    /// Transactions included, in order.
+    pub included: Vec<VerifiedTx>,
+    /// Candidates left out, with the reason each could not be in a block.
+    pub dropped: Vec<(VerifiedTx, TxInvalid)>,
+    /// The outcome of executing `included`.
+    pub outcome: BlockOutcome,
+}
+
 /// Executes candidates for a block the proposer is building, leaving out those that would make it
-/// invalid (stale nonce, expired key, ...). Returns the included transactions and the outcome, which
-/// equals what [`execute_block`] computes for them.
+/// invalid (stale nonce, expired key, ...). The outcome equals what [`execute_block`] computes for the
+/// included transactions.
 pub fn build_block<V: StateView + ?Sized>(
     base: &V,
     parent_state_root: &Hash,
     context: &BlockContext,
     candidates: Vec<VerifiedTx>,
-) -> Result<(Vec<VerifiedTx>, Vec<(VerifiedTx, TxInvalid)>, BlockOutcome), StateError> {
+) -> Result<BuiltBlock, StateError> {
     let mut overlay = Overlay::new(base);
     let mut receipts = Vec::with_capacity(candidates.len());
     let mut included = Vec::with_capacity(candidates.len());
@@ -97,7 +108,7 @@ pub fn build_block<V: StateView + ?Sized>(
     }
     let writes = overlay.into_writes();
     let state_root = next_state_root(parent_state_root, context.height, &writes, &receipts);
-    Ok((included, dropped, BlockOutcome { writes, receipts, state_root }))
+    Ok(BuiltBlock { included, dropped, outcome: BlockOutcome { writes, receipts, state_root } })
 }
 
 /// Applies one transaction: checks that it may be in a block at all (else `Err`, nothing written), then

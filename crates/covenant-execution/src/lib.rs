@@ -18,7 +18,7 @@ pub mod root;
 pub mod state;
 
 pub use checks::{TxInvalid, check_nonce_in_state, check_sender};
-pub use execute::{BlockContext, BlockError, BlockOutcome, account_owner, build_block, execute_block};
+pub use execute::{BlockContext, BlockError, BlockOutcome, BuiltBlock, account_owner, build_block, execute_block};
 pub use genesis::{GenesisOutcome, genesis_outcome};
 pub use root::next_state_root;
 pub use state::{

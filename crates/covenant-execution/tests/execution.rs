@@ -102,7 +102,10 @@ fn balance(state: &BTreeMap<Vec<u8>, Vec<u8>>, account: &str) -> u64 {
 
 fn invalid_rule(result: Result<BlockOutcome, BlockError>) -> RuleId {
     match result {
-        Err(BlockError::InvalidTx { reason: TxInvalid::Violation(violation), .. }) => violation.rule(),
+        Err(BlockError::InvalidTx { reason, .. }) => match *reason {
+            TxInvalid::Violation(violation) => violation.rule(),
+            other => panic!("expected a covenant violation, got {other:?}"),
+        },
         other => panic!("expected an invalid transaction, got {other:?}"),
     }
 }
@@ -195,7 +198,7 @@ fn data_records_need_a_registered_schema() {
 fn building_drops_what_validation_would_refuse_and_agrees_with_it() {
     let (state, root) = genesis_state();
     let candidates = vec![transfer(0, 10), transfer(5, 10), transfer(1, 10)];
-    let (included, dropped, built) = build_block(&state, &root, &context(1), candidates).unwrap();
+    let BuiltBlock { included, dropped, outcome: built } = build_block(&state, &root, &context(1), candidates).unwrap();
     assert_eq!(included.iter().map(|tx| tx.tx().body.nonce).collect::<Vec<_>>(), vec![0, 1]);
     assert_eq!(dropped.len(), 1);
     let validated = execute_block(&state, &root, &context(1), &included).unwrap();

@@ -19,10 +19,10 @@
 //!
 //! Where each part runs today: genesis validation, node-config validation and key decoding run in
 //! `covenant config check` and wherever a genesis or key is loaded; the block checks run in the
-//! consensus engine (`covenant-consensus`, on every proposal it builds or validates). The node binary
-//! does not drive the consensus engine yet, and no mempool or transaction execution path exists, so
-//! no rule is yet [`Enforcement::Enforced`] end to end; every rule that depends on that wiring says so
-//! in its `missing` text.
+//! consensus engine (`covenant-consensus`), which the node's event loop drives on every proposal it
+//! builds or validates; the mempool (`covenant_node::mempool`) admits transactions; transaction checks
+//! run again in block execution (`covenant-execution`), so a block carrying a transaction that
+//! admission would refuse is itself refused.
 
 use serde::Serialize;
 
@@ -224,7 +224,8 @@ use Stage as S;
 
 const GENESIS_VALIDATE: &str = "covenant_rules::genesis::Genesis::validate";
 const CONSENSUS_CHECK_BLOCK: &str = "covenant_consensus::height::HeightState::check_block";
-const NOT_YET_ADMISSION: &str = "mempool admission (covenant-node) and transaction execution (covenant-execution)";
+const MEMPOOL_ADMIT: &str = "covenant_node::mempool::Mempool::admit";
+const CHECK_SENDER: &str = "covenant_execution::checks::check_sender";
 
 /// Every rule, in article order.
 pub const CATALOGUE: &[RuleEntry] = &[
@@ -289,10 +290,11 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 "covenant_rules::checks::check_key_lifetime",
                 GENESIS_VALIDATE,
                 "covenant_rules::params::ChainParams::validate",
+                CHECK_SENDER,
             ],
-            stages: &[S::Genesis],
-            enforced: "at genesis: every operator key expires after genesis_time_ms and at most operator_key_age_days_max days later, the parameter stays within 1..=90 days, and no node key is also an operator key",
-            missing: "refusing transactions signed with expired keys (mempool admission, block validation); the same lifetime check on RegisterOperator and RotateOperatorKey (covenant-execution)",
+            stages: &[S::Genesis, S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
+            enforced: "at genesis: every operator key expires after genesis_time_ms and at most operator_key_age_days_max days later, the parameter stays within 1..=90 days, and no node key is also an operator key; a transaction signed with an expired key (by block time, or the node's clock at admission) or by a node key is refused at admission and makes a block invalid",
+            missing: "the same lifetime check on RegisterOperator and RotateOperatorKey (governance, covenant-execution)",
         },
     },
     RuleEntry {
@@ -330,8 +332,11 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Revoked operators sign and read nothing",
         class: RuleClass::P,
         description: "A revoked operator or member signs nothing and reads nothing from the next block on; membership only by vote.",
-        enforcement: Enforcement::NotYet {
-            planned: "mempool admission, block validation, API (covenant-node, covenant-execution)",
+        enforcement: Enforcement::Partial {
+            checked_in: &[CHECK_SENDER],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
+            enforced: "transactions from an unregistered or revoked operator, or from an operator of a suspended or removed member, are refused at admission and make a block invalid",
+            missing: "the revocation and membership governance actions that set those states (covenant-execution); refusing API reads by revoked operators (covenant-node)",
         },
     },
     RuleEntry {
@@ -386,12 +391,13 @@ pub const CATALOGUE: &[RuleEntry] = &[
             checked_in: &[
                 "covenant_types::crypto::signing_bytes",
                 "covenant_rules::checks::check_chain_id",
+                "covenant_types::tx::VerifiedTx::verify_batch",
                 CONSENSUS_CHECK_BLOCK,
                 GENESIS_VALIDATE,
             ],
-            stages: &[S::SignatureVerification, S::BlockValidation, S::Genesis],
-            enforced: "every signature made or verified through covenant-types binds the chain id and the signing domain; the consensus engine refuses a block header naming another chain; every genesis declares its environment; `covenant config check` refuses plaintext key files for a production genesis",
-            missing: "chain id check at mempool admission; production nodes refusing test peers (covenant-network); the node driving the consensus engine",
+            stages: &[S::SignatureVerification, S::MempoolAdmission, S::BlockValidation, S::Genesis, S::PeerHandshake],
+            enforced: "every signature made or verified through covenant-types binds the chain id and the signing domain; a transaction naming another chain is refused at admission; the consensus engine refuses a block header naming another chain; gossip topics and sync protocol names carry the chain id; every genesis declares its environment; plaintext key files are refused for a production genesis (config check and node start)",
+            missing: "production nodes refusing test peers beyond the chain-scoped gossip topics and the on-chain allowlist (covenant-network)",
         },
     },
     RuleEntry {
@@ -400,7 +406,12 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Only registered nodes connect",
         class: RuleClass::N,
         description: "Only nodes whose network key is registered on chain may connect; others are refused at the handshake and the refusal is audited.",
-        enforcement: Enforcement::NotYet { planned: "peer handshake (covenant-network)" },
+        enforcement: Enforcement::Partial {
+            checked_in: &["covenant_network::service::admitted"],
+            stages: &[S::PeerHandshake],
+            enforced: "the libp2p allowlist (first behaviour) holds exactly the network keys of registered, non-removed nodes read from the state after every block; any other peer is refused once Noise names it, before an application message is read; the node appends each refusal to its audit log",
+            missing: "an end-to-end test that a node with an unregistered key is refused and the audit log records it (issue 4)",
+        },
     },
     RuleEntry {
         id: RuleId::EncryptedTransport,
@@ -412,7 +423,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
             checked_in: &["covenant_node::config::RawNodeConfig::validate"],
             stages: &[S::NodeConfig],
             enforced: "node.toml with a non-loopback api_addr is refused unless api_public = true (then a warning is printed)",
-            missing: "encrypted peer transport (covenant-network); TLS for the API (covenant-node)",
+            missing: "TLS for the API (covenant-node); peer traffic is already Noise-encrypted and authenticated (covenant-network)",
         },
     },
     RuleEntry {
@@ -487,10 +498,11 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 "covenant_types::crypto::PublicKey::from_bytes",
                 "covenant_types::tx::VerifiedTx::verify_batch",
                 "covenant_consensus::height::check_seals",
+                CHECK_SENDER,
             ],
-            stages: &[S::KeyDecoding, S::Genesis, S::BlockValidation],
-            enforced: "every public key decoded anywhere, genesis included, is refused unless canonical and torsion-free; VerifiedTx is the only verified form of a transaction; the consensus engine requires a quorum of valid commit seals for the parent and for a decision",
-            missing: "mempool admission requiring VerifiedTx for every transaction (covenant-node); receipts; the node driving the consensus engine",
+            stages: &[S::KeyDecoding, S::Genesis, S::MempoolAdmission, S::BlockValidation],
+            enforced: "every public key decoded anywhere is refused unless canonical and not of small order; every transaction is strictly verified at admission (VerifiedTx) and every transaction of a proposal not already verified is verified before execution; the signer must be the sender's registered key; commit seals of a quorum are required for the parent and for a decision; receipts are committed with each block",
+            missing: "nothing for transfers and data records; contract receipts arrive with contracts (issue 7)",
         },
     },
     RuleEntry {
@@ -507,7 +519,12 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Data records follow a registered schema",
         class: RuleClass::P,
         description: "Data records name a registered schema; canonical encoding.",
-        enforcement: Enforcement::NotYet { planned: "transaction execution (covenant-execution)" },
+        enforcement: Enforcement::Partial {
+            checked_in: &["covenant_execution::execute::run_data_record"],
+            stages: &[S::TransactionExecution],
+            enforced: "a data record naming a schema that is not registered fails with a receipt naming COV-32; schemas are registered in genesis",
+            missing: "registering schemas by governance vote (covenant-execution, issue 5)",
+        },
     },
     RuleEntry {
         id: RuleId::AuditTrail,
@@ -523,10 +540,13 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Strictly sequential per-sender nonces",
         class: RuleClass::P,
         description: "Per-sender nonces are strictly sequential; mempool and blocks keep that order.",
-        enforcement: Enforcement::CheckOnly {
-            checked_in: &["covenant_rules::checks::check_nonce"],
-            to_be_called_at: &[S::MempoolAdmission, S::TransactionExecution],
-            missing: NOT_YET_ADMISSION,
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_rules::checks::check_nonce",
+                MEMPOOL_ADMIT,
+                "covenant_execution::checks::check_nonce_in_state",
+            ],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
         },
     },
     RuleEntry {
@@ -539,7 +559,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
             checked_in: &["covenant_rules::checks::check_clock_drift", CONSENSUS_CHECK_BLOCK],
             stages: &[S::BlockValidation],
             enforced: "the consensus engine refuses a new proposal whose timestamp is further than clock_drift_ms_max from its clock when received",
-            missing: "measuring the node's offset against its peers, stopping proposing and alerting when out of range (covenant-node); the node driving the consensus engine",
+            missing: "measuring the node's offset against its peers, stopping proposing and alerting when out of range (covenant-node, issue 8)",
         },
     },
     RuleEntry {
@@ -552,7 +572,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
             checked_in: &["covenant_rules::checks::check_timestamp_interval", CONSENSUS_CHECK_BLOCK],
             stages: &[S::BlockProposal, S::BlockValidation],
             enforced: "the consensus engine refuses a block (its own included) whose timestamp is less than block_interval_ms_min after its parent's; commit seals sign the block hash, which covers the header timestamp",
-            missing: "showing that no API or admin interface can set a timestamp (covenant-node API, not built); the node driving the consensus engine",
+            missing: "an end-to-end test under a skewed clock (issue 4); no API sets a timestamp (the API only submits signed transactions and reads)",
         },
     },
     RuleEntry {
@@ -590,10 +610,11 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Bounded mempool and per-sender limits",
         class: RuleClass::P,
         description: "Transactions within tx_bytes_max; bounded mempool (mempool_txs_max, mempool_bytes_max), per-sender limits, clear \"overloaded\" errors.",
-        enforcement: Enforcement::CheckOnly {
-            checked_in: &["covenant_rules::checks::check_tx_size"],
-            to_be_called_at: &[S::MempoolAdmission, S::BlockValidation],
-            missing: "the mempool and its limits (covenant-node); the parameters' bounds are already checked in genesis",
+        enforcement: Enforcement::Partial {
+            checked_in: &["covenant_rules::checks::check_tx_size", MEMPOOL_ADMIT],
+            stages: &[S::MempoolAdmission],
+            enforced: "transactions above tx_bytes_max are refused (undecoded when above the hard limit); the mempool is bounded by mempool_txs_max and mempool_bytes_max and per sender by mempool_sender_txs_max, answering an overloaded error that names COV-45",
+            missing: "per-member rate limits (covenant-node)",
         },
     },
     RuleEntry {
@@ -602,15 +623,13 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Block size, count and interval limits",
         class: RuleClass::P,
         description: "Blocks stay within block_bytes_max and block_txs_max, and come between block_interval_ms_min and block_interval_ms_max apart (articles 49 and 52).",
-        enforcement: Enforcement::Partial {
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_rules::checks::check_block_limits",
                 CONSENSUS_CHECK_BLOCK,
                 "covenant_rules::params::ChainParams::validate",
             ],
             stages: &[S::Genesis, S::BlockProposal, S::BlockValidation],
-            enforced: "the consensus engine refuses a block (its own included) above block_bytes_max or block_txs_max and proposes at least every block_interval_ms_max; genesis keeps the parameters within their covenant bounds",
-            missing: "the node driving the consensus engine (node event loop)",
         },
     },
     RuleEntry {
@@ -778,6 +797,10 @@ mod tests {
             ("covenant_types::tx::", include_str!("../../covenant-types/src/tx.rs")),
             ("covenant_node::config::", include_str!("../../covenant-node/src/config.rs")),
             ("covenant_consensus::height::", include_str!("../../covenant-consensus/src/height.rs")),
+            ("covenant_node::mempool::", include_str!("../../covenant-node/src/mempool.rs")),
+            ("covenant_execution::checks::", include_str!("../../covenant-execution/src/checks.rs")),
+            ("covenant_execution::execute::", include_str!("../../covenant-execution/src/execute.rs")),
+            ("covenant_network::service::", include_str!("../../covenant-network/src/service.rs")),
             (
                 "covenant_node::commands::config_check::",
                 include_str!("../../covenant-node/src/commands/config_check.rs"),
@@ -804,12 +827,16 @@ mod tests {
     }
 
     #[test]
-    fn nothing_claims_full_enforcement_before_the_node_runs_consensus() {
-        // The node does not drive the consensus engine yet and has no mempool, so no rule is covered
-        // on every path it concerns. When a rule becomes Enforced, this test is the place to say why.
-        for entry in CATALOGUE {
-            assert!(!entry.enforcement.is_enforced(), "{} claims full enforcement", entry.id);
-        }
+    fn only_rules_covered_on_every_path_claim_full_enforcement() {
+        // When a rule becomes Enforced, this list is the place to say why.
+        // - COV-34: nonces are checked at mempool admission (counting pending transactions) and again
+        //   in block execution, which every proposer and validator runs (node event loop).
+        // - COV-49: the consensus engine, driven by the node, checks size and count of every block it
+        //   builds or validates and proposes at least every block_interval_ms_max; genesis keeps
+        //   the parameters inside their covenant bounds (ChainParams::with validates any change).
+        let enforced: Vec<RuleId> =
+            CATALOGUE.iter().filter(|entry| entry.enforcement.is_enforced()).map(|entry| entry.id).collect();
+        assert_eq!(enforced, vec![RuleId::OrderedNonces, RuleId::BlockLimits]);
     }
 
     #[test]
@@ -818,7 +845,7 @@ mod tests {
         let json = serde_json::to_value(entry).unwrap();
         assert_eq!(json["id"], "COV-49-BLOCK-LIMITS");
         assert_eq!(json["class"], "P");
-        assert_eq!(json["enforcement"]["status"], "partial");
+        assert_eq!(json["enforcement"]["status"], "enforced");
         assert_eq!(json["enforcement"]["stages"], serde_json::json!(["genesis", "block_proposal", "block_validation"]));
         let article = serde_json::to_value(article(18).unwrap()).unwrap();
         assert_eq!(article["classes"], serde_json::json!(["N", "P"]));

@@ -94,7 +94,7 @@ pub enum StorageError {
         receipt_tx_hash: Hash,
     },
     /// A transaction is already committed (at `existing_height`) or appears twice in the block.
-    #[error("block {height}: transaction {tx_hash} is already committed at height {existing_height}")]
+    #[error("block {height}: transaction {tx_hash} is already in block {existing_height}")]
     DuplicateTransaction {
         /// Block being committed.
         height: u64,

@@ -426,6 +426,9 @@ impl<B: Backend> Store<B> {
     }
 }
 
+// Transaction positions are stored as u32.
+const _: () = assert!(BLOCK_TXS_MAX <= u32::MAX as usize);
+
 fn check_size(what: &'static str, bytes: usize, max_bytes: usize) -> Result<(), StorageError> {
     if bytes > max_bytes { Err(StorageError::TooLarge { what, bytes, max_bytes }) } else { Ok(()) }
 }

@@ -135,8 +135,8 @@ pub fn build(
         usize::try_from(request.transactions_bytes_max).unwrap_or(usize::MAX),
     );
     let context = BlockContext { height: request.height, timestamp_ms: request.timestamp_ms };
-    let (included, dropped, outcome) =
-        build_block(&StoreState(store), &request.parent_state_root, &context, candidates)?;
+    let built = build_block(&StoreState(store), &request.parent_state_root, &context, candidates)?;
+    let (included, dropped, outcome) = (built.included, built.dropped, built.outcome);
     let hashes: Vec<Hash> = included.iter().map(VerifiedTx::hash).collect();
     let key = ExecutionKey {
         height: request.height,
