@@ -103,14 +103,14 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     let tip_header = store.block_by_height(tip.height)?.context("the tip block is missing")?.header;
 
     let safety = Runtime::load_safety(&store)?;
-    if let Some(safety) = &safety {
-        if safety.height > tip.height + 1 {
-            bail!(
-                "consensus safety state is for height {} but the store ends at {}: the store lost committed blocks; restore it from a backup",
-                safety.height,
-                tip.height
-            );
-        }
+    if let Some(safety) = &safety
+        && safety.height > tip.height + 1
+    {
+        bail!(
+            "consensus safety state is for height {} but the store ends at {}: the store lost committed blocks; restore it from a backup",
+            safety.height,
+            tip.height
+        );
     }
 
     let listen = tcp_multiaddr(resolve(&config.listen_addr)?);

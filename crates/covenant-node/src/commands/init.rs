@@ -138,7 +138,7 @@ pub fn run(options: &InitOptions) -> Result<Vec<PathBuf>> {
         covenant_types::Hash::digest(DEMO_SCHEMA.as_bytes())
     )?;
     writeln!(genesis, "[parameters]\nblock_interval_ms_min = 200\nblock_interval_ms_max = 5000\n")?;
-    let members = options.validators.min(3).max(2);
+    let members = options.validators.clamp(2, 3);
     writeln!(
         genesis,
         "[thresholds.membership]\nmembers_required = {members}\n[thresholds.operators]\nmembers_required = {members}\n\

@@ -325,10 +325,10 @@ impl Runtime {
                 Ok(None)
             }
             Action::Send { to, message } => {
-                if let Some(peer) = self.peer_of_node(&to) {
-                    if let Err(error) = self.shared.network.send_consensus(peer, message.encode()).await {
-                        debug!(%to, %error, "send failed");
-                    }
+                if let Some(peer) = self.peer_of_node(&to)
+                    && let Err(error) = self.shared.network.send_consensus(peer, message.encode()).await
+                {
+                    debug!(%to, %error, "send failed");
                 }
                 Ok(None)
             }
