@@ -5,15 +5,15 @@
 //! builders that sign with an operator key.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use serde_json::Value;
 use thiserror::Error;
 
 use covenant_types::{
-    AccountId, AssetId, ChainId, ENCODING_VERSION, OperatorId, Payload, Principal, SecretKey, SignedTx, Transfer,
-    TxBody,
+    AccountId, AssetId, ChainId, DataRecord, ENCODING_VERSION, OperatorId, Payload, Principal, SecretKey, SignedTx,
+    Transfer, TxBody,
 };
 
 /// Largest response read from a node.
@@ -38,6 +38,54 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+}
+
+/// An API address that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("API address {text:?}: {reason}")]
+pub struct AddressError {
+    /// The address as given.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Parses an API address written `host:port` or `http://host:port` (a trailing `/` is allowed), resolving a
+/// host name to its first address. `https://` is refused: this client speaks plain HTTP only.
+pub fn parse_api_address(text: &str) -> Result<SocketAddr, AddressError> {
+    let fail = |reason: &str| AddressError { text: text.to_string(), reason: reason.to_string() };
+    let trimmed = text.trim();
+    let rest = if let Some(rest) = trimmed.strip_prefix("http://") {
+        rest
+    } else if trimmed.starts_with("https://") {
+        return Err(fail("https is not supported by this client (plain HTTP only); put a TLS proxy in front"));
+    } else if trimmed.contains("://") {
+        return Err(fail("only http:// addresses are supported"));
+    } else {
+        trimmed
+    };
+    let host_port = rest.strip_suffix('/').unwrap_or(rest);
+    if host_port.is_empty() {
+        return Err(fail("expected host:port, e.g. 127.0.0.1:7200"));
+    }
+    if host_port.contains('/') {
+        return Err(fail("expected host:port without a path, e.g. http://127.0.0.1:7200"));
+    }
+    if let Ok(address) = host_port.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let Some((host, port)) = host_port.rsplit_once(':') else {
+        return Err(fail("no port: expected host:port, e.g. 127.0.0.1:7200"));
+    };
+    if host.is_empty() {
+        return Err(fail("no host: expected host:port, e.g. 127.0.0.1:7200"));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(fail(&format!("port {port:?} is not a number from 0 to 65535")));
+    }
+    let mut addresses =
+        host_port.to_socket_addrs().map_err(|error| fail(&format!("cannot resolve host {host:?}: {error}")))?;
+    addresses.next().ok_or_else(|| fail(&format!("host {host:?} resolves to no address")))
 }
 
 /// An HTTP answer: status code and JSON body.
@@ -67,6 +115,11 @@ impl Client {
     /// A client for the API at `address`, with a 10 s timeout per request.
     pub fn new(address: SocketAddr) -> Client {
         Client { address, timeout: Duration::from_secs(10) }
+    }
+
+    /// The node address this client talks to.
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Sets the per-request timeout.
@@ -168,13 +221,67 @@ pub fn transfer(
     asset: AssetId,
     amount: u64,
 ) -> SignedTx {
+    let payload = Payload::Transfer(Transfer { from, to, asset, amount, memo: String::new() });
+    operator_tx(chain, operator, key, nonce, created_at_ms, payload)
+}
+
+/// A signed data record from an operator.
+pub fn data_record(
+    chain: &ChainId,
+    operator: &OperatorId,
+    key: &SecretKey,
+    nonce: u64,
+    created_at_ms: u64,
+    record: DataRecord,
+) -> SignedTx {
+    operator_tx(chain, operator, key, nonce, created_at_ms, Payload::DataRecord(record))
+}
+
+/// Any payload, sent and signed by an operator.
+pub fn operator_tx(
+    chain: &ChainId,
+    operator: &OperatorId,
+    key: &SecretKey,
+    nonce: u64,
+    created_at_ms: u64,
+    payload: Payload,
+) -> SignedTx {
     let body = TxBody {
         version: ENCODING_VERSION,
         chain_id: chain.clone(),
         sender: Principal::Operator(operator.clone()),
         nonce,
         created_at_ms,
-        payload: Payload::Transfer(Transfer { from, to, asset, amount, memo: String::new() }),
+        payload,
     };
     SignedTx::sign(body, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_addresses_with_and_without_scheme() {
+        let expected = SocketAddr::from(([127, 0, 0, 1], 7200));
+        for text in ["127.0.0.1:7200", "http://127.0.0.1:7200", "http://127.0.0.1:7200/", " 127.0.0.1:7200 "] {
+            assert_eq!(parse_api_address(text), Ok(expected), "{text}");
+        }
+        assert_eq!(parse_api_address("[::1]:7200"), Ok(SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 7200))));
+        assert_eq!(parse_api_address("localhost:7200").map(|address| address.port()), Ok(7200));
+    }
+
+    #[test]
+    fn bad_api_addresses_say_why() {
+        let reason = |text: &str| parse_api_address(text).unwrap_err().reason;
+        assert!(reason("https://127.0.0.1:7200").contains("https is not supported"));
+        assert!(reason("ftp://127.0.0.1:7200").contains("only http://"));
+        assert!(reason("127.0.0.1").contains("no port"));
+        assert!(reason("127.0.0.1:port").contains("\"port\" is not a number"));
+        assert!(reason("http://127.0.0.1:7200/v1").contains("without a path"));
+        assert!(reason("").contains("expected host:port"));
+        assert!(reason(":7200").contains("no host"));
+        let error = parse_api_address("127.0.0.1").unwrap_err();
+        assert!(error.to_string().starts_with("API address \"127.0.0.1\": "), "{error}");
+    }
 }

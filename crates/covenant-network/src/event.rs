@@ -78,7 +78,31 @@ pub enum NetworkEvent {
         peer: PeerId,
         /// Its last committed height.
         height: u64,
+        /// The clock comparison, when this node asked (the status answer carries the peer's clock).
+        clock: Option<ClockSample>,
     },
+}
+
+/// One comparison of this node's wall clock with a peer's, NTP style: the peer's time is compared
+/// with the midpoint of the request's round trip, so the error is at most half the round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockSample {
+    /// The peer's clock minus this node's, in ms (positive: the peer is ahead).
+    pub offset_ms: i64,
+    /// The round trip of the status request, in ms.
+    pub round_trip_ms: u64,
+}
+
+impl ClockSample {
+    /// The sample from a request sent at `sent_ms`, answered with the peer's time `peer_ms`, and
+    /// received at `received_ms` (this node's clock). `None` if this node's clock went backwards.
+    pub fn estimate(sent_ms: u64, peer_ms: u64, received_ms: u64) -> Option<ClockSample> {
+        let round_trip_ms = received_ms.checked_sub(sent_ms)?;
+        let midpoint = i128::from(sent_ms) + i128::from(round_trip_ms / 2);
+        let offset = i128::from(peer_ms) - midpoint;
+        let offset_ms = i64::try_from(offset).unwrap_or(if offset < 0 { i64::MIN } else { i64::MAX });
+        Some(ClockSample { offset_ms, round_trip_ms })
+    }
 }
 
 /// Why a connection was refused.
@@ -161,5 +185,19 @@ impl BlockResponder {
 impl fmt::Debug for BlockResponder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlockResponder").field("peer", &self.peer).field("max_count", &self.max_count).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClockSample;
+
+    #[test]
+    fn clock_sample_compares_with_the_round_trip_midpoint() {
+        let ahead = ClockSample::estimate(1_000, 61_050, 1_100).expect("forward clock");
+        assert_eq!(ahead, ClockSample { offset_ms: 60_000, round_trip_ms: 100 });
+        let behind = ClockSample::estimate(1_000, 0, 1_000).expect("forward clock");
+        assert_eq!(behind.offset_ms, -1_000);
+        assert_eq!(ClockSample::estimate(1_000, 5, 999), None, "a clock that went backwards gives no sample");
     }
 }

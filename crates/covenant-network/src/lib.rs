@@ -52,7 +52,7 @@
 //!             # let _ = request;
 //!             let _ = responder.respond(Vec::new());
 //!         }
-//!         NetworkEvent::PeerStatus { peer, height } => {
+//!         NetworkEvent::PeerStatus { peer, height, .. } => {
 //!             // behind? let blocks = network.request_blocks(peer, GetBlocks { from_height, max_count }).await?;
 //!             # let _ = (peer, height, GetBlocks { from_height: 0, max_count: 1 });
 //!         }
@@ -99,7 +99,7 @@ mod service;
 
 pub use config::{NetworkConfig, split_peer_id, tcp_multiaddr, with_peer_id};
 pub use error::NetworkError;
-pub use event::{BlockResponder, NetworkEvent, RefusalReason};
+pub use event::{BlockResponder, ClockSample, NetworkEvent, RefusalReason};
 pub use handle::NetworkHandle;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peer::{peer_id_of, public_key_of};

@@ -6,7 +6,7 @@
 //! request  := 0x00 height:u64                      Status (the sender's height)
 //!           | 0x01 from_height:u64 max_count:u32   GetBlocks
 //!           | 0x02 bytes...                        Consensus (point to point; rest of the stream)
-//! response := 0x00 height:u64                      Status
+//! response := 0x00 height:u64 time_ms:u64          Status (the responder's height and wall clock)
 //!           | 0x01 count:u32 (len:u32 bytes)*      Blocks
 //!           | 0x02                                 Ack (of a point-to-point consensus message)
 //!           | 0x03                                 Unavailable (busy, or the node did not answer)
@@ -50,7 +50,9 @@ pub(crate) enum Request {
 /// A response on the sync protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Response {
-    Status { height: u64 },
+    /// `time_ms`: the responder's wall clock when it answered (ms since the Unix epoch), from which
+    /// the requester estimates its clock offset.
+    Status { height: u64, time_ms: u64 },
     Blocks(Vec<Vec<u8>>),
     Ack,
     Unavailable,
@@ -174,9 +176,10 @@ pub(crate) fn decode_request(frame: &[u8]) -> io::Result<Request> {
 
 pub(crate) fn encode_response(response: &Response) -> Vec<u8> {
     match response {
-        Response::Status { height } => {
+        Response::Status { height, time_ms } => {
             let mut out = vec![TAG_STATUS];
             out.extend_from_slice(&height.to_be_bytes());
+            out.extend_from_slice(&time_ms.to_be_bytes());
             out
         }
         Response::Blocks(blocks) => {
@@ -199,7 +202,7 @@ pub(crate) fn encode_response(response: &Response) -> Vec<u8> {
 pub(crate) fn decode_response(frame: &[u8]) -> io::Result<Response> {
     let mut reader = Reader { bytes: frame };
     let response = match reader.u8()? {
-        TAG_STATUS => Response::Status { height: reader.u64()? },
+        TAG_STATUS => Response::Status { height: reader.u64()?, time_ms: reader.u64()? },
         TAG_BLOCKS => {
             let count = reader.u32()?;
             if count > BLOCKS_PER_REQUEST_MAX {
@@ -283,7 +286,7 @@ mod tests {
             assert_eq!(decode_request(&encode_request(&request)).expect("decodes"), request);
         }
         let responses = [
-            Response::Status { height: u64::MAX },
+            Response::Status { height: u64::MAX, time_ms: 1_700_000_000_000 },
             Response::Blocks(vec![vec![9; 5], Vec::new(), vec![1]]),
             Response::Blocks(Vec::new()),
             Response::Ack,

@@ -33,7 +33,9 @@ use crate::limits::{
     TX_PAYLOAD_BYTES_MAX,
 };
 use crate::protocol::{Request, Response, SyncCodec};
-use crate::{BlockResponder, GetBlocks, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, RefusalReason};
+use crate::{
+    BlockResponder, ClockSample, GetBlocks, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, RefusalReason,
+};
 
 /// Time `Network::spawn` waits for the listener to report its address.
 const LISTEN_ADDRESS_WAIT: Duration = Duration::from_secs(5);
@@ -233,7 +235,8 @@ struct BootstrapPeer {
 /// What an outbound sync request is waiting for.
 enum Outbound {
     Blocks { reply: oneshot::Sender<Result<Vec<Vec<u8>>, NetworkError>>, max_count: u32 },
-    Status,
+    /// Sent at this wall-clock time (ms), for the clock-offset estimate.
+    Status { sent_ms: u64 },
 }
 
 /// The node's answer (or its absence) to an inbound block request.
@@ -547,7 +550,7 @@ impl Service {
         }
         let height = self.shared.height.load(Ordering::Relaxed);
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Status { height });
-        self.outbound.insert(id, Outbound::Status);
+        self.outbound.insert(id, Outbound::Status { sent_ms: wall_clock_ms() });
     }
 
     // ---- swarm events --------------------------------------------------------------------------
@@ -713,7 +716,7 @@ impl Service {
                     Some(Outbound::Blocks { reply, .. }) => {
                         let _ = reply.send(Err(NetworkError::RequestFailed { peer, detail: error.to_string() }));
                     }
-                    Some(Outbound::Status) => {
+                    Some(Outbound::Status { .. }) => {
                         self.status_in_flight.remove(&peer);
                     }
                     None => tracing::debug!(%peer, %error, "point-to-point message failed"),
@@ -743,8 +746,8 @@ impl Service {
                 return;
             }
             Request::Status { height } => {
-                self.emit(NetworkEvent::PeerStatus { peer, height });
-                Response::Status { height: self.shared.height.load(Ordering::Relaxed) }
+                self.emit(NetworkEvent::PeerStatus { peer, height, clock: None });
+                Response::Status { height: self.shared.height.load(Ordering::Relaxed), time_ms: wall_clock_ms() }
             }
             Request::Consensus(bytes) => {
                 if self.emit(NetworkEvent::Consensus { from: peer, bytes }) {
@@ -811,11 +814,12 @@ impl Service {
                     self.punish(peer, &detail);
                 }
             },
-            Some(Outbound::Status) => {
+            Some(Outbound::Status { sent_ms }) => {
                 self.status_in_flight.remove(&peer);
                 match response {
-                    Response::Status { height } => {
-                        self.emit(NetworkEvent::PeerStatus { peer, height });
+                    Response::Status { height, time_ms } => {
+                        let clock = ClockSample::estimate(sent_ms, time_ms, wall_clock_ms());
+                        self.emit(NetworkEvent::PeerStatus { peer, height, clock });
                     }
                     Response::Unavailable => {}
                     other => self.punish(peer, &format!("answered a status request with {}", describe(&other))),
@@ -825,6 +829,14 @@ impl Service {
             None => {}
         }
     }
+}
+
+/// This machine's wall clock in ms since the Unix epoch (0 if the clock is before 1970).
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn describe(response: &Response) -> String {

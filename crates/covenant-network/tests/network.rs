@@ -195,11 +195,14 @@ async fn block_sync_round_trip_status_and_failures() {
         let mut server = start(0, port_a, &[0, 1], &[]).await;
         let mut client = start(1, port_b, &[0, 1], &[(0, port_a)]).await;
         server.handle.set_height(42);
-        wait_event(&mut client, "status of the server", |event| match event {
-            NetworkEvent::PeerStatus { peer: p, height: 42 } if *p == peer(0) => Some(()),
+        // The client's own status request comes back with the server's clock: on one machine the
+        // offset is within the round trip.
+        let sample = wait_event(&mut client, "status answer of the server", |event| match event {
+            NetworkEvent::PeerStatus { peer: p, height: 42, clock: Some(sample) } if *p == peer(0) => Some(*sample),
             _ => None,
         })
         .await;
+        assert!(sample.offset_ms.unsigned_abs() <= sample.round_trip_ms + 5, "{sample:?}");
 
         // The server's node answers block requests from its event loop.
         let server_handle = server.handle.clone();

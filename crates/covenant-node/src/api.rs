@@ -16,10 +16,11 @@ use tokio::sync::watch;
 use covenant_storage::ChainStore;
 use covenant_types::{Hash, limits::TX_BYTES_MAX};
 
-use covenant_execution::StateReader;
+use covenant_execution::{MemberState, NodeState, StateKey, StateReader};
 
 use crate::mempool::AdmissionError;
-use crate::runtime::chain::StoreState;
+use crate::metrics::Gauges;
+use crate::runtime::chain::{StoreState, scan_table};
 use crate::runtime::shared::Shared;
 
 /// Largest request body accepted (a hex-encoded transaction in JSON, with room for the wrapper).
@@ -54,7 +55,7 @@ impl From<AdmissionError> for ApiError {
     fn from(error: AdmissionError) -> ApiError {
         let status = match &error {
             AdmissionError::Duplicate(_) => StatusCode::CONFLICT,
-            AdmissionError::State(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdmissionError::State(_) | AdmissionError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AdmissionError::Violation(covenant_rules::Violation::MempoolFull { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
@@ -81,13 +82,20 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
         .route("/v1/txs", post(submit))
         .route("/v1/txs/{hash}", get(transaction))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{id}", get(block))
         .route("/v1/operators/{id}/nonce", get(operator_nonce))
+        .route("/v1/accounts/{id}", get(account))
         .route("/v1/accounts/{id}/balances/{asset}", get(balance))
+        .route("/v1/members", get(members))
+        .route("/v1/nodes", get(nodes))
+        .route("/v1/validators", get(validators))
+        .route("/v1/params", get(params))
+        .route("/v1/openapi.json", get(openapi))
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)
 }
@@ -129,6 +137,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         "round": status.round,
         "peers": status.peers,
         "committed_txs": status.committed_txs,
+        "round_changes": status.round_changes,
+        "clock_offset_ms": status.clock_offset_ms,
         "mempool_txs": pending,
         "mempool_bytes": pending_bytes,
         "version": env!("CARGO_PKG_VERSION"),
@@ -154,7 +164,7 @@ async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     } else {
         body.to_vec()
     };
-    let hash = shared.submit(bytes, true).await?;
+    let hash = shared.submit(bytes).await?;
     Ok(Json(json!({ "hash": hash, "status": "pending" })))
 }
 
@@ -239,4 +249,106 @@ async fn balance(State(shared): State<Arc<Shared>>, Path((id, asset)): Path<(Str
     let asset = covenant_types::AssetId::new(asset).map_err(bad)?;
     let amount = StoreState(&shared.store).balance(&account, &asset).map_err(ApiError::internal)?;
     Ok(Json(json!({ "account": account, "asset": asset, "balance": amount })))
+}
+
+/// The OpenAPI document of this API (`docs/api/openapi.json`; a test keeps its paths and the
+/// router's routes equal).
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/api/openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+/// Most entries a registry listing (members, nodes) returns.
+pub const REGISTRY_ENTRIES_MAX: usize = 4_096;
+/// Most assets one account's listing returns.
+pub const ACCOUNT_ASSETS_MAX: usize = 1_024;
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let status = shared.status();
+    let (mempool_txs, mempool_bytes) = {
+        let mempool = shared.mempool.lock().expect("mempool lock poisoned");
+        (mempool.len(), mempool.bytes())
+    };
+    let gauges = Gauges {
+        height: status.height,
+        round: status.round,
+        peers: status.peers,
+        mempool_txs,
+        mempool_bytes,
+        verification_queue: shared.verification_queue(),
+    };
+    let text = shared.metrics.render(&gauges, shared.chain_id.as_str(), shared.node_id.as_str());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// The JSON of a stored record with its id in front.
+fn with_id(id: impl Serialize, record: impl Serialize) -> Result<Value, ApiError> {
+    let mut value = serde_json::to_value(record).map_err(ApiError::internal)?;
+    if let Value::Object(fields) = &mut value {
+        fields.insert("id".into(), serde_json::to_value(id).map_err(ApiError::internal)?);
+    }
+    Ok(value)
+}
+
+fn table(key: StateKey) -> [u8; 1] {
+    [key.table()]
+}
+
+async fn members(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let any = covenant_types::MemberId::new("x").expect("valid id");
+    let members: Vec<(covenant_types::MemberId, MemberState)> =
+        scan_table(&shared.store, &table(StateKey::Member(any)), REGISTRY_ENTRIES_MAX).map_err(ApiError::internal)?;
+    let members = members.into_iter().map(|(id, member)| with_id(id, member)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "members": members })))
+}
+
+async fn nodes(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let any = covenant_types::NodeId::new("x").expect("valid id");
+    let nodes: Vec<(covenant_types::NodeId, NodeState)> =
+        scan_table(&shared.store, &table(StateKey::Node(any)), REGISTRY_ENTRIES_MAX).map_err(ApiError::internal)?;
+    let nodes = nodes
+        .into_iter()
+        .map(|(id, node)| {
+            let mut value = with_id(id, &node.record)?;
+            value["removed"] = json!(node.removed);
+            Ok(value)
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Json(json!({ "nodes": nodes })))
+}
+
+async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let state = StoreState(&shared.store);
+    let set = state.validators().map_err(ApiError::internal)?;
+    let height = shared.status().height + 1;
+    let validators: Vec<Value> = set
+        .validators()
+        .iter()
+        .map(|validator| json!({ "node": validator.id, "consensus_key": validator.consensus_key }))
+        .collect();
+    Ok(Json(json!({ "height": height, "quorum": set.quorum(), "validators": validators })))
+}
+
+async fn params(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let params = StoreState(&shared.store).params().map_err(ApiError::internal)?;
+    let entries: serde_json::Map<String, Value> =
+        params.entries().into_iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
+    Ok(Json(json!({ "hash": params.hash(), "params": entries })))
+}
+
+async fn account(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let account = covenant_types::AccountId::new(id)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
+    let mut prefix = vec![table(StateKey::Balance(account.clone(), covenant_types::AssetId::new("x").expect("valid")))[0]];
+    prefix.extend(covenant_types::encode(&account));
+    let balances: Vec<((covenant_types::AccountId, covenant_types::AssetId), u64)> =
+        scan_table(&shared.store, &prefix, ACCOUNT_ASSETS_MAX).map_err(ApiError::internal)?;
+    let balances: serde_json::Map<String, Value> =
+        balances.into_iter().map(|((_, asset), amount)| (asset.to_string(), json!(amount))).collect();
+    Ok(Json(json!({
+        "account": account,
+        "owner": covenant_execution::account_owner(&account),
+        "balances": balances,
+    })))
 }

@@ -11,5 +11,6 @@ pub mod config;
 pub mod keyfile;
 pub mod logging;
 pub mod mempool;
+pub mod metrics;
 pub mod node;
 pub mod runtime;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use covenant_node::commands::{config_check, init, rules, testnet};
+use covenant_node::commands::{config_check, init, query, rules, testnet, tx};
 use covenant_rules::RuleId;
 
 /// Covenant: a permissioned blockchain node whose security covenant is enforced as protocol rules.
@@ -87,6 +87,228 @@ enum Command {
         #[arg(long, conflicts_with = "rule")]
         json: bool,
     },
+    /// Build, sign and submit transactions with an operator key file; look up their status.
+    Tx {
+        /// The node's API: host:port or http://host:port.
+        #[arg(long, global = true, value_name = "ADDR", default_value = query::DEFAULT_API)]
+        api: String,
+        #[command(subcommand)]
+        command: TxCommand,
+    },
+    /// Read a node's HTTP API and pretty-print the answer; exit code 1 if the node answers with an error.
+    Query {
+        /// The node's API: host:port or http://host:port.
+        #[arg(long, global = true, value_name = "ADDR", default_value = query::DEFAULT_API)]
+        api: String,
+        #[command(subcommand)]
+        command: QueryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TxCommand {
+    /// Transfer an amount of an asset between accounts; prints the transaction hash.
+    ///
+    /// Exit code 1 if the node refuses it (the rule and article are printed) or, with --wait, if it is
+    /// rejected or fails.
+    Transfer {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// Debited account, e.g. bank-0/treasury (must belong to the operator's member).
+        #[arg(long, value_name = "ACCOUNT")]
+        from: String,
+        /// Credited account, e.g. bank-1/treasury.
+        #[arg(long, value_name = "ACCOUNT")]
+        to: String,
+        /// Asset id, e.g. twd.
+        #[arg(long)]
+        asset: String,
+        /// Amount in the asset's smallest unit (a positive integer).
+        #[arg(long, value_name = "N")]
+        amount: u64,
+        /// Free text for the counterparties.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        memo: String,
+    },
+    /// Store a data record under a registered schema; prints the transaction hash.
+    Data {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// Registered schema id, e.g. demo.v1.
+        #[arg(long, value_name = "ID")]
+        schema: String,
+        /// The customer account the record is about (KYC is then required, article 7).
+        #[arg(long, value_name = "ACCOUNT")]
+        subject: Option<String>,
+        /// How sensitive the record is (customer-data must be an encrypted envelope, article 37).
+        #[arg(long, value_enum, default_value_t = ClassificationArg::Internal)]
+        classification: ClassificationArg,
+        #[command(flatten)]
+        content: ContentArgs,
+    },
+    /// Show a transaction's status on the node: pending, committed (height) or rejected (rule).
+    ///
+    /// Exit code 1 if the transaction is rejected, failed or unknown to the node.
+    Status {
+        /// Transaction hash (64 hex digits).
+        hash: String,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Who signs a transaction and what to do after submitting it.
+#[derive(clap::Args)]
+struct SignerArgs {
+    /// The operator's key file (32-byte seed as 64 hex digits).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The operator id, e.g. bank-0.ops.
+    #[arg(long, value_name = "ID")]
+    operator: String,
+    /// Nonce to use (default: the operator's next nonce as the node counts it).
+    #[arg(long, value_name = "N")]
+    nonce: Option<u64>,
+    /// Wait until the transaction is committed or rejected.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = tx::WAIT_SECS_DEFAULT, requires = "wait")]
+    wait_timeout: u64,
+    /// Print the API's JSON answers (one per line) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SignerArgs {
+    fn options(&self, api: String) -> tx::SubmitOptions {
+        tx::SubmitOptions {
+            api,
+            key_file: self.key.clone(),
+            operator: self.operator.clone(),
+            nonce: self.nonce,
+            wait: self.wait.then(|| std::time::Duration::from_secs(self.wait_timeout)),
+            json: self.json,
+        }
+    }
+}
+
+/// A data record's content: exactly one source.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct ContentArgs {
+    /// Content bytes as hex.
+    #[arg(long, value_name = "HEX")]
+    content_hex: Option<String>,
+    /// Content bytes read from a file.
+    #[arg(long, value_name = "FILE")]
+    content_file: Option<PathBuf>,
+    /// Content as UTF-8 text.
+    #[arg(long, value_name = "TEXT")]
+    text: Option<String>,
+    /// Only the SHA-256 digest of content kept off chain (64 hex digits).
+    #[arg(long, value_name = "HEX")]
+    digest: Option<String>,
+}
+
+impl ContentArgs {
+    fn content(self) -> tx::Content {
+        match (self.content_hex, self.content_file, self.text, self.digest) {
+            (Some(hex), ..) => tx::Content::Hex(hex),
+            (_, Some(file), ..) => tx::Content::File(file),
+            (_, _, Some(text), _) => tx::Content::Text(text),
+            (_, _, _, Some(digest)) => tx::Content::Digest(digest),
+            // clap's group requires exactly one; an empty text is the closest reading of none.
+            (None, None, None, None) => tx::Content::Text(String::new()),
+        }
+    }
+}
+
+/// A data record's classification.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ClassificationArg {
+    /// May be read by any member.
+    Public,
+    /// Internal to the consortium.
+    Internal,
+    /// Customer personal data.
+    CustomerData,
+}
+
+impl From<ClassificationArg> for covenant_types::Classification {
+    fn from(value: ClassificationArg) -> covenant_types::Classification {
+        match value {
+            ClassificationArg::Public => covenant_types::Classification::Public,
+            ClassificationArg::Internal => covenant_types::Classification::Internal,
+            ClassificationArg::CustomerData => covenant_types::Classification::CustomerData,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum QueryCommand {
+    /// Chain id, height, round, peers, mempool and version (GET /v1/status).
+    Status,
+    /// A block by height or hash, or the latest (GET /v1/blocks/{id}).
+    Block {
+        /// A height, a block hash or `latest`.
+        #[arg(default_value = "latest")]
+        id: String,
+    },
+    /// A transaction with its status and receipt (GET /v1/txs/{hash}).
+    Tx {
+        /// Transaction hash (64 hex digits).
+        hash: String,
+    },
+    /// One balance of an account (GET /v1/accounts/{id}/balances/{asset}).
+    Balance {
+        /// Account id, e.g. bank-1/treasury.
+        account: String,
+        /// Asset id, e.g. twd.
+        asset: String,
+    },
+    /// Every balance of an account (GET /v1/accounts/{id}).
+    Account {
+        /// Account id, e.g. bank-1/treasury.
+        account: String,
+    },
+    /// An operator's next nonce (GET /v1/operators/{id}/nonce).
+    Nonce {
+        /// Operator id, e.g. bank-0.ops.
+        operator: String,
+    },
+    /// Consortium members (GET /v1/members).
+    Members,
+    /// Registered nodes, validators and observers (GET /v1/nodes).
+    Nodes,
+    /// The validator set and quorum (GET /v1/validators).
+    Validators,
+    /// Chain parameters in force and their hash (GET /v1/params).
+    Params,
+    /// Prometheus metrics, as text (GET /metrics).
+    Metrics,
+    /// The API's OpenAPI document (GET /v1/openapi.json).
+    Openapi,
+}
+
+impl From<QueryCommand> for query::Query {
+    fn from(command: QueryCommand) -> query::Query {
+        match command {
+            QueryCommand::Status => query::Query::Status,
+            QueryCommand::Block { id } => query::Query::Block(Some(id)),
+            QueryCommand::Tx { hash } => query::Query::Tx(hash),
+            QueryCommand::Balance { account, asset } => query::Query::Balance { account, asset },
+            QueryCommand::Account { account } => query::Query::Account(account),
+            QueryCommand::Nonce { operator } => query::Query::Nonce(operator),
+            QueryCommand::Members => query::Query::Members,
+            QueryCommand::Nodes => query::Query::Nodes,
+            QueryCommand::Validators => query::Query::Validators,
+            QueryCommand::Params => query::Query::Params,
+            QueryCommand::Metrics => query::Query::Metrics,
+            QueryCommand::Openapi => query::Query::OpenApi,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -198,6 +420,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 rules::write_table(&mut out)?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Tx { api, command } => {
+            let mut err = std::io::stderr();
+            let outcome = match command {
+                TxCommand::Transfer { signer, from, to, asset, amount, memo } => {
+                    let action = tx::Action::Transfer { from, to, asset, amount, memo };
+                    tx::submit(&signer.options(api), &action, &mut out, &mut err)?
+                }
+                TxCommand::Data { signer, schema, subject, classification, content } => {
+                    let action = tx::Action::Data {
+                        schema,
+                        subject,
+                        classification: classification.into(),
+                        content: content.content(),
+                    };
+                    tx::submit(&signer.options(api), &action, &mut out, &mut err)?
+                }
+                TxCommand::Status { hash, json } => tx::status(&api, &hash, json, &mut out, &mut err)?,
+            };
+            out.flush()?;
+            Ok(outcome.into())
+        }
+        Command::Query { api, command } => {
+            let outcome = query::run(&api, &command.into(), &mut out, &mut std::io::stderr())?;
+            out.flush()?;
+            Ok(outcome.into())
         }
     }
 }

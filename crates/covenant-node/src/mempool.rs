@@ -30,6 +30,12 @@ pub enum AdmissionError {
     /// The node could not read its state.
     #[error("node state unavailable: {0}")]
     State(#[from] StateError),
+    /// The verification queue is full: the node is receiving more than it can check.
+    #[error("the node is busy: {queued} transactions are waiting for verification; retry later")]
+    Busy {
+        /// Transactions queued.
+        queued: usize,
+    },
 }
 
 impl AdmissionError {

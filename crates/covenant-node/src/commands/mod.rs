@@ -3,5 +3,25 @@
 
 pub mod config_check;
 pub mod init;
+pub mod query;
 pub mod rules;
 pub mod testnet;
+pub mod tx;
+
+/// How a command that talks to a node ended, apart from errors (which exit with code 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done as asked (exit code 0).
+    Success,
+    /// The node answered, and the answer was a refusal, a rejection or an error (exit code 1).
+    Failure,
+}
+
+impl From<Outcome> for std::process::ExitCode {
+    fn from(outcome: Outcome) -> std::process::ExitCode {
+        match outcome {
+            Outcome::Success => std::process::ExitCode::SUCCESS,
+            Outcome::Failure => std::process::ExitCode::FAILURE,
+        }
+    }
+}

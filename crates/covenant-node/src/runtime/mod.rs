@@ -2,13 +2,15 @@
 //! meet. It drives the same [`Engine`] the simulator drives, executing its actions strictly in order
 //! (a [`Action::PersistSafety`] is durable before the vote after it leaves).
 
+pub mod admission;
 pub mod chain;
 pub mod executor;
 pub mod shared;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use tokio::sync::{mpsc, watch};
@@ -23,7 +25,8 @@ use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
 use covenant_storage::{AuditLog, ChainStore, CommitBatch};
 use covenant_types::{BlockHeader, Principal, PublicKey, ValidatorSet};
 
-use crate::runtime::chain::{StoreState, now_ms};
+use crate::metrics::{RejectionStage, median_offset};
+use crate::runtime::chain::{StoreState, now_ms, scan_table};
 use crate::runtime::executor::{ExecutionKey, Outcomes, build, validate};
 use crate::runtime::shared::Shared;
 
@@ -51,6 +54,11 @@ pub struct Runtime {
     tip: BlockHeader,
     tip_validators: ValidatorSet,
     peer_heights: BTreeMap<PeerId, u64>,
+    /// The latest clock offset measured against each connected peer, in ms.
+    peer_clock_offsets: BTreeMap<PeerId, i64>,
+    /// When the height being decided started, and its highest round so far (for the metrics).
+    height_started: Instant,
+    highest_round: u32,
     sync_in_flight: bool,
     sync_sender: mpsc::Sender<SyncReply>,
     sync_replies: mpsc::Receiver<SyncReply>,
@@ -76,6 +84,9 @@ impl Runtime {
             tip,
             tip_validators,
             peer_heights: BTreeMap::new(),
+            peer_clock_offsets: BTreeMap::new(),
+            height_started: Instant::now(),
+            highest_round: 0,
             sync_in_flight: false,
             sync_sender,
             sync_replies,
@@ -156,13 +167,11 @@ impl Runtime {
                 }
             },
             NetworkEvent::Transaction { from, bytes } => {
-                let shared = self.shared.clone();
-                // Admission verifies off the loop; a peer's transaction is not gossiped again.
-                tokio::spawn(async move {
-                    if let Err(error) = shared.submit(bytes, false).await {
-                        debug!(%from, %error, "peer transaction not admitted");
-                    }
-                });
+                // Queued for the admission stage; a peer's transaction is not gossiped again.
+                if let Err(error) = self.shared.submit_from_peer(bytes) {
+                    warn!(%from, %error, "peer gossiped bytes that are not a transaction; disconnecting it");
+                    let _ = self.shared.network.disconnect(from, format!("gossiped an invalid transaction: {error}")).await;
+                }
             }
             NetworkEvent::BlockRequest { peer, request, responder } => {
                 let blocks = self.read_certificates(request.from_height, request.max_count);
@@ -170,7 +179,11 @@ impl Runtime {
                     debug!(%peer, %error, "sync answer not sent");
                 }
             }
-            NetworkEvent::PeerStatus { peer, height } => {
+            NetworkEvent::PeerStatus { peer, height, clock } => {
+                if let Some(sample) = clock {
+                    self.peer_clock_offsets.insert(peer, sample.offset_ms);
+                    self.update_clock_offset();
+                }
                 self.peer_heights.insert(peer, height);
                 if height > self.tip.height + 1 {
                     self.start_sync(self.tip.height + 1);
@@ -183,6 +196,9 @@ impl Runtime {
             NetworkEvent::PeerDisconnected { peer_id } => {
                 info!(%peer_id, "peer disconnected");
                 self.peer_heights.remove(&peer_id);
+                if self.peer_clock_offsets.remove(&peer_id).is_some() {
+                    self.update_clock_offset();
+                }
                 self.update_peer_count();
             }
             NetworkEvent::PeerRefused { peer_id, address, reason } => {
@@ -216,6 +232,13 @@ impl Runtime {
             NetworkEvent::EventsDropped { count } => warn!(count, "network events dropped: the node is not keeping up"),
         }
         Ok(())
+    }
+
+    /// The median of the peers' clock offsets, for the status and the metrics.
+    fn update_clock_offset(&self) {
+        let median = median_offset(self.peer_clock_offsets.values().copied());
+        self.shared.metrics.clock_offset_ms.store(median.unwrap_or(i64::MIN), Ordering::Relaxed);
+        self.shared.status.write().expect("status lock poisoned").clock_offset_ms = median;
     }
 
     fn update_peer_count(&self) {
@@ -307,7 +330,15 @@ impl Runtime {
                     inputs.push(next);
                 }
             }
-            self.shared.status.write().expect("status lock poisoned").round = self.engine.round();
+            let round = self.engine.round();
+            let mut status = self.shared.status.write().expect("status lock poisoned");
+            status.round = round;
+            if round > self.highest_round {
+                let changes = u64::from(round - self.highest_round);
+                self.highest_round = round;
+                status.round_changes += changes;
+                self.shared.metrics.round_changes.fetch_add(changes, Ordering::Relaxed);
+            }
         }
         Ok(())
     }
@@ -377,6 +408,7 @@ impl Runtime {
                 // height already committed, duplicates) is routine in a BFT protocol.
                 match rejection.error.rule() {
                     Some(rule) => {
+                        self.shared.metrics.rejected(RejectionStage::Consensus, rule);
                         warn!(from = ?rejection.from, height = rejection.height, round = rejection.round, rule = rule.id(), error = %rejection.error, "consensus refused a message by covenant rule")
                     }
                     None => {
@@ -431,9 +463,16 @@ impl Runtime {
             state_writes: outcome.writes,
             audit: Vec::new(),
         };
+        let write_started = Instant::now();
         let tip =
             tokio::task::block_in_place(|| self.shared.store.commit_block(batch)).context("committing a block")?;
         debug!(height = tip.height, hash = %tip.hash, txs = tx_count, "committed");
+        let metrics = &self.shared.metrics;
+        metrics.store_commit.observe_ms(elapsed_ms(write_started));
+        metrics.commit_latency.observe_ms(elapsed_ms(self.height_started));
+        metrics.block_interval.observe_ms(block.header.timestamp_ms.saturating_sub(self.tip.timestamp_ms));
+        metrics.committed_blocks.fetch_add(1, Ordering::Relaxed);
+        metrics.committed_txs.fetch_add(tx_count, Ordering::Relaxed);
         {
             let state = StoreState(&self.shared.store);
             let mut mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
@@ -464,6 +503,8 @@ impl Runtime {
     }
 
     fn height_start(&mut self, parent_commit_seals: Vec<covenant_types::CommitSeal>) -> Result<Input> {
+        self.height_started = Instant::now();
+        self.highest_round = 0;
         let state = StoreState(&self.shared.store);
         let validators = state.validators()?;
         let params = state.params()?;
@@ -480,15 +521,9 @@ impl Runtime {
     }
 
     fn registered_nodes(&self) -> Result<Vec<NodeState>> {
-        let prefix = [StateKey::Node(covenant_types::NodeId::new("x").expect("valid id")).table()];
-        let page = self.shared.store.scan_state(&prefix, None, NODES_MAX)?;
-        page.entries
-            .iter()
-            .map(|(key, value)| {
-                covenant_types::decode::<NodeState>("node state", value, 64 * 1024)
-                    .with_context(|| format!("node entry {} in the state is corrupt", hex::encode(key)))
-            })
-            .collect()
+        let table = [StateKey::Node(covenant_types::NodeId::new("x").expect("valid id")).table()];
+        let nodes = scan_table::<covenant_types::NodeId, NodeState>(&self.shared.store, &table, NODES_MAX)?;
+        Ok(nodes.into_iter().map(|(_, node)| node).collect())
     }
 
     fn peer_of_node(&self, node: &covenant_types::NodeId) -> Option<PeerId> {
@@ -518,6 +553,10 @@ impl Runtime {
             }
         }
     }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Logs a fatal runtime error.

@@ -4,14 +4,15 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use covenant_execution::StateReader;
 use covenant_network::NetworkHandle;
-use covenant_types::{ChainId, Hash, NodeId, SignedTx, VerifiedTx};
+use covenant_types::{ChainId, Hash, NodeId, SignedTx};
 
 use crate::mempool::{AdmissionError, Mempool};
-use crate::runtime::chain::{NodeStore, StoreState, now_ms};
+use crate::metrics::Metrics;
+use crate::runtime::admission::{self, Job, Origin};
+use crate::runtime::chain::NodeStore;
 
 /// How many refused transaction hashes are remembered for status queries.
 pub const REJECTIONS_REMEMBERED_MAX: usize = 10_000;
@@ -31,6 +32,9 @@ pub struct NodeStatus {
     pub committed_txs: u64,
     /// Round changes since start.
     pub round_changes: u64,
+    /// Median offset of the peers' clocks against this node's, in ms (positive: peers ahead);
+    /// `None` until a peer answered a status request.
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// State shared between the event loop and the API.
@@ -49,6 +53,9 @@ pub struct Shared {
     pub network: NetworkHandle,
     /// Wakes the event loop when the mempool changed.
     pub mempool_changed: Notify,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Metrics,
+    admission: mpsc::Sender<Job>,
     rejections: Mutex<Rejections>,
 }
 
@@ -59,9 +66,10 @@ struct Rejections {
 }
 
 impl Shared {
-    /// Shared state for a node.
+    /// Shared state for a node, with its admission stage running (on the current tokio runtime).
     pub fn new(chain_id: ChainId, node_id: NodeId, store: NodeStore, network: NetworkHandle) -> Arc<Shared> {
-        Arc::new(Shared {
+        let (admission, jobs) = admission::queue();
+        let shared = Arc::new(Shared {
             chain_id,
             node_id,
             store,
@@ -69,51 +77,49 @@ impl Shared {
             status: RwLock::new(NodeStatus::default()),
             network,
             mempool_changed: Notify::new(),
+            metrics: Metrics::new(),
+            admission,
             rejections: Mutex::new(Rejections::default()),
-        })
+        });
+        tokio::spawn(admission::run(Arc::downgrade(&shared), jobs));
+        shared
     }
 
-    /// Admits transaction bytes received from a client (`gossip = true`: also sent to the other
-    /// validators) or from a peer. Runs every admission check: decoding (bounded), chain id, strict
-    /// signature, then the mempool's state checks. Signature verification runs off the event loop.
-    pub async fn submit(self: &Arc<Shared>, bytes: Vec<u8>, gossip: bool) -> Result<Hash, AdmissionError> {
+    /// Admits transaction bytes from a client of the API: decoding (bounded), then the admission
+    /// stage (chain id, strict signature in a batch, the mempool's state checks). Once admitted the
+    /// transaction is gossiped to the other validators.
+    pub async fn submit(&self, bytes: Vec<u8>) -> Result<Hash, AdmissionError> {
+        let tx = SignedTx::decode(&bytes).map_err(|error| {
+            let error = AdmissionError::from(error);
+            if let Some(rule) = error.rule() {
+                self.metrics.rejected(crate::metrics::RejectionStage::Admission, rule);
+            }
+            error
+        })?;
+        let (reply, verdict) = oneshot::channel();
+        self.admission.try_send(Job::new(tx, bytes, Origin::Client, Some(reply))).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => AdmissionError::Busy { queued: admission::VERIFY_QUEUE_TXS_MAX },
+            mpsc::error::TrySendError::Closed(_) => AdmissionError::Malformed("the node is shutting down".into()),
+        })?;
+        verdict.await.map_err(|_| AdmissionError::Malformed("transaction verification failed".into()))?
+    }
+
+    /// Queues a transaction gossiped by a peer. Undecodable bytes are refused here; when the
+    /// queue is full the copy is dropped and counted (the node it was sent to proposes it anyway).
+    pub fn submit_from_peer(&self, bytes: Vec<u8>) -> Result<(), AdmissionError> {
         let tx = SignedTx::decode(&bytes)?;
-        let chain = self.chain_id.clone();
-        let verified = tokio::task::spawn_blocking(move || VerifiedTx::verify(tx, &chain))
-            .await
-            .map_err(|error| AdmissionError::Malformed(format!("verification task failed: {error}")))?;
-        let verified = match verified {
-            Ok(verified) => verified,
-            Err(rejected) => {
-                let error = AdmissionError::from(rejected.error);
-                self.remember_rejection(rejected.tx.body.hash(), error.clone());
-                return Err(error);
-            }
-        };
-        let hash = verified.hash();
-        let result = self.admit(verified);
-        match &result {
-            Ok(_) => {
-                self.mempool_changed.notify_one();
-                if gossip {
-                    // Best effort: the transaction is admitted here either way and will be proposed.
-                    let _ = self.network.broadcast_tx(bytes).await;
-                }
-            }
-            Err(AdmissionError::Duplicate(_)) => {}
-            Err(error) => self.remember_rejection(hash, error.clone()),
+        if self.admission.try_send(Job::new(tx, Vec::new(), Origin::Peer, None)).is_err() {
+            self.metrics.gossip_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        result
+        Ok(())
     }
 
-    fn admit(&self, tx: VerifiedTx) -> Result<Hash, AdmissionError> {
-        let state = StoreState(&self.store);
-        let params = state.params()?;
-        let mut mempool = self.mempool.lock().expect("mempool lock poisoned");
-        mempool.admit(tx, &state, &params, now_ms())
+    /// Transactions waiting for verification.
+    pub fn verification_queue(&self) -> usize {
+        admission::VERIFY_QUEUE_TXS_MAX - self.admission.capacity()
     }
 
-    fn remember_rejection(&self, hash: Hash, error: AdmissionError) {
+    pub(crate) fn remember_rejection(&self, hash: Hash, error: AdmissionError) {
         let mut rejections = self.rejections.lock().expect("rejections lock poisoned");
         if rejections.by_hash.insert(hash, error).is_none() {
             rejections.order.push_back(hash);

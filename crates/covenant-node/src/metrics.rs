@@ -1,0 +1,272 @@
+//! Prometheus metrics, rendered in the text exposition format at `/metrics`. Hand-written rather
+//! than a registry crate: a dozen series with fixed names, atomics on the hot paths, and one small
+//! map (bounded by the number of rules) for refusals by rule.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use covenant_rules::RuleId;
+
+/// Where a covenant rule refused something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RejectionStage {
+    /// Transaction admission (API or gossip).
+    Admission,
+    /// A consensus message or proposal.
+    Consensus,
+}
+
+impl RejectionStage {
+    fn label(self) -> &'static str {
+        match self {
+            RejectionStage::Admission => "admission",
+            RejectionStage::Consensus => "consensus",
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the latency histograms' buckets.
+const SECONDS_BUCKETS: [f64; 12] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// A histogram of durations with fixed buckets, recorded in milliseconds.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; SECONDS_BUCKETS.len()],
+    count: AtomicU64,
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe_ms(&self, ms: u64) {
+        for (bucket, bound) in self.buckets.iter().zip(SECONDS_BUCKETS) {
+            // Bounds are whole milliseconds, so comparing in integer milliseconds is exact.
+            if ms <= (bound * 1000.0) as u64 {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bucket, bound) in self.buckets.iter().zip(SECONDS_BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed));
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum_ms = self.sum_ms.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_sum {}.{:03}", sum_ms / 1000, sum_ms % 1000);
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+/// The node's metrics. Gauges that the API can read from elsewhere (mempool, peers) are passed in
+/// at render time instead of being duplicated here.
+#[derive(Default)]
+pub struct Metrics {
+    /// Round changes (a height that needed more than round 0, counted per extra round).
+    pub round_changes: AtomicU64,
+    /// Transactions committed since start.
+    pub committed_txs: AtomicU64,
+    /// Blocks committed since start (by consensus or block sync).
+    pub committed_blocks: AtomicU64,
+    /// Transactions from peers dropped because the verification queue was full.
+    pub gossip_dropped: AtomicU64,
+    /// Median clock offset against peers in ms, `i64::MIN` while unknown.
+    pub clock_offset_ms: AtomicI64,
+    /// Time between consecutive committed blocks' header timestamps.
+    pub block_interval: Histogram,
+    /// From the start of a height to its block committed on this node.
+    pub commit_latency: Histogram,
+    /// The synced store write of one block.
+    pub store_commit: Histogram,
+    rejections: Mutex<BTreeMap<(RejectionStage, RuleId), u64>>,
+}
+
+/// Values owned elsewhere, read at render time.
+pub struct Gauges {
+    /// Last committed height.
+    pub height: u64,
+    /// Current consensus round.
+    pub round: u32,
+    /// Connected peers.
+    pub peers: usize,
+    /// Pending transactions.
+    pub mempool_txs: usize,
+    /// Bytes of pending transactions.
+    pub mempool_bytes: usize,
+    /// Transactions waiting for signature verification.
+    pub verification_queue: usize,
+}
+
+impl Metrics {
+    /// Metrics with nothing recorded.
+    pub fn new() -> Metrics {
+        let metrics = Metrics::default();
+        metrics.clock_offset_ms.store(i64::MIN, Ordering::Relaxed);
+        metrics
+    }
+
+    /// Counts one refusal by `rule`.
+    pub fn rejected(&self, stage: RejectionStage, rule: RuleId) {
+        *self.rejections.lock().expect("metrics lock poisoned").entry((stage, rule)).or_default() += 1;
+    }
+
+    /// The refusal count for one rule and stage.
+    pub fn rejections(&self, stage: RejectionStage, rule: RuleId) -> u64 {
+        self.rejections.lock().expect("metrics lock poisoned").get(&(stage, rule)).copied().unwrap_or(0)
+    }
+
+    /// The median clock offset against peers, if any peer has been measured.
+    pub fn clock_offset(&self) -> Option<i64> {
+        Some(self.clock_offset_ms.load(Ordering::Relaxed)).filter(|offset| *offset != i64::MIN)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self, gauges: &Gauges, chain_id: &str, node_id: &str) -> String {
+        let mut out = String::with_capacity(4096);
+        let gauge = |out: &mut String, name: &str, help: &str, value: String| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        };
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        };
+        let _ = writeln!(
+            out,
+            "# HELP covenant_info The node's identity and version.\n# TYPE covenant_info gauge\ncovenant_info{{chain_id=\"{}\",node_id=\"{}\",version=\"{}\"}} 1",
+            escape(chain_id),
+            escape(node_id),
+            env!("CARGO_PKG_VERSION")
+        );
+        gauge(&mut out, "covenant_height", "Last committed block height.", gauges.height.to_string());
+        gauge(&mut out, "covenant_round", "Consensus round at the height being decided.", gauges.round.to_string());
+        counter(
+            &mut out,
+            "covenant_round_changes_total",
+            "Rounds started beyond round 0 (a proposer failed or was refused).",
+            self.round_changes.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "covenant_committed_blocks_total",
+            "Blocks committed since start.",
+            self.committed_blocks.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "covenant_committed_txs_total",
+            "Transactions committed since start.",
+            self.committed_txs.load(Ordering::Relaxed),
+        );
+        gauge(&mut out, "covenant_peers", "Connected, admitted peers.", gauges.peers.to_string());
+        gauge(&mut out, "covenant_mempool_txs", "Pending transactions.", gauges.mempool_txs.to_string());
+        gauge(&mut out, "covenant_mempool_bytes", "Bytes of pending transactions.", gauges.mempool_bytes.to_string());
+        gauge(
+            &mut out,
+            "covenant_verification_queue_txs",
+            "Transactions waiting for signature verification.",
+            gauges.verification_queue.to_string(),
+        );
+        counter(
+            &mut out,
+            "covenant_gossip_dropped_txs_total",
+            "Transactions from peers dropped because the verification queue was full.",
+            self.gossip_dropped.load(Ordering::Relaxed),
+        );
+        if let Some(offset) = self.clock_offset() {
+            gauge(
+                &mut out,
+                "covenant_clock_offset_seconds",
+                "Median offset of the peers' clocks against this node's (positive: peers ahead).",
+                format!("{}", offset as f64 / 1000.0),
+            );
+        }
+        self.block_interval.render(
+            &mut out,
+            "covenant_block_interval_seconds",
+            "Time between consecutive committed blocks' header timestamps.",
+        );
+        self.commit_latency.render(
+            &mut out,
+            "covenant_commit_latency_seconds",
+            "From the start of a height to its block committed on this node.",
+        );
+        self.store_commit.render(&mut out, "covenant_store_commit_seconds", "Synced store write of one block.");
+        let _ = writeln!(
+            out,
+            "# HELP covenant_rejections_total Refusals by covenant rule.\n# TYPE covenant_rejections_total counter"
+        );
+        for ((stage, rule), count) in self.rejections.lock().expect("metrics lock poisoned").iter() {
+            let _ = writeln!(
+                out,
+                "covenant_rejections_total{{rule=\"{}\",article=\"{}\",stage=\"{}\"}} {count}",
+                rule.id(),
+                rule.article(),
+                stage.label()
+            );
+        }
+        out
+    }
+}
+
+/// Escapes a label value (ids are validated, so this is defence in depth).
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The median of the peers' clock offsets (the lower middle for an even count): one peer with a
+/// wild clock cannot move it.
+pub fn median_offset(offsets: impl Iterator<Item = i64>) -> Option<i64> {
+    let mut offsets: Vec<i64> = offsets.collect();
+    offsets.sort_unstable();
+    offsets.get(offsets.len().checked_sub(1)? / 2).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gauges() -> Gauges {
+        Gauges { height: 7, round: 1, peers: 3, mempool_txs: 2, mempool_bytes: 300, verification_queue: 0 }
+    }
+
+    #[test]
+    fn renders_every_series_in_the_text_format() {
+        let metrics = Metrics::new();
+        metrics.committed_txs.fetch_add(5, Ordering::Relaxed);
+        metrics.rejected(RejectionStage::Admission, RuleId::OrderedNonces);
+        metrics.rejected(RejectionStage::Admission, RuleId::OrderedNonces);
+        metrics.block_interval.observe_ms(1_200);
+        let text = metrics.render(&gauges(), "covenant-local", "validator-0");
+        for line in [
+            "covenant_height 7",
+            "covenant_committed_txs_total 5",
+            "covenant_peers 3",
+            "covenant_mempool_bytes 300",
+            "covenant_rejections_total{rule=\"COV-34-ORDERED-NONCES\",article=\"34\",stage=\"admission\"} 2",
+            "covenant_block_interval_seconds_bucket{le=\"1\"} 0",
+            "covenant_block_interval_seconds_bucket{le=\"2.5\"} 1",
+            "covenant_block_interval_seconds_sum 1.200",
+            "covenant_info{chain_id=\"covenant-local\",node_id=\"validator-0\",version=\"",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains("covenant_clock_offset_seconds"), "no offset before any peer was measured");
+        for line in text.lines().filter(|line| !line.starts_with('#')) {
+            let value = line.rsplit(' ').next().expect("a value");
+            assert!(value.parse::<f64>().is_ok(), "not a sample line: {line}");
+        }
+    }
+
+    #[test]
+    fn median_resists_one_wild_clock() {
+        assert_eq!(median_offset([].into_iter()), None);
+        assert_eq!(median_offset([5].into_iter()), Some(5));
+        assert_eq!(median_offset([3, -2, 60_000].into_iter()), Some(3));
+        assert_eq!(median_offset([4, 1, 60_000, 2].into_iter()), Some(2));
+    }
+}

@@ -1,0 +1,165 @@
+//! The admission stage: every new transaction, from a client or a peer, waits in one bounded queue;
+//! one worker takes what has accumulated (up to a batch), verifies the signatures in batches spread
+//! over the cores, then runs the mempool's state checks for the whole batch under one lock. Batching
+//! is where strict ed25519 gets its throughput (ADR 0002), and the bound is what keeps a flood of
+//! gossip from growing memory: when the queue is full, clients hear "busy" and peers' copies are
+//! dropped (the transaction still reaches the proposer from the node it was sent to).
+
+use std::sync::{Arc, Weak};
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+use covenant_execution::StateReader;
+use covenant_types::{Hash, SignedTx, VerifiedTx};
+
+use crate::mempool::AdmissionError;
+use crate::metrics::RejectionStage;
+use crate::runtime::chain::{StoreState, now_ms};
+use crate::runtime::shared::Shared;
+
+/// Transactions waiting for verification, at most.
+pub const VERIFY_QUEUE_TXS_MAX: usize = 8_192;
+/// Transactions taken from the queue at once.
+pub const VERIFY_BATCH_MAX: usize = 1_024;
+/// Smallest share of a batch worth its own thread.
+const VERIFY_CHUNK_MIN: usize = 64;
+
+/// Where a transaction came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A client of this node's API: gossiped to the validators once admitted; the client waits for
+    /// the verdict.
+    Client,
+    /// A peer's gossip: admitted or not, nobody waits.
+    Peer,
+}
+
+/// One transaction waiting for admission.
+pub struct Job {
+    tx: SignedTx,
+    meta: Meta,
+}
+
+/// What travels with a transaction through verification.
+struct Meta {
+    bytes: Vec<u8>,
+    origin: Origin,
+    reply: Option<oneshot::Sender<Result<Hash, AdmissionError>>>,
+}
+
+impl Job {
+    /// A job for `tx` (decoded from `bytes`), answered on `reply` if given.
+    pub fn new(
+        tx: SignedTx,
+        bytes: Vec<u8>,
+        origin: Origin,
+        reply: Option<oneshot::Sender<Result<Hash, AdmissionError>>>,
+    ) -> Job {
+        Job { tx, meta: Meta { bytes, origin, reply } }
+    }
+}
+
+/// The queue's two ends.
+pub fn queue() -> (mpsc::Sender<Job>, mpsc::Receiver<Job>) {
+    mpsc::channel(VERIFY_QUEUE_TXS_MAX)
+}
+
+/// Runs the worker until the node's shared state (which holds the queue's sender) is dropped. It
+/// holds only a weak reference so that it does not keep that state alive itself.
+pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let mut batch = Vec::with_capacity(VERIFY_BATCH_MAX);
+    while jobs.recv_many(&mut batch, VERIFY_BATCH_MAX).await > 0 {
+        let Some(shared) = shared.upgrade() else { return };
+        let taken = std::mem::take(&mut batch);
+        let verdicts = verify(&shared, taken, threads).await;
+        admit(&shared, verdicts).await;
+    }
+}
+
+/// A transaction's metadata, hash and verification result.
+type Verdict = (Meta, Hash, Result<VerifiedTx, AdmissionError>);
+
+/// Verifies the batch's signatures in up to `threads` chunks at once.
+async fn verify(shared: &Arc<Shared>, jobs: Vec<Job>, threads: usize) -> Vec<Verdict> {
+    let chunks = threads.min(jobs.len().div_ceil(VERIFY_CHUNK_MIN)).max(1);
+    let chunk_len = jobs.len().div_ceil(chunks);
+    let mut remaining = jobs;
+    let mut tasks = Vec::with_capacity(chunks);
+    while !remaining.is_empty() {
+        let rest = remaining.split_off(chunk_len.min(remaining.len()));
+        let chunk = std::mem::replace(&mut remaining, rest);
+        let chain = shared.chain_id.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let (txs, metas): (Vec<SignedTx>, Vec<Meta>) = chunk.into_iter().map(|job| (job.tx, job.meta)).unzip();
+            let results = VerifiedTx::verify_batch(txs, &chain);
+            metas
+                .into_iter()
+                .zip(results)
+                .map(|(meta, result)| match result {
+                    Ok(verified) => (meta, verified.hash(), Ok(verified)),
+                    Err(rejected) => (meta, rejected.tx.body.hash(), Err(AdmissionError::from(rejected.error))),
+                })
+                .collect::<Vec<Verdict>>()
+        }));
+    }
+    let mut verdicts = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok(chunk) => verdicts.extend(chunk),
+            // Verification does not panic on any input; if it ever did, those clients hear it (their
+            // reply channels were dropped with the task) and the stage goes on.
+            Err(error) => tracing::error!(%error, "signature verification task failed"),
+        }
+    }
+    verdicts
+}
+
+/// Runs the mempool's checks on the verified transactions, answers the clients, gossips what
+/// clients sent, and wakes the event loop once.
+async fn admit(shared: &Arc<Shared>, verdicts: Vec<Verdict>) {
+    let mut answers = Vec::with_capacity(verdicts.len());
+    {
+        let state = StoreState(&shared.store);
+        let params = state.params();
+        let mut mempool = shared.mempool.lock().expect("mempool lock poisoned");
+        let now = now_ms();
+        for (meta, hash, verdict) in verdicts {
+            let result = verdict.and_then(|verified| {
+                let params = params.as_ref().map_err(|error| AdmissionError::State(error.clone()))?;
+                mempool.admit(verified, &state, params, now)
+            });
+            answers.push((meta, hash, result));
+        }
+    }
+    let mut admitted_any = false;
+    for (meta, hash, result) in answers {
+        match &result {
+            Ok(_) => {
+                admitted_any = true;
+                if meta.origin == Origin::Client {
+                    // Best effort: the transaction is admitted here either way and will be proposed.
+                    let _ = shared.network.broadcast_tx(meta.bytes).await;
+                }
+            }
+            Err(AdmissionError::Duplicate(_)) => {}
+            Err(error) => {
+                shared.remember_rejection(hash, error.clone());
+                if let Some(rule) = error.rule() {
+                    shared.metrics.rejected(RejectionStage::Admission, rule);
+                }
+                if meta.origin == Origin::Peer {
+                    debug!(%error, "peer transaction not admitted");
+                }
+            }
+        }
+        if let Some(reply) = meta.reply {
+            // The client may have gone away; its transaction is admitted (or not) all the same.
+            let _ = reply.send(result);
+        }
+    }
+    if admitted_any {
+        shared.mempool_changed.notify_one();
+    }
+}
