@@ -2,11 +2,13 @@
 //! (against the latest committed state) and in block execution (against the state the block sees),
 //! so a node never admits what its blocks would refuse, and vice versa.
 
-use covenant_rules::Violation;
 use covenant_rules::checks::check_nonce;
-use covenant_types::{MemberStatus, Payload, Principal, VerifiedTx};
+use covenant_rules::{Violation, pii};
+use covenant_types::{AccountId, MemberStatus, Payload, Principal, Role, VerifiedTx};
 
-use crate::state::{MemberState, OperatorState, StateError, StateKey, StateReader};
+use crate::execute::BlockContext;
+use crate::governance;
+use crate::state::{KycState, MemberState, OperatorState, StateError, StateKey, StateReader, StateView};
 
 /// Why a transaction cannot be included in a block at all (the block would be invalid).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -69,9 +71,92 @@ pub fn check_sender<S: StateReader + ?Sized>(state: &S, tx: &VerifiedTx, now_ms:
             return Err(Violation::NodeKeyForbidden { node: node_id.clone(), kind: body.payload.kind() }.into());
         }
     }
-    match body.payload {
-        Payload::Transfer(_) | Payload::DataRecord(_) | Payload::KycAttestation(_) => Ok(()),
-        _ => Err(TxInvalid::Unsupported { kind: body.payload.kind() }),
+    Ok(())
+}
+
+/// The role a payload kind needs (COV-12), or `None` if this node version does not execute it.
+pub fn required_role(payload: &Payload) -> Option<Role> {
+    match payload {
+        Payload::Transfer(_) | Payload::DataRecord(_) | Payload::KycAttestation(_) => Some(Role::Submitter),
+        Payload::GovernancePropose(_)
+        | Payload::GovernanceApprove(_)
+        | Payload::GovernanceReject(_)
+        | Payload::GovernanceWithdraw(_) => Some(Role::Admin),
+        Payload::ContractCall(_) => None,
+    }
+}
+
+/// Checks what the payload asks against the state, before anything runs: the sender's role
+/// (COV-12), KYC of the customer accounts it touches (COV-07), personal data in plaintext (COV-37),
+/// and governance steps (COV-12, COV-15, COV-16). Runs at admission (with the next block's height
+/// and the node's clock) and in block execution, so both refuse the same transactions.
+pub fn check_payload<S: StateView + ?Sized>(state: &S, tx: &VerifiedTx, context: &BlockContext) -> Result<(), TxInvalid> {
+    let body = &tx.tx().body;
+    let operator_id = match &body.sender {
+        Principal::Operator(operator) => operator,
+        Principal::Node(node) => {
+            return Err(Violation::NodeKeyForbidden { node: node.clone(), kind: body.payload.kind() }.into());
+        }
+    };
+    let Some(role) = required_role(&body.payload) else {
+        return Err(TxInvalid::Unsupported { kind: body.payload.kind() });
+    };
+    let operator = state
+        .get::<OperatorState>(&StateKey::Operator(operator_id.clone()))?
+        .ok_or_else(|| Violation::UnknownSender { sender: operator_id.to_string() })?;
+    if !operator.record.roles.contains(&role) {
+        return Err(Violation::MissingRole { operator: operator_id.clone(), role, kind: body.payload.kind().into() }
+            .into());
+    }
+    let now_ms = context.timestamp_ms;
+    match &body.payload {
+        Payload::Transfer(transfer) => {
+            for account in [&transfer.from, &transfer.to] {
+                check_kyc(state, account, now_ms)?;
+            }
+            pii::check_plaintext("transfer memo", transfer.memo.as_bytes())?;
+        }
+        Payload::DataRecord(record) => {
+            if let Some(subject) = &record.subject {
+                check_kyc(state, subject, now_ms)?;
+            }
+            pii::check_record_content(record.classification, &record.content)?;
+        }
+        Payload::KycAttestation(_) | Payload::ContractCall(_) => {}
+        Payload::GovernancePropose(proposal) => governance::check_propose(state, proposal, context)?,
+        Payload::GovernanceApprove(id) | Payload::GovernanceReject(id) => {
+            let vote = governance::voter(operator_id, state, context.height)?;
+            governance::check_vote(state, id, &vote, now_ms)?;
+        }
+        Payload::GovernanceWithdraw(id) => {
+            governance::check_withdraw(state, id, operator_id, now_ms)?;
+        }
+    }
+    Ok(())
+}
+
+/// Customer accounts are named `<member>/customers/<name>`; every other account belongs to the
+/// member itself (treasury, settlement, ...).
+pub fn is_customer_account(account: &AccountId) -> bool {
+    let mut parts = account.as_str().split('/');
+    parts.next().is_some() && parts.next() == Some(CUSTOMER_SEGMENT) && parts.next().is_some_and(|name| !name.is_empty())
+}
+
+/// The path segment that marks a customer account.
+pub const CUSTOMER_SEGMENT: &str = "customers";
+
+/// COV-07: a customer account needs an unexpired KYC attestation by the member that owns it.
+pub fn check_kyc<S: StateReader + ?Sized>(state: &S, account: &AccountId, now_ms: u64) -> Result<(), TxInvalid> {
+    if !is_customer_account(account) {
+        return Ok(());
+    }
+    match state.get::<KycState>(&StateKey::Kyc(account.clone()))? {
+        Some(kyc)
+            if kyc.attestation.expires_at_ms > now_ms && Some(&kyc.member) == crate::account_owner(account).as_ref() =>
+        {
+            Ok(())
+        }
+        _ => Err(Violation::KycMissing { account: account.clone() }.into()),
     }
 }
 

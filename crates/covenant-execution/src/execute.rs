@@ -8,7 +8,8 @@ use covenant_types::{
     AccountId, DataRecord, Hash, KycAttestation, MemberId, Payload, Receipt, Transfer, TxOutcome, VerifiedTx,
 };
 
-use crate::checks::{TxInvalid, check_nonce_in_state, check_sender};
+use crate::checks::{TxInvalid, check_nonce_in_state, check_payload, check_sender};
+use crate::governance;
 use crate::root::next_state_root;
 use crate::state::{KycState, MemberState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView};
 
@@ -121,6 +122,7 @@ fn apply_tx<V: StateView + ?Sized>(
 ) -> Result<Receipt, TxInvalid> {
     check_sender(&*overlay, tx, context.timestamp_ms)?;
     check_nonce_in_state(&*overlay, tx)?;
+    check_payload(&*overlay, tx, context)?;
     let body = &tx.tx().body;
     let sender_member = sender_member(&*overlay, tx)?;
     let outcome = match run_payload(overlay, context, tx, &sender_member)? {
@@ -181,7 +183,36 @@ fn run_payload<V: StateView + ?Sized>(
         Payload::Transfer(transfer) => run_transfer(overlay, transfer, sender_member),
         Payload::DataRecord(record) => run_data_record(overlay, tx.hash(), record),
         Payload::KycAttestation(attestation) => run_kyc(overlay, context, attestation, sender_member),
+        Payload::GovernancePropose(proposal) => {
+            let proposer = governance::voter(operator_of(tx)?, &*overlay, context.height)?;
+            governance::propose(overlay, tx.hash(), proposal, proposer, context)?;
+            Ok(Ok(()))
+        }
+        Payload::GovernanceApprove(id) | Payload::GovernanceReject(id) => {
+            let vote = governance::voter(operator_of(tx)?, &*overlay, context.height)?;
+            let proposal = governance::check_vote(&*overlay, id, &vote, context.timestamp_ms)?;
+            if matches!(tx.tx().body.payload, Payload::GovernanceApprove(_)) {
+                governance::approve(overlay, *id, proposal, vote, context)?;
+            } else {
+                governance::reject(overlay, *id, proposal, vote, context)?;
+            }
+            Ok(Ok(()))
+        }
+        Payload::GovernanceWithdraw(id) => {
+            let proposal = governance::check_withdraw(&*overlay, id, operator_of(tx)?, context.timestamp_ms)?;
+            governance::withdraw(overlay, *id, proposal, context);
+            Ok(Ok(()))
+        }
         other => Err(TxInvalid::Unsupported { kind: other.kind() }),
+    }
+}
+
+fn operator_of(tx: &VerifiedTx) -> Result<&covenant_types::OperatorId, TxInvalid> {
+    match &tx.tx().body.sender {
+        covenant_types::Principal::Operator(operator) => Ok(operator),
+        covenant_types::Principal::Node(node) => {
+            Err(Violation::NodeKeyForbidden { node: node.clone(), kind: tx.tx().body.payload.kind() }.into())
+        }
     }
 }
 
@@ -246,6 +277,12 @@ fn run_kyc<V: StateView + ?Sized>(
     attestation: &KycAttestation,
     sender_member: &MemberId,
 ) -> PayloadResult {
+    if crate::account_owner(&attestation.account).as_ref() != Some(sender_member) {
+        return Ok(Err(Failure::Plain(format!(
+            "account {} does not belong to {sender_member}: a member attests KYC for its own customers only",
+            attestation.account
+        ))));
+    }
     if attestation.expires_at_ms <= context.timestamp_ms {
         return Ok(Err(Failure::Plain(format!(
             "attestation expires at {} ms, not after the block time {} ms",

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use covenant_rules::{Environment, Genesis};
-use covenant_types::{Block, BlockHeader, ENCODING_VERSION, Hash, MemberStatus, merkle_root};
+use covenant_types::{Block, BlockHeader, ENCODING_VERSION, Hash, MemberId, MemberStatus, NodeId, merkle_root};
 
 use crate::root::next_state_root;
 use crate::state::{ChainInfo, MemberState, NodeState, OperatorState, Overlay, StateKey};
@@ -32,6 +32,11 @@ pub fn genesis_outcome(genesis: &Genesis) -> GenesisOutcome {
     overlay.put(&StateKey::Params, genesis.parameters());
     overlay.put(&StateKey::Validators, genesis.validator_set());
     overlay.put(&StateKey::Sanctioned, &genesis.sanctioned_jurisdictions().to_vec());
+    overlay.put(&StateKey::Thresholds, genesis.thresholds());
+    let member_ids: Vec<MemberId> = genesis.members().iter().map(|member| member.id.clone()).collect();
+    overlay.put(&StateKey::MemberIndex, &member_ids);
+    let node_ids: Vec<NodeId> = genesis.nodes().iter().map(|node| node.id.clone()).collect();
+    overlay.put(&StateKey::NodeIndex, &node_ids);
     for member in genesis.members() {
         let state = MemberState {
             name: member.name.clone(),
@@ -43,9 +48,13 @@ pub fn genesis_outcome(genesis: &Genesis) -> GenesisOutcome {
     for operator in genesis.operators() {
         overlay
             .put(&StateKey::Operator(operator.id.clone()), &OperatorState { record: operator.clone(), revoked: false });
+        overlay.put(&StateKey::Person(operator.member.clone(), operator.person.clone()), &operator.id);
+        overlay.put(&StateKey::KeyOwner(operator.key), &format!("operator {}", operator.id));
     }
     for node in genesis.nodes() {
         overlay.put(&StateKey::Node(node.id.clone()), &NodeState { record: node.clone(), removed: false });
+        overlay.put(&StateKey::KeyOwner(node.network_key), &format!("node {} (network)", node.id));
+        overlay.put(&StateKey::KeyOwner(node.consensus_key), &format!("node {} (consensus)", node.id));
     }
     for account in genesis.accounts() {
         for (asset, amount) in &account.balances {

@@ -14,10 +14,12 @@
 pub mod checks;
 pub mod execute;
 pub mod genesis;
+pub mod governance;
 pub mod root;
 pub mod state;
 
-pub use checks::{TxInvalid, check_nonce_in_state, check_sender};
+pub use checks::{TxInvalid, check_kyc, check_nonce_in_state, check_payload, check_sender, is_customer_account};
+pub use governance::{ProposalState, ProposalStatus, Vote};
 pub use execute::{BlockContext, BlockError, BlockOutcome, BuiltBlock, account_owner, build_block, execute_block};
 pub use genesis::{GenesisOutcome, genesis_outcome};
 pub use root::next_state_root;

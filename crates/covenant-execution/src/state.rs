@@ -10,7 +10,7 @@ use thiserror::Error;
 use covenant_rules::ChainParams;
 use covenant_types::{
     AccountId, AssetId, ChainId, Hash, Jurisdiction, KycAttestation, MemberId, MemberStatus, NodeId, NodeRecord,
-    OperatorId, OperatorRecord, Principal, SchemaId, ValidatorSet, encode,
+    OperatorId, OperatorRecord, PersonId, Principal, PublicKey, SchemaId, ValidatorSet, encode,
 };
 
 /// Largest state value accepted from a store (a validator set of 256 nodes is the largest we write).
@@ -44,6 +44,18 @@ pub enum StateKey {
     Kyc(AccountId),
     /// A stored data record, by the hash of the transaction that wrote it.
     Record(Hash),
+    /// Governance thresholds in members per action class.
+    Thresholds,
+    /// Every member id ever admitted, in admission order (for sanction updates and counts).
+    MemberIndex,
+    /// Every node id ever added, in order (to recompute the validator set).
+    NodeIndex,
+    /// The active operator account of a person, scoped by member (COV-10).
+    Person(MemberId, PersonId),
+    /// Who registered a key, ever (COV-41: a key is used once).
+    KeyOwner(PublicKey),
+    /// A governance proposal, by the hash of the transaction that opened it.
+    Proposal(Hash),
 }
 
 impl StateKey {
@@ -62,6 +74,12 @@ impl StateKey {
             StateKey::Schema(_) => 0x30,
             StateKey::Kyc(_) => 0x31,
             StateKey::Record(_) => 0x32,
+            StateKey::Thresholds => 0x05,
+            StateKey::MemberIndex => 0x06,
+            StateKey::NodeIndex => 0x07,
+            StateKey::Person(..) => 0x13,
+            StateKey::KeyOwner(_) => 0x14,
+            StateKey::Proposal(_) => 0x40,
         }
     }
 
@@ -69,7 +87,13 @@ impl StateKey {
     pub fn encode(&self) -> Vec<u8> {
         let mut key = vec![self.table()];
         match self {
-            StateKey::Chain | StateKey::Params | StateKey::Validators | StateKey::Sanctioned => {}
+            StateKey::Chain
+            | StateKey::Params
+            | StateKey::Validators
+            | StateKey::Sanctioned
+            | StateKey::Thresholds
+            | StateKey::MemberIndex
+            | StateKey::NodeIndex => {}
             StateKey::Member(id) => key.extend(encode(id)),
             StateKey::Operator(id) => key.extend(encode(id)),
             StateKey::Node(id) => key.extend(encode(id)),
@@ -78,6 +102,9 @@ impl StateKey {
             StateKey::Schema(id) => key.extend(encode(id)),
             StateKey::Kyc(account) => key.extend(encode(account)),
             StateKey::Record(hash) => key.extend(encode(hash)),
+            StateKey::Person(member, person) => key.extend(encode(&(member, person))),
+            StateKey::KeyOwner(public_key) => key.extend(encode(public_key)),
+            StateKey::Proposal(id) => key.extend(encode(id)),
         }
         key
     }
@@ -192,6 +219,16 @@ pub trait StateReader: StateView {
     /// A sender's next nonce (0 if it never sent).
     fn next_nonce(&self, principal: &Principal) -> Result<u64, StateError> {
         Ok(self.get(&StateKey::Nonce(principal.clone()))?.unwrap_or(0))
+    }
+
+    /// Governance thresholds (always present after genesis).
+    fn thresholds(&self) -> Result<covenant_rules::genesis::Thresholds, StateError> {
+        self.get(&StateKey::Thresholds)?.ok_or(StateError::Missing("governance thresholds"))
+    }
+
+    /// A list kept under one key (member or node index); empty if never written.
+    fn index<T: DeserializeOwned>(&self, key: &StateKey) -> Result<Vec<T>, StateError> {
+        Ok(self.get(key)?.unwrap_or_default())
     }
 
     /// A balance (0 if never credited).

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use covenant_execution::{StateError, StateReader, TxInvalid, check_sender};
+use covenant_execution::{BlockContext, StateError, StateReader, TxInvalid, check_payload, check_sender};
 use covenant_rules::{ChainParams, RuleId, Violation};
 use covenant_types::{DecodeError, Hash, Principal, TxError, VerifiedTx};
 
@@ -161,6 +161,9 @@ impl Mempool {
         }
         covenant_rules::checks::check_tx_size(tx.encoded_bytes() as u64, params)?;
         check_sender(state, &tx, now_ms)?;
+        // The payload's own checks see the committed state and the node's clock; only the block
+        // time matters to them (the height is recorded with votes, not compared).
+        check_payload(state, &tx, &BlockContext { height: 0, timestamp_ms: now_ms })?;
         let sender = tx.tx().body.sender.clone();
         let committed_next = state.next_nonce(&sender)?;
         let (pending, expected) = match self.senders.get(&sender) {

@@ -534,6 +534,19 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
+    /// Sets the members required for `class`.
+    pub fn set(&mut self, class: ActionClass, members_required: u32) {
+        let slot = match class {
+            ActionClass::Membership => &mut self.membership,
+            ActionClass::Operators => &mut self.operators,
+            ActionClass::Nodes => &mut self.nodes,
+            ActionClass::Parameters => &mut self.parameters,
+            ActionClass::Contracts => &mut self.contracts,
+            ActionClass::Emergency => &mut self.emergency,
+        };
+        *slot = members_required;
+    }
+
     /// Members required for `class`.
     pub fn members_required(&self, class: ActionClass) -> u32 {
         match class {

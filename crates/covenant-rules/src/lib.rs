@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod checks;
 pub mod genesis;
 pub mod params;
+pub mod pii;
 pub mod violation;
 
 pub use catalogue::{ARTICLES, Article, ArticleClass, CATALOGUE, Enforcement, RuleClass, RuleEntry, Stage};

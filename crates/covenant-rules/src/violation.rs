@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
 
-use covenant_types::{ChainId, Jurisdiction, MemberId, OperatorId, PersonId, Role};
+use covenant_types::{ChainId, Hash, Jurisdiction, MemberId, OperatorId, PersonId, Role};
 
 /// Every protocol (P) and node (N) rule of the covenant, as in `shared/covenant/ARTICLES.md`.
 ///
@@ -449,6 +449,125 @@ pub enum Violation {
         /// Limit.
         bytes_max: u64,
     },
+    /// The sender lacks the role this kind of transaction needs.
+    #[error("operator {operator} lacks the {role:?} role that a {kind} transaction needs")]
+    MissingRole {
+        /// The sender.
+        operator: OperatorId,
+        /// The role needed.
+        role: Role,
+        /// The payload kind.
+        kind: String,
+    },
+    /// An operator approved (or rejected) a proposal they made themselves.
+    #[error("{operator} proposed {proposal} and cannot vote on it: nobody approves their own proposal")]
+    OwnProposal {
+        /// The voter.
+        operator: OperatorId,
+        /// The proposal.
+        proposal: Hash,
+    },
+    /// A person voted twice on one proposal.
+    #[error("person {person} of member {member} already voted on proposal {proposal}")]
+    DuplicateVote {
+        /// The person.
+        person: PersonId,
+        /// Their member.
+        member: MemberId,
+        /// The proposal.
+        proposal: Hash,
+    },
+    /// A governance step names a proposal that does not exist.
+    #[error("there is no proposal {proposal}")]
+    UnknownProposal {
+        /// The id given.
+        proposal: Hash,
+    },
+    /// A governance step on a proposal that is no longer open.
+    #[error("proposal {proposal} is {status}, not open")]
+    ProposalClosed {
+        /// The proposal.
+        proposal: Hash,
+        /// Its status.
+        status: String,
+    },
+    /// A vote after the proposal's expiry.
+    #[error("proposal {proposal} expired at {expires_at_ms} ms; block time is {now_ms} ms")]
+    ProposalExpired {
+        /// The proposal.
+        proposal: Hash,
+        /// Its expiry.
+        expires_at_ms: u64,
+        /// Block time (or the node's clock at admission).
+        now_ms: u64,
+    },
+    /// A proposal whose expiry is in the past or beyond `proposal_lifetime_ms_max`.
+    #[error(
+        "proposal expiry {expires_at_ms} ms must be after the block time {now_ms} ms and at most proposal_lifetime_ms_max = {max_ms} ms later"
+    )]
+    ProposalLifetime {
+        /// Expiry asked for.
+        expires_at_ms: u64,
+        /// Block time.
+        now_ms: u64,
+        /// Longest lifetime.
+        max_ms: u64,
+    },
+    /// Only the proposer may withdraw a proposal.
+    #[error("{operator} did not make proposal {proposal} and cannot withdraw it")]
+    NotProposer {
+        /// The sender.
+        operator: OperatorId,
+        /// The proposal.
+        proposal: Hash,
+    },
+    /// A governance action that cannot apply to the current state (unknown or duplicate ids and the like).
+    #[error("governance action refused: {reason}")]
+    InvalidAction {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A change would leave fewer validators than the quorum of the current set.
+    #[error(
+        "the change would leave {remaining} validator(s) able to vote; at least {needed} (the current quorum) must remain"
+    )]
+    ValidatorQuorumAtRisk {
+        /// Validators left after the change.
+        remaining: u64,
+        /// The current set's quorum.
+        needed: u64,
+    },
+    /// A key already registered to another operator or node.
+    #[error("key {key_hex} is already registered to {owner}; every operator and node key is used once")]
+    KeyInUse {
+        /// The key.
+        key_hex: String,
+        /// Who holds it.
+        owner: String,
+    },
+    /// A parameter change outside the parameter's covenant bounds.
+    #[error("parameter {name} = {value} refused: {reason}")]
+    ParameterOutOfBounds {
+        /// Parameter name.
+        name: String,
+        /// Value asked for.
+        value: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A transaction about a customer account without an unexpired KYC attestation.
+    #[error("customer account {account} has no unexpired KYC attestation by a member")]
+    KycMissing {
+        /// The customer account.
+        account: covenant_types::AccountId,
+    },
+    /// A customer-data record that is not an encrypted envelope, or plaintext that looks like a
+    /// national id number.
+    #[error("customer data refused: {reason}")]
+    PiiExposed {
+        /// What was found.
+        reason: String,
+    },
 }
 
 impl Violation {
@@ -476,6 +595,19 @@ impl Violation {
             Violation::KeyExpired { .. } | Violation::NodeKeyForbidden { .. } => RuleId::CredentialExpiry,
             Violation::UnknownSchema { .. } => RuleId::DataSchema,
             Violation::SenderQueueFull { .. } | Violation::MempoolFull { .. } => RuleId::LoadLimits,
+            Violation::MissingRole { .. } | Violation::OwnProposal { .. } => RuleId::RoleSeparation,
+            Violation::DuplicateVote { .. } => RuleId::TwoPersonRule,
+            Violation::UnknownProposal { .. }
+            | Violation::ProposalClosed { .. }
+            | Violation::ProposalExpired { .. }
+            | Violation::ProposalLifetime { .. }
+            | Violation::NotProposer { .. }
+            | Violation::InvalidAction { .. }
+            | Violation::ValidatorQuorumAtRisk { .. }
+            | Violation::ParameterOutOfBounds { .. } => RuleId::ChangeByConsensus,
+            Violation::KeyInUse { .. } => RuleId::KeyRotation,
+            Violation::KycMissing { .. } => RuleId::KycRequired,
+            Violation::PiiExposed { .. } => RuleId::PiiProtection,
         }
     }
 

@@ -1,0 +1,626 @@
+//! Governance: proposals, votes and the actions they execute (COV-15, COV-16, COV-12, COV-18).
+//!
+//! A proposal is opened by an admin; other admins approve or reject it. It executes in the block
+//! where both conditions hold:
+//! * the approving members (the proposer's member included) reach the class threshold, and
+//! * at least [`APPROVING_PERSONS_MIN`] distinct persons other than the proposer approved (COV-16).
+//!
+//! Nobody votes on their own proposal (COV-12), nobody votes twice, and votes after the expiry are
+//! refused. An action is checked against the state when proposed (so a proposal that could never
+//! apply is refused before voting) and again when it executes; if the state changed in between so
+//! that it no longer applies, the proposal is closed as failed with the reason. Every step is a
+//! transaction on chain, and the proposal with its votes stays in the state (COV-15).
+
+use serde::{Deserialize, Serialize};
+
+use covenant_rules::checks::{check_jurisdiction_allowed, check_key_lifetime, check_role_combination, check_threshold};
+use covenant_rules::genesis::ActionClass;
+use covenant_rules::{ChainParams, Violation};
+use covenant_types::{
+    GovernanceAction, Hash, MemberId, MemberStatus, NodeId, NodeRecord, NodeRole, OperatorId, OperatorRecord, PersonId,
+    Proposal, PublicKey, Validator, ValidatorSet,
+};
+
+use crate::checks::TxInvalid;
+use crate::execute::BlockContext;
+use crate::state::{MemberState, NodeState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView};
+
+/// Distinct persons besides the proposer who must approve any proposal (COV-16).
+pub const APPROVING_PERSONS_MIN: usize = 2;
+/// Most votes one proposal records (bounded by persons; this caps the stored size).
+pub const VOTES_MAX: usize = 256;
+/// Most members and nodes the registries hold.
+pub const REGISTRY_MAX: usize = 1024;
+
+/// Who voted, as recorded with the proposal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    /// Operator account that signed.
+    pub operator: OperatorId,
+    /// The person behind it.
+    pub person: PersonId,
+    /// Their member.
+    pub member: MemberId,
+    /// Height of the block that recorded the vote.
+    pub height: u64,
+}
+
+/// Where a proposal stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum ProposalStatus {
+    /// Collecting votes.
+    Open,
+    /// Executed in the block at `height`.
+    Executed {
+        /// Height of execution.
+        height: u64,
+    },
+    /// Reached its threshold but no longer applied to the state.
+    Failed {
+        /// Height at which it was closed.
+        height: u64,
+        /// Rule that refused it.
+        rule: String,
+        /// Why.
+        reason: String,
+    },
+    /// Enough members rejected it that it can no longer pass.
+    Rejected {
+        /// Height at which it was closed.
+        height: u64,
+    },
+    /// Withdrawn by its proposer.
+    Withdrawn {
+        /// Height at which it was closed.
+        height: u64,
+    },
+}
+
+impl ProposalStatus {
+    fn name(&self) -> &'static str {
+        match self {
+            ProposalStatus::Open => "open",
+            ProposalStatus::Executed { .. } => "executed",
+            ProposalStatus::Failed { .. } => "failed",
+            ProposalStatus::Rejected { .. } => "rejected",
+            ProposalStatus::Withdrawn { .. } => "withdrawn",
+        }
+    }
+}
+
+/// A proposal as stored, with its votes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalState {
+    /// The proposal as submitted.
+    pub proposal: Proposal,
+    /// Its action class.
+    pub class: ActionClass,
+    /// Who proposed it.
+    pub proposer: Vote,
+    /// Block time when it was opened.
+    pub opened_at_ms: u64,
+    /// Approvals, in order.
+    pub approvals: Vec<Vote>,
+    /// Rejections, in order.
+    pub rejections: Vec<Vote>,
+    /// Where it stands.
+    pub status: ProposalStatus,
+}
+
+/// The members that must approve an action: its class's threshold, and for a threshold change the
+/// stricter of the parameters class and the class being changed.
+pub fn members_required<S: StateReader + ?Sized>(state: &S, action: &GovernanceAction) -> Result<u32, TxInvalid> {
+    let thresholds = state.thresholds()?;
+    let class = ActionClass::of(action);
+    let mut required = thresholds.members_required(class);
+    if let GovernanceAction::SetThreshold { class: target, .. } = action {
+        required = required.max(thresholds.members_required(parse_class(target)?));
+    }
+    Ok(required)
+}
+
+fn parse_class(name: &str) -> Result<ActionClass, TxInvalid> {
+    ActionClass::ALL.into_iter().find(|class| class.name() == name).ok_or_else(|| {
+        invalid(format!(
+            "unknown action class {name:?}; classes are {}",
+            ActionClass::ALL.map(ActionClass::name).join(", ")
+        ))
+    })
+}
+
+fn invalid(reason: impl Into<String>) -> TxInvalid {
+    TxInvalid::Violation(Violation::InvalidAction { reason: reason.into() })
+}
+
+/// The voter of a governance transaction: its operator record.
+pub(crate) fn voter<S: StateReader + ?Sized>(operator: &OperatorId, state: &S, height: u64) -> Result<Vote, TxInvalid> {
+    let record = state
+        .get::<OperatorState>(&StateKey::Operator(operator.clone()))?
+        .ok_or_else(|| Violation::UnknownSender { sender: operator.to_string() })?
+        .record;
+    Ok(Vote { operator: operator.clone(), person: record.person, member: record.member, height })
+}
+
+/// Checks a new proposal: its lifetime and that its action applies to the current state.
+pub fn check_propose<S: StateView + ?Sized>(
+    state: &S,
+    proposal: &Proposal,
+    context: &BlockContext,
+) -> Result<(), TxInvalid> {
+    let params = state.params()?;
+    let latest = context.timestamp_ms.saturating_add(params.proposal_lifetime_ms_max);
+    if proposal.expires_at_ms <= context.timestamp_ms || proposal.expires_at_ms > latest {
+        return Err(Violation::ProposalLifetime {
+            expires_at_ms: proposal.expires_at_ms,
+            now_ms: context.timestamp_ms,
+            max_ms: params.proposal_lifetime_ms_max,
+        }
+        .into());
+    }
+    check_action(state, &proposal.action, context)
+}
+
+/// Opens a proposal (already checked with [`check_propose`]).
+pub fn propose<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    id: Hash,
+    proposal: &Proposal,
+    proposer: Vote,
+    context: &BlockContext,
+) -> Result<(), TxInvalid> {
+    let state = ProposalState {
+        class: ActionClass::of(&proposal.action),
+        proposal: proposal.clone(),
+        proposer,
+        opened_at_ms: context.timestamp_ms,
+        approvals: Vec::new(),
+        rejections: Vec::new(),
+        status: ProposalStatus::Open,
+    };
+    overlay.put(&StateKey::Proposal(id), &state);
+    Ok(())
+}
+
+/// The open proposal `id` on which `vote` may vote now.
+pub fn check_vote<S: StateReader + ?Sized>(
+    state: &S,
+    id: &Hash,
+    vote: &Vote,
+    now_ms: u64,
+) -> Result<ProposalState, TxInvalid> {
+    let proposal = open_proposal(state, id, now_ms)?;
+    if vote.person == proposal.proposer.person && vote.member == proposal.proposer.member {
+        return Err(Violation::OwnProposal { operator: vote.operator.clone(), proposal: *id }.into());
+    }
+    let voted = proposal.approvals.iter().chain(&proposal.rejections);
+    if voted.clone().any(|earlier| earlier.person == vote.person && earlier.member == vote.member) {
+        return Err(
+            Violation::DuplicateVote { person: vote.person.clone(), member: vote.member.clone(), proposal: *id }.into()
+        );
+    }
+    if proposal.approvals.len() + proposal.rejections.len() >= VOTES_MAX {
+        return Err(invalid(format!("proposal {id} already holds the most votes a proposal can ({VOTES_MAX})")));
+    }
+    Ok(proposal)
+}
+
+fn open_proposal<S: StateReader + ?Sized>(state: &S, id: &Hash, now_ms: u64) -> Result<ProposalState, TxInvalid> {
+    let proposal: ProposalState =
+        state.get(&StateKey::Proposal(*id))?.ok_or(Violation::UnknownProposal { proposal: *id })?;
+    if proposal.status != ProposalStatus::Open {
+        return Err(Violation::ProposalClosed { proposal: *id, status: proposal.status.name().into() }.into());
+    }
+    if now_ms >= proposal.proposal.expires_at_ms {
+        return Err(Violation::ProposalExpired {
+            proposal: *id,
+            expires_at_ms: proposal.proposal.expires_at_ms,
+            now_ms,
+        }
+        .into());
+    }
+    Ok(proposal)
+}
+
+/// Checks that `operator` may withdraw proposal `id`.
+pub fn check_withdraw<S: StateReader + ?Sized>(
+    state: &S,
+    id: &Hash,
+    operator: &OperatorId,
+    now_ms: u64,
+) -> Result<ProposalState, TxInvalid> {
+    let proposal = open_proposal(state, id, now_ms)?;
+    if &proposal.proposer.operator != operator {
+        return Err(Violation::NotProposer { operator: operator.clone(), proposal: *id }.into());
+    }
+    Ok(proposal)
+}
+
+/// Records an approval and executes the proposal if it now passes.
+pub fn approve<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    id: Hash,
+    mut proposal: ProposalState,
+    vote: Vote,
+    context: &BlockContext,
+) -> Result<(), TxInvalid> {
+    proposal.approvals.push(vote);
+    if passes(&*overlay, &proposal)? {
+        proposal.status = match check_action(&*overlay, &proposal.proposal.action, context) {
+            Ok(()) => {
+                apply_action(overlay, &proposal.proposal.action)?;
+                ProposalStatus::Executed { height: context.height }
+            }
+            Err(TxInvalid::Violation(violation)) => ProposalStatus::Failed {
+                height: context.height,
+                rule: violation.rule().id().to_string(),
+                reason: violation.to_string(),
+            },
+            Err(other) => return Err(other),
+        };
+    }
+    overlay.put(&StateKey::Proposal(id), &proposal);
+    Ok(())
+}
+
+/// Records a rejection and closes the proposal if its threshold can no longer be reached.
+pub fn reject<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    id: Hash,
+    mut proposal: ProposalState,
+    vote: Vote,
+    context: &BlockContext,
+) -> Result<(), TxInvalid> {
+    proposal.rejections.push(vote);
+    let rejecting = distinct_members(&proposal.rejections);
+    let active = active_members(&*overlay)?;
+    let required = members_required(&*overlay, &proposal.proposal.action)? as usize;
+    if active.saturating_sub(rejecting) < required {
+        proposal.status = ProposalStatus::Rejected { height: context.height };
+    }
+    overlay.put(&StateKey::Proposal(id), &proposal);
+    Ok(())
+}
+
+/// Closes a proposal at its proposer's request.
+pub fn withdraw<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    id: Hash,
+    mut proposal: ProposalState,
+    context: &BlockContext,
+) {
+    proposal.status = ProposalStatus::Withdrawn { height: context.height };
+    overlay.put(&StateKey::Proposal(id), &proposal);
+}
+
+fn distinct_members(votes: &[Vote]) -> usize {
+    let mut members: Vec<&MemberId> = votes.iter().map(|vote| &vote.member).collect();
+    members.sort();
+    members.dedup();
+    members.len()
+}
+
+fn active_members<S: StateReader + ?Sized>(state: &S) -> Result<usize, StateError> {
+    let mut count = 0;
+    for member in state.index::<MemberId>(&StateKey::MemberIndex)? {
+        if member_status(state, &member)? == Some(MemberStatus::Active) {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn member_status<S: StateReader + ?Sized>(state: &S, member: &MemberId) -> Result<Option<MemberStatus>, StateError> {
+    Ok(state.get::<MemberState>(&StateKey::Member(member.clone()))?.map(|member| member.status))
+}
+
+/// Whether a proposal passes: approving members of active standing (the proposer's member counts)
+/// reach the threshold, and enough distinct persons besides the proposer approved.
+fn passes<S: StateReader + ?Sized>(state: &S, proposal: &ProposalState) -> Result<bool, TxInvalid> {
+    let mut members: Vec<&MemberId> = Vec::new();
+    for vote in std::iter::once(&proposal.proposer).chain(&proposal.approvals) {
+        if member_status(state, &vote.member)? == Some(MemberStatus::Active) && !members.contains(&&vote.member) {
+            members.push(&vote.member);
+        }
+    }
+    let mut persons: Vec<(&MemberId, &PersonId)> =
+        proposal.approvals.iter().map(|vote| (&vote.member, &vote.person)).collect();
+    persons.sort();
+    persons.dedup();
+    let required = members_required(state, &proposal.proposal.action)? as usize;
+    Ok(members.len() >= required && persons.len() >= APPROVING_PERSONS_MIN)
+}
+
+// ---- actions ---------------------------------------------------------------------------------------
+
+/// Checks that `action` applies to `state` now: ids known or new as needed, covenant limits kept.
+/// Changes that touch the validator set are applied to a scratch overlay and the resulting set
+/// checked, so one rule covers every way the set can shrink.
+pub fn check_action<S: StateView + ?Sized>(
+    state: &S,
+    action: &GovernanceAction,
+    context: &BlockContext,
+) -> Result<(), TxInvalid> {
+    use GovernanceAction::*;
+    let params = state.params()?;
+    match action {
+        AdmitMember { member, name, jurisdiction } => {
+            if state.get::<MemberState>(&StateKey::Member(member.clone()))?.is_some() {
+                return Err(invalid(format!("member {member} already exists")));
+            }
+            if name.trim().is_empty() || name.len() > 200 {
+                return Err(invalid("a member's name must be 1 to 200 characters"));
+            }
+            let sanctioned: Vec<covenant_types::Jurisdiction> = state.index(&StateKey::Sanctioned)?;
+            check_jurisdiction_allowed(member, jurisdiction, &sanctioned)?;
+            if state.index::<MemberId>(&StateKey::MemberIndex)?.len() >= REGISTRY_MAX {
+                return Err(invalid(format!("the chain already has {REGISTRY_MAX} members")));
+            }
+        }
+        SuspendMember(member) | RemoveMember(member) => {
+            let status = member_status(state, member)?.ok_or_else(|| invalid(format!("no member {member}")))?;
+            let allowed = match action {
+                SuspendMember(_) => status == MemberStatus::Active,
+                _ => status != MemberStatus::Removed,
+            };
+            if !allowed {
+                return Err(invalid(format!("member {member} is {status:?}")));
+            }
+        }
+        SetSanctionedJurisdictions(list) => {
+            if list.len() > 250 {
+                return Err(invalid("the sanctioned list holds at most 250 jurisdictions"));
+            }
+        }
+        RegisterOperator(record) => check_register_operator(state, record, &params, context)?,
+        RevokeOperator(operator) => {
+            active_operator(state, operator)?;
+        }
+        RotateOperatorKey { operator, key, key_expires_at_ms } => {
+            active_operator(state, operator)?;
+            check_key_lifetime(context.timestamp_ms, *key_expires_at_ms, &params)?;
+            check_key_unused(state, key)?;
+        }
+        AddNode(record) => check_add_node(state, record)?,
+        RemoveNode(node) => match state.get::<NodeState>(&StateKey::Node(node.clone()))? {
+            Some(existing) if !existing.removed => {}
+            Some(_) => return Err(invalid(format!("node {node} is already removed"))),
+            None => return Err(invalid(format!("no node {node}"))),
+        },
+        SetParameter { name, value } => {
+            if let Err(errors) = params.with(name, *value) {
+                let reason = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                return Err(Violation::ParameterOutOfBounds { name: name.clone(), value: *value, reason }.into());
+            }
+        }
+        SetThreshold { class, members } => {
+            parse_class(class)?;
+            check_threshold(class, *members)?;
+            let active = active_members(state)?;
+            if *members as usize > active {
+                return Err(invalid(format!(
+                    "a threshold of {members} members could never be met by the {active} active members"
+                )));
+            }
+        }
+        RegisterSchema { schema, .. } => {
+            if state.get::<Hash>(&StateKey::Schema(schema.clone()))?.is_some() {
+                return Err(invalid(format!("schema {schema} is already registered")));
+            }
+        }
+        AdmitContract { .. } | PauseContract(_) | ResumeContract(_) | RetireContract(_) => {
+            return Err(TxInvalid::Unsupported { kind: "contract governance" });
+        }
+    }
+    if changes_validators(action) {
+        check_validators_after(state, action)?;
+    }
+    Ok(())
+}
+
+fn changes_validators(action: &GovernanceAction) -> bool {
+    use GovernanceAction::*;
+    matches!(action, SuspendMember(_) | RemoveMember(_) | SetSanctionedJurisdictions(_) | AddNode(_) | RemoveNode(_))
+}
+
+/// After the change, at least the current quorum of validators must remain, so that the
+/// validators that could decide before still can (and the set is never empty).
+fn check_validators_after<S: StateView + ?Sized>(state: &S, action: &GovernanceAction) -> Result<(), TxInvalid> {
+    let current = state.validators()?;
+    let mut scratch = Overlay::new(state);
+    let remaining = match apply_action(&mut scratch, action) {
+        Ok(()) => scratch.validators()?.len(),
+        Err(TxInvalid::Violation(Violation::ValidatorQuorumAtRisk { remaining, .. })) => remaining as usize,
+        Err(other) => return Err(other),
+    };
+    if remaining < current.quorum() {
+        return Err(Violation::ValidatorQuorumAtRisk { remaining: remaining as u64, needed: current.quorum() as u64 }
+            .into());
+    }
+    Ok(())
+}
+
+fn active_operator<S: StateReader + ?Sized>(state: &S, operator: &OperatorId) -> Result<OperatorState, TxInvalid> {
+    match state.get::<OperatorState>(&StateKey::Operator(operator.clone()))? {
+        Some(existing) if !existing.revoked => Ok(existing),
+        Some(_) => Err(invalid(format!("operator {operator} is already revoked"))),
+        None => Err(invalid(format!("no operator {operator}"))),
+    }
+}
+
+fn check_key_unused<S: StateReader + ?Sized>(state: &S, key: &PublicKey) -> Result<(), TxInvalid> {
+    if let Some(owner) = state.get::<String>(&StateKey::KeyOwner(*key))? {
+        return Err(Violation::KeyInUse { key_hex: key.to_hex(), owner }.into());
+    }
+    Ok(())
+}
+
+fn check_active_member<S: StateReader + ?Sized>(state: &S, member: &MemberId) -> Result<(), TxInvalid> {
+    match member_status(state, member)? {
+        Some(MemberStatus::Active) => Ok(()),
+        Some(status) => Err(invalid(format!("member {member} is {status:?}"))),
+        None => Err(invalid(format!("no member {member}"))),
+    }
+}
+
+fn check_register_operator<S: StateView + ?Sized>(
+    state: &S,
+    record: &OperatorRecord,
+    params: &ChainParams,
+    context: &BlockContext,
+) -> Result<(), TxInvalid> {
+    if state.get::<OperatorState>(&StateKey::Operator(record.id.clone()))?.is_some() {
+        return Err(invalid(format!("operator {} already exists", record.id)));
+    }
+    check_active_member(state, &record.member)?;
+    if let Some(existing) =
+        state.get::<OperatorId>(&StateKey::Person(record.member.clone(), record.person.clone()))?
+    {
+        return Err(Violation::SecondAccountForPerson {
+            person: record.person.clone(),
+            member: record.member.clone(),
+            existing,
+            second: record.id.clone(),
+        }
+        .into());
+    }
+    if record.roles.is_empty() {
+        return Err(invalid(format!("operator {} has no roles", record.id)));
+    }
+    check_role_combination(&record.roles)?;
+    check_key_lifetime(context.timestamp_ms, record.key_expires_at_ms, params)?;
+    check_key_unused(state, &record.key)?;
+    Ok(())
+}
+
+fn check_add_node<S: StateView + ?Sized>(state: &S, record: &NodeRecord) -> Result<(), TxInvalid> {
+    if state.get::<NodeState>(&StateKey::Node(record.id.clone()))?.is_some() {
+        return Err(invalid(format!("node {} already exists", record.id)));
+    }
+    check_active_member(state, &record.member)?;
+    if record.network_key == record.consensus_key {
+        return Err(invalid("a node's network and consensus keys must differ"));
+    }
+    check_key_unused(state, &record.network_key)?;
+    check_key_unused(state, &record.consensus_key)?;
+    if state.index::<NodeId>(&StateKey::NodeIndex)?.len() >= REGISTRY_MAX {
+        return Err(invalid(format!("the chain already has {REGISTRY_MAX} nodes")));
+    }
+    Ok(())
+}
+
+/// Applies a checked action.
+fn apply_action<V: StateView + ?Sized>(overlay: &mut Overlay<'_, V>, action: &GovernanceAction) -> Result<(), TxInvalid> {
+    use GovernanceAction::*;
+    match action {
+        AdmitMember { member, name, jurisdiction } => {
+            let state = MemberState { name: name.clone(), jurisdiction: jurisdiction.clone(), status: MemberStatus::Active };
+            overlay.put(&StateKey::Member(member.clone()), &state);
+            let mut index: Vec<MemberId> = overlay.index(&StateKey::MemberIndex)?;
+            index.push(member.clone());
+            overlay.put(&StateKey::MemberIndex, &index);
+        }
+        SuspendMember(member) => set_member_status(overlay, member, MemberStatus::Suspended)?,
+        RemoveMember(member) => set_member_status(overlay, member, MemberStatus::Removed)?,
+        SetSanctionedJurisdictions(list) => {
+            let mut list = list.clone();
+            list.sort();
+            list.dedup();
+            for member in overlay.index::<MemberId>(&StateKey::MemberIndex)? {
+                let Some(state) = overlay.get::<MemberState>(&StateKey::Member(member.clone()))? else { continue };
+                if state.status == MemberStatus::Active && list.contains(&state.jurisdiction) {
+                    set_member_status(overlay, &member, MemberStatus::Suspended)?;
+                }
+            }
+            overlay.put(&StateKey::Sanctioned, &list);
+        }
+        RegisterOperator(record) => {
+            overlay.put(&StateKey::Operator(record.id.clone()), &OperatorState { record: record.clone(), revoked: false });
+            overlay.put(&StateKey::Person(record.member.clone(), record.person.clone()), &record.id);
+            overlay.put(&StateKey::KeyOwner(record.key), &format!("operator {}", record.id));
+        }
+        RevokeOperator(operator) => {
+            let mut state = active_operator(&*overlay, operator)?;
+            state.revoked = true;
+            overlay.delete(&StateKey::Person(state.record.member.clone(), state.record.person.clone()));
+            overlay.put(&StateKey::Operator(operator.clone()), &state);
+        }
+        RotateOperatorKey { operator, key, key_expires_at_ms } => {
+            let mut state = active_operator(&*overlay, operator)?;
+            state.record.key = *key;
+            state.record.key_expires_at_ms = *key_expires_at_ms;
+            overlay.put(&StateKey::Operator(operator.clone()), &state);
+            overlay.put(&StateKey::KeyOwner(*key), &format!("operator {operator}"));
+        }
+        AddNode(record) => {
+            overlay.put(&StateKey::Node(record.id.clone()), &NodeState { record: record.clone(), removed: false });
+            overlay.put(&StateKey::KeyOwner(record.network_key), &format!("node {} (network)", record.id));
+            overlay.put(&StateKey::KeyOwner(record.consensus_key), &format!("node {} (consensus)", record.id));
+            let mut index: Vec<NodeId> = overlay.index(&StateKey::NodeIndex)?;
+            index.push(record.id.clone());
+            overlay.put(&StateKey::NodeIndex, &index);
+            recompute_validators(overlay)?;
+        }
+        RemoveNode(node) => {
+            if let Some(mut state) = overlay.get::<NodeState>(&StateKey::Node(node.clone()))? {
+                state.removed = true;
+                overlay.put(&StateKey::Node(node.clone()), &state);
+            }
+            recompute_validators(overlay)?;
+        }
+        SetParameter { name, value } => {
+            let params = overlay.params()?;
+            let updated = params.with(name, *value).map_err(|errors| Violation::ParameterOutOfBounds {
+                name: name.clone(),
+                value: *value,
+                reason: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            })?;
+            overlay.put(&StateKey::Params, &updated);
+        }
+        SetThreshold { class, members } => {
+            let mut thresholds = overlay.thresholds()?;
+            thresholds.set(parse_class(class)?, *members);
+            overlay.put(&StateKey::Thresholds, &thresholds);
+        }
+        RegisterSchema { schema, definition } => overlay.put(&StateKey::Schema(schema.clone()), definition),
+        AdmitContract { .. } | PauseContract(_) | ResumeContract(_) | RetireContract(_) => {
+            return Err(TxInvalid::Unsupported { kind: "contract governance" });
+        }
+    }
+    Ok(())
+}
+
+fn set_member_status<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    member: &MemberId,
+    status: MemberStatus,
+) -> Result<(), TxInvalid> {
+    let mut state: MemberState =
+        overlay.get(&StateKey::Member(member.clone()))?.ok_or_else(|| invalid(format!("no member {member}")))?;
+    state.status = status;
+    overlay.put(&StateKey::Member(member.clone()), &state);
+    recompute_validators(overlay)
+}
+
+/// The validator set for the next height: validator nodes not removed whose member is active.
+fn recompute_validators<V: StateView + ?Sized>(overlay: &mut Overlay<'_, V>) -> Result<(), TxInvalid> {
+    let mut validators = Vec::new();
+    for node in overlay.index::<NodeId>(&StateKey::NodeIndex)? {
+        let Some(state) = overlay.get::<NodeState>(&StateKey::Node(node))? else { continue };
+        if state.removed || state.record.role != NodeRole::Validator {
+            continue;
+        }
+        if member_status(&*overlay, &state.record.member)? == Some(MemberStatus::Active) {
+            validators.push(Validator { id: state.record.id, consensus_key: state.record.consensus_key });
+        }
+    }
+    let remaining = validators.len() as u64;
+    let set = ValidatorSet::new(validators).map_err(|error| match error {
+        covenant_types::ValidatorSetError::Empty => {
+            TxInvalid::Violation(Violation::ValidatorQuorumAtRisk { remaining, needed: 1 })
+        }
+        other => invalid(other.to_string()),
+    })?;
+    overlay.put(&StateKey::Validators, &set);
+    Ok(())
+}
