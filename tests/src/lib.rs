@@ -1,12 +1,15 @@
 //! Shared helpers for end-to-end tests: a local consortium of real `covenant node` processes on
 //! 127.0.0.1, started from the `covenant` binary built by the workspace.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use covenant_client::Client;
+use covenant_node::config::NodeConfig;
+use covenant_storage::RocksStore;
 
 /// The `covenant` binary next to the running test's own build output.
 pub fn covenant_binary() -> PathBuf {
@@ -27,19 +30,122 @@ pub fn port_bases() -> (u16, u16) {
     (21_000 + offset, 31_000 + offset)
 }
 
+/// The executable `name` found on `PATH`, if any.
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+/// Milliseconds since the Unix epoch on this (the test's) clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_millis() as u64
+}
+
+/// `text` without ANSI escape sequences (`ESC [ ... letter`), which colour the node's text logs.
+pub fn strip_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for end in chars.by_ref() {
+                if end.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// How to start a node process: an optional command prefix (a wrapper such as
+/// `faketime -f +60s`, which then runs `covenant node ...`) and extra environment variables.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// Program and arguments put in front of `covenant node --config ...`; empty for none.
+    pub prefix: Vec<OsString>,
+    /// Environment variables set for the process (and so for whatever the prefix runs).
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl Launch {
+    /// Runs the node under `program args...`.
+    pub fn prefix<I, S>(program: impl Into<OsString>, args: I) -> Launch
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut prefix = vec![program.into()];
+        prefix.extend(args.into_iter().map(Into::into));
+        Launch { prefix, env: Vec::new() }
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Launch {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+}
+
+fn send_signal(signal: &str, pid: u32, group: bool) {
+    let target = if group { format!("-{pid}") } else { pid.to_string() };
+    // `kill` fails harmlessly when the process is already gone.
+    let _ = Command::new("kill").args([format!("-{signal}"), "--".into(), target]).stderr(Stdio::null()).status();
+}
+
+/// Whether a live (not zombie) process is left in process group `pgid` (Linux `/proc`).
+fn group_alive(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|entry| {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { return false };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+        // Fields after the command name in parentheses: state, ppid, pgrp, ...
+        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields.len() > 2 && fields[0] != "Z" && fields[0] != "X" && fields[2] == pgid.to_string()
+    })
+}
+
+/// For a process leading its own group: waits until no live process is left in the group.
+fn wait_group_gone(pgid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while group_alive(pgid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
 /// A local consortium of node processes.
 pub struct Consortium {
     /// Where configs, keys, data and logs live.
     pub dir: tempfile::TempDir,
-    /// Node processes, `None` while stopped.
+    /// Node processes, `None` while stopped. A node started with a [`Launch`] prefix runs in its own
+    /// process group and the process here is the wrapper (`faketime` forks the real node and passes
+    /// no signals on), so signals go to the whole group.
     pub nodes: Vec<Option<Child>>,
     /// API clients, one per node.
     pub apis: Vec<Client>,
+    /// Per node: whether its process leads its own process group.
+    own_group: Vec<bool>,
 }
 
 impl Consortium {
     /// Writes a consortium of `validators` with `covenant init` and starts every node.
     pub fn start(validators: usize) -> Consortium {
+        let mut consortium = Consortium::init(validators);
+        for index in 0..validators {
+            consortium.start_node(index);
+        }
+        consortium
+    }
+
+    /// Writes a consortium of `validators` with `covenant init` without starting any node.
+    pub fn init(validators: usize) -> Consortium {
         let dir = tempfile::tempdir().expect("temp dir");
         let (p2p, api) = port_bases();
         let status = Command::new(covenant_binary())
@@ -49,44 +155,118 @@ impl Consortium {
             .status()
             .expect("covenant init runs");
         assert!(status.success(), "covenant init failed");
-        let apis = (0..validators).map(|i| Client::new(SocketAddr::from(([127, 0, 0, 1], api + i as u16)))).collect();
-        let mut consortium = Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis };
-        for index in 0..validators {
-            consortium.start_node(index);
-        }
-        consortium
+        let apis = (0..validators)
+            .map(|i| {
+                Client::new(SocketAddr::from(([127, 0, 0, 1], api + i as u16))).with_timeout(Duration::from_secs(5))
+            })
+            .collect();
+        Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis, own_group: vec![false; validators] }
     }
 
     /// Starts (or restarts) node `index`.
     pub fn start_node(&mut self, index: usize) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join(format!("validator-{index}.log")))
-            .expect("log file");
-        let child = Command::new(covenant_binary())
-            .arg("node")
-            .arg("--config")
-            .arg(self.dir.path().join(format!("validator-{index}.toml")))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("node starts");
-        self.nodes[index] = Some(child);
+        self.start_node_with(index, &Launch::default());
     }
 
-    /// Kills node `index` with SIGKILL.
+    /// Starts (or restarts) node `index` under `launch` (command prefix and environment).
+    pub fn start_node_with(&mut self, index: usize, launch: &Launch) {
+        assert!(self.nodes[index].is_none(), "node {index} is already running");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_file(index)).expect("log file");
+        let mut command = match launch.prefix.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(covenant_binary());
+                command
+            }
+            None => Command::new(covenant_binary()),
+        };
+        command
+            .arg("node")
+            .arg("--config")
+            .arg(self.config_file(index))
+            .envs(launch.env.iter().map(|(name, value)| (name, value)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        let own_group = !launch.prefix.is_empty();
+        if own_group {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        let child = command.spawn().unwrap_or_else(|error| panic!("node {index} does not start: {error}"));
+        self.nodes[index] = Some(child);
+        self.own_group[index] = own_group;
+    }
+
+    /// Kills node `index` with SIGKILL and waits until it is gone.
     pub fn kill_node(&mut self, index: usize) {
         if let Some(mut child) = self.nodes[index].take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            if self.own_group[index] {
+                send_signal("KILL", child.id(), true);
+                let _ = child.wait();
+                wait_group_gone(child.id(), Duration::from_secs(10));
+            } else {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
+    }
+
+    /// Stops node `index` with SIGTERM (a clean shutdown) and waits for it to exit; panics with the
+    /// logs if it does not exit within `timeout` (it is then killed) or exits with a failure.
+    pub fn stop_node(&mut self, index: usize, timeout: Duration) {
+        let Some(mut child) = self.nodes[index].take() else { return };
+        let own_group = self.own_group[index];
+        send_signal("TERM", child.id(), own_group);
+        let deadline = Instant::now() + timeout;
+        let mut status = None;
+        while status.is_none() && Instant::now() < deadline {
+            status = child.try_wait().ok().flatten();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let gone = status.is_some()
+            && (!own_group || wait_group_gone(child.id(), deadline.saturating_duration_since(Instant::now())));
+        if !gone {
+            self.nodes[index] = Some(child);
+            self.kill_node(index);
+            panic!("node {index} did not stop within {timeout:?} of SIGTERM\n{}", self.logs());
+        }
+        // A wrapper killed by the same SIGTERM says nothing about the node itself.
+        if let Some(status) = status
+            && !status.success()
+            && !own_group
+        {
+            panic!("node {index} stopped with {status} after SIGTERM\n{}", self.logs());
+        }
+    }
+
+    /// Whether node `index` has a process that has not exited.
+    pub fn is_running(&mut self, index: usize) -> bool {
+        match &mut self.nodes[index] {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// `GET /v1/status` of node `index`, `None` if it does not answer.
+    pub fn status(&self, index: usize) -> Option<serde_json::Value> {
+        self.apis[index].get("/v1/status").ok().filter(|r| r.is_success()).map(|r| r.body)
     }
 
     /// Last committed height of node `index` (0 if it does not answer).
     pub fn height(&self, index: usize) -> u64 {
-        self.apis[index].get("/v1/status").ok().and_then(|r| r.body["height"].as_u64()).unwrap_or(0)
+        self.status(index).and_then(|status| status["height"].as_u64()).unwrap_or(0)
+    }
+
+    /// `GET /v1/blocks/{height}` of node `index`: `None` if the node does not have that block or
+    /// does not answer.
+    pub fn block(&self, index: usize, height: u64) -> Option<serde_json::Value> {
+        self.apis[index].get(&format!("/v1/blocks/{height}")).ok().filter(|r| r.is_success()).map(|r| r.body)
+    }
+
+    /// The hash of node `index`'s block at `height`, if it has one.
+    pub fn block_hash(&self, index: usize, height: u64) -> Option<String> {
+        self.block(index, height).and_then(|block| block["hash"].as_str().map(str::to_string))
     }
 
     /// Waits until every running node in `which` reached `height`; panics with the logs after `timeout`.
@@ -105,12 +285,36 @@ impl Consortium {
         );
     }
 
+    /// Checks that the nodes in `which` hold the same block hash at every height from 1 up to the
+    /// lowest of their heights; returns that height. Panics naming the first disagreement.
+    pub fn assert_same_chain(&self, which: &[usize]) -> u64 {
+        let common = which.iter().map(|index| self.height(*index)).min().unwrap_or(0);
+        for height in 1..=common {
+            let hashes: Vec<Option<String>> = which.iter().map(|index| self.block_hash(*index, height)).collect();
+            assert!(
+                hashes[0].is_some() && hashes.iter().all(|hash| *hash == hashes[0]),
+                "nodes {which:?} disagree at height {height}: {hashes:?}\n{}",
+                self.logs()
+            );
+        }
+        common
+    }
+
+    /// The path of node `index`'s log file (stdout and stderr of every run, appended).
+    pub fn log_file(&self, index: usize) -> PathBuf {
+        self.dir.path().join(format!("validator-{index}.log"))
+    }
+
+    /// Node `index`'s whole log, without terminal colour codes.
+    pub fn log(&self, index: usize) -> String {
+        strip_ansi(&std::fs::read_to_string(self.log_file(index)).unwrap_or_default())
+    }
+
     /// The tail of every node's log, for failure messages.
     pub fn logs(&self) -> String {
         let mut text = String::new();
         for index in 0..self.nodes.len() {
-            let log =
-                std::fs::read_to_string(self.dir.path().join(format!("validator-{index}.log"))).unwrap_or_default();
+            let log = self.log(index);
             let tail: Vec<&str> = log.lines().rev().take(15).collect();
             text += &format!("--- validator-{index} ---\n{}\n", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
         }
@@ -120,6 +324,30 @@ impl Consortium {
     /// Path of a key file written by `covenant init`.
     pub fn key_file(&self, name: &str) -> PathBuf {
         self.dir.path().join("keys").join(format!("{name}.key"))
+    }
+
+    /// Path of node `index`'s config file.
+    pub fn config_file(&self, index: usize) -> PathBuf {
+        self.dir.path().join(format!("validator-{index}.toml"))
+    }
+
+    /// Node `index`'s validated config (paths resolved).
+    pub fn config(&self, index: usize) -> NodeConfig {
+        NodeConfig::load(&self.config_file(index)).unwrap_or_else(|errors| panic!("config of node {index}: {errors}"))
+    }
+
+    /// The genesis of the consortium.
+    pub fn genesis(&self) -> covenant_rules::Genesis {
+        covenant_node::node::load_genesis(&self.config(0)).expect("genesis loads")
+    }
+
+    /// Opens node `index`'s store (as the node does), which RocksDB allows only while the node is
+    /// stopped: panics if it is running.
+    pub fn open_store(&mut self, index: usize) -> RocksStore {
+        assert!(!self.is_running(index), "node {index} must be stopped before its store is opened");
+        let data_dir = self.config(index).data_dir;
+        RocksStore::open(data_dir.join("db"))
+            .unwrap_or_else(|error| panic!("opening the store of node {index} in {}: {error}", data_dir.display()))
     }
 }
 
