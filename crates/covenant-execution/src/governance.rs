@@ -47,7 +47,7 @@ pub struct Vote {
 
 /// Where a proposal stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "status")]
+#[serde(rename_all = "snake_case")]
 pub enum ProposalStatus {
     /// Collecting votes.
     Open,

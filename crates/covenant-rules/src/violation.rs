@@ -603,8 +603,11 @@ impl Violation {
             | Violation::ProposalLifetime { .. }
             | Violation::NotProposer { .. }
             | Violation::InvalidAction { .. }
-            | Violation::ValidatorQuorumAtRisk { .. }
-            | Violation::ParameterOutOfBounds { .. } => RuleId::ChangeByConsensus,
+            | Violation::ValidatorQuorumAtRisk { .. } => RuleId::ChangeByConsensus,
+            // A parameter's bound serves its own rule (operator_key_age_days_max: COV-11, ...).
+            Violation::ParameterOutOfBounds { name, .. } => {
+                crate::params::rule_for_param(name).unwrap_or(RuleId::ChangeByConsensus)
+            }
             Violation::KeyInUse { .. } => RuleId::KeyRotation,
             Violation::KycMissing { .. } => RuleId::KycRequired,
             Violation::PiiExposed { .. } => RuleId::PiiProtection,
