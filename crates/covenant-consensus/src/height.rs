@@ -102,6 +102,10 @@ pub(crate) struct HeightState {
     commits: BTreeMap<u32, BTreeMap<NodeId, CommitEntry>>,
     round_changes: BTreeMap<NodeId, RoundChangeMessage>,
     pub sync_requested_ms: Option<u64>,
+    /// This node is a validator at this height. An observer follows the height (validates
+    /// proposals, collects commits, decides on a quorum of validators' seals) but never votes,
+    /// so it can never count itself towards a quorum.
+    voter: bool,
 }
 
 impl HeightState {
@@ -134,7 +138,9 @@ impl HeightState {
             commits: BTreeMap::new(),
             round_changes: BTreeMap::new(),
             sync_requested_ms: None,
+            voter: false,
         };
+        state.voter = state.validators.get(&ctx.id.node_id).is_some();
         // A restart inside a round above 0 re-announces the round change, which peers may have missed.
         state.enter_round(ctx, round, round > 0);
         state
@@ -207,7 +213,7 @@ impl HeightState {
         if ctx.safety.round < round {
             ctx.safety.round = round;
         }
-        if announce {
+        if announce && self.voter {
             let prepared = ctx.safety.prepared.clone();
             let body = RoundChange {
                 height: self.height,
@@ -893,7 +899,7 @@ impl HeightState {
     fn try_prepare(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let round = self.round;
         let Some(block_hash) = self.proposal else { return false };
-        if self.sent_prepare || self.blocks.get(&block_hash).map(|known| known.validation) != Some(Validation::Valid) {
+        if !self.voter || self.sent_prepare || self.blocks.get(&block_hash).map(|known| known.validation) != Some(Validation::Valid) {
             return false;
         }
         self.sent_prepare = true;
@@ -923,7 +929,8 @@ impl HeightState {
         };
         let Some(known) = self.blocks.get(&block_hash) else { return false };
         let lock = ctx.safety.prepared.as_ref().is_none_or(|certificate| certificate.round() < round);
-        let commit = !self.sent_commit
+        let commit = self.voter
+            && !self.sent_commit
             && known.validation == Validation::Valid
             && SafetyState::allows(ctx.safety.commit, round, block_hash);
         if !lock && !commit {

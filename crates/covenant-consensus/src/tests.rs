@@ -291,6 +291,7 @@ fn built_proposal_is_persisted_before_it_is_broadcast_then_prepared() {
     );
 }
 
+// covers: COV-49-BLOCK-LIMITS
 #[test]
 fn a_driver_bug_never_becomes_an_oversized_proposal() {
     let f = Fixture::new();
@@ -407,6 +408,7 @@ fn state_root_mismatch_is_refused_and_never_prepared() {
 // ---------------------------------------------------------------------------------------------------
 // Covenant header rules and structural checks at proposal validation.
 
+// covers: COV-49-BLOCK-LIMITS, COV-36-TIMESTAMP-INTEGRITY, COV-35-CLOCK-DRIFT, COV-19-ENVIRONMENT-SEPARATION
 #[test]
 fn header_rules_refuse_proposals_with_the_rule_id() {
     let f = Fixture::new();
@@ -913,4 +915,47 @@ fn messages_round_trip_through_bytes() {
     };
     let key = f.validators.get(&f.ids[0]).unwrap().consensus_key;
     assert!(as_commit.verify(&key, &f.crypto(0), &f.chain).is_err());
+}
+
+#[test]
+fn an_observer_follows_and_decides_on_validators_seals_but_never_votes() {
+    let f = Fixture::new();
+    let now = GENESIS_MS + 150;
+    let observer_key = SecretKey::from_seed(&[77; 32]);
+    let mut observer = Engine::new(
+        f.chain.clone(),
+        NodeId::new("observer").unwrap(),
+        Box::new(Ed25519Crypto::new(observer_key)),
+        None,
+    );
+    let start_actions = observer.handle(Input::StartHeight { now_ms: now, start: f.start() });
+    assert!(
+        !start_actions.iter().any(|action| matches!(action, Action::Broadcast(_) | Action::BuildProposal(_))),
+        "{start_actions:?}"
+    );
+    let block = f.block(1, 0, GENESIS_MS + 100, vec![f.tx(0)]);
+    let hash = block.hash();
+    observer.handle(message(now, f.proposal(1, 0, &block, None)));
+    let outcome = BlockOutcome::Valid { state_root: block.header.state_root };
+    let actions = observer.handle(Input::BlockValidated { height: 1, block_hash: hash, outcome });
+    assert!(!actions.iter().any(|action| matches!(action, Action::Broadcast(_))), "no PREPARE: {actions:?}");
+    for author in [1, 2, 3] {
+        let actions = observer.handle(message(now, Message::Prepare(f.prepare(author, 0, hash))));
+        assert!(!actions.iter().any(|action| matches!(action, Action::Broadcast(_))), "no COMMIT: {actions:?}");
+    }
+    // Two validators' seals are not a quorum of 3, whatever the observer thinks of the block.
+    observer.handle(message(now, Message::Commit(f.commit(1, 0, &block))));
+    assert!(!observer.handle(message(now, Message::Commit(f.commit(2, 0, &block)))).iter().any(is_commit));
+    let actions = observer.handle(message(now, Message::Commit(f.commit(3, 0, &block))));
+    assert!(actions.iter().any(is_commit), "decides on three validators' seals: {actions:?}");
+    // A round timeout does not make it announce a round change either.
+    let actions = observer.handle(Input::Timeout {
+        now_ms: now + 10_000,
+        timeout: Timeout { height: 1, round: 0, kind: TimeoutKind::Round, at_ms: now + 10_000 },
+    });
+    assert!(!actions.iter().any(|action| matches!(action, Action::Broadcast(_))), "{actions:?}");
+}
+
+fn is_commit(action: &Action) -> bool {
+    matches!(action, Action::Commit(_))
 }
