@@ -163,6 +163,19 @@ impl Consortium {
         Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis, own_group: vec![false; validators] }
     }
 
+    /// Makes room for one more node (index = the current count), whose config the caller writes to
+    /// [`Consortium::config_file`]; its API is on the next port of the consortium's API range.
+    pub fn add_node_slot(&mut self) -> usize {
+        let index = self.nodes.len();
+        let (_, api) = port_bases();
+        self.apis.push(
+            Client::new(SocketAddr::from(([127, 0, 0, 1], api + index as u16))).with_timeout(Duration::from_secs(5)),
+        );
+        self.nodes.push(None);
+        self.own_group.push(false);
+        index
+    }
+
     /// Starts (or restarts) node `index`.
     pub fn start_node(&mut self, index: usize) {
         self.start_node_with(index, &Launch::default());

@@ -48,6 +48,7 @@ fn measured_drift_ms(line: &str) -> Option<u64> {
     before.rsplit(' ').next()?.parse().ok()
 }
 
+// covers: COV-35-CLOCK-DRIFT
 #[test]
 fn clock_skew_proposals_of_a_skewed_validator_are_refused_while_the_chain_goes_on() {
     let launch = skewed_launch();

@@ -62,6 +62,7 @@ fn block_hash(consortium: &Consortium, index: usize, height: u64) -> String {
     response.body["hash"].as_str().unwrap().to_string()
 }
 
+// covers: COV-34-ORDERED-NONCES, COV-19-ENVIRONMENT-SEPARATION, COV-30-SIGNED, COV-45-LOAD-LIMITS
 #[test]
 fn four_validators_agree_refuse_with_rules_and_survive_a_killed_validator() {
     let mut consortium = Consortium::start(4);

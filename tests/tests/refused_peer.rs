@@ -20,6 +20,7 @@ const INTRUSION_WINDOW: Duration = Duration::from_secs(6);
 /// Longest an intruder connection may look open from the intruder's side before node 0 cuts it.
 const MOMENT: Duration = Duration::from_millis(500);
 
+// covers: COV-20-PERMISSIONED-PEERS
 #[test]
 fn refused_peer_unregistered_gets_nothing_and_is_in_the_audit_log() {
     let mut consortium = Consortium::start(4);

@@ -899,7 +899,10 @@ impl HeightState {
     fn try_prepare(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let round = self.round;
         let Some(block_hash) = self.proposal else { return false };
-        if !self.voter || self.sent_prepare || self.blocks.get(&block_hash).map(|known| known.validation) != Some(Validation::Valid) {
+        if !self.voter
+            || self.sent_prepare
+            || self.blocks.get(&block_hash).map(|known| known.validation) != Some(Validation::Valid)
+        {
             return false;
         }
         self.sent_prepare = true;

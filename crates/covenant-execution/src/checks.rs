@@ -90,7 +90,11 @@ pub fn required_role(payload: &Payload) -> Option<Role> {
 /// (COV-12), KYC of the customer accounts it touches (COV-07), personal data in plaintext (COV-37),
 /// and governance steps (COV-12, COV-15, COV-16). Runs at admission (with the next block's height
 /// and the node's clock) and in block execution, so both refuse the same transactions.
-pub fn check_payload<S: StateView + ?Sized>(state: &S, tx: &VerifiedTx, context: &BlockContext) -> Result<(), TxInvalid> {
+pub fn check_payload<S: StateView + ?Sized>(
+    state: &S,
+    tx: &VerifiedTx,
+    context: &BlockContext,
+) -> Result<(), TxInvalid> {
     let body = &tx.tx().body;
     let operator_id = match &body.sender {
         Principal::Operator(operator) => operator,
@@ -105,8 +109,9 @@ pub fn check_payload<S: StateView + ?Sized>(state: &S, tx: &VerifiedTx, context:
         .get::<OperatorState>(&StateKey::Operator(operator_id.clone()))?
         .ok_or_else(|| Violation::UnknownSender { sender: operator_id.to_string() })?;
     if !operator.record.roles.contains(&role) {
-        return Err(Violation::MissingRole { operator: operator_id.clone(), role, kind: body.payload.kind().into() }
-            .into());
+        return Err(
+            Violation::MissingRole { operator: operator_id.clone(), role, kind: body.payload.kind().into() }.into()
+        );
     }
     let now_ms = context.timestamp_ms;
     match &body.payload {
@@ -139,7 +144,9 @@ pub fn check_payload<S: StateView + ?Sized>(state: &S, tx: &VerifiedTx, context:
 /// member itself (treasury, settlement, ...).
 pub fn is_customer_account(account: &AccountId) -> bool {
     let mut parts = account.as_str().split('/');
-    parts.next().is_some() && parts.next() == Some(CUSTOMER_SEGMENT) && parts.next().is_some_and(|name| !name.is_empty())
+    parts.next().is_some()
+        && parts.next() == Some(CUSTOMER_SEGMENT)
+        && parts.next().is_some_and(|name| !name.is_empty())
 }
 
 /// The path segment that marks a customer account.
@@ -152,7 +159,8 @@ pub fn check_kyc<S: StateReader + ?Sized>(state: &S, account: &AccountId, now_ms
     }
     match state.get::<KycState>(&StateKey::Kyc(account.clone()))? {
         Some(kyc)
-            if kyc.attestation.expires_at_ms > now_ms && Some(&kyc.member) == crate::account_owner(account).as_ref() =>
+            if kyc.attestation.expires_at_ms > now_ms
+                && Some(&kyc.member) == crate::account_owner(account).as_ref() =>
         {
             Ok(())
         }

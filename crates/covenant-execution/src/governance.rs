@@ -195,9 +195,12 @@ pub fn check_vote<S: StateReader + ?Sized>(
     }
     let voted = proposal.approvals.iter().chain(&proposal.rejections);
     if voted.clone().any(|earlier| earlier.person == vote.person && earlier.member == vote.member) {
-        return Err(
-            Violation::DuplicateVote { person: vote.person.clone(), member: vote.member.clone(), proposal: *id }.into()
-        );
+        return Err(Violation::DuplicateVote {
+            person: vote.person.clone(),
+            member: vote.member.clone(),
+            proposal: *id,
+        }
+        .into());
     }
     if proposal.approvals.len() + proposal.rejections.len() >= VOTES_MAX {
         return Err(invalid(format!("proposal {id} already holds the most votes a proposal can ({VOTES_MAX})")));
@@ -387,6 +390,14 @@ pub fn check_action<S: StateView + ?Sized>(
             Some(_) => return Err(invalid(format!("node {node} is already removed"))),
             None => return Err(invalid(format!("no node {node}"))),
         },
+        ChangeNodeRole { node, role } => match state.get::<NodeState>(&StateKey::Node(node.clone()))? {
+            Some(existing) if existing.removed => return Err(invalid(format!("node {node} is removed"))),
+            Some(existing) if existing.record.role == *role => {
+                return Err(invalid(format!("node {node} already is a {role:?}")));
+            }
+            Some(existing) => check_active_member(state, &existing.record.member)?,
+            None => return Err(invalid(format!("no node {node}"))),
+        },
         SetParameter { name, value } => {
             if let Err(errors) = params.with(name, *value) {
                 let reason = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
@@ -420,7 +431,15 @@ pub fn check_action<S: StateView + ?Sized>(
 
 fn changes_validators(action: &GovernanceAction) -> bool {
     use GovernanceAction::*;
-    matches!(action, SuspendMember(_) | RemoveMember(_) | SetSanctionedJurisdictions(_) | AddNode(_) | RemoveNode(_))
+    matches!(
+        action,
+        SuspendMember(_)
+            | RemoveMember(_)
+            | SetSanctionedJurisdictions(_)
+            | AddNode(_)
+            | RemoveNode(_)
+            | ChangeNodeRole { .. }
+    )
 }
 
 /// After the change, at least the current quorum of validators must remain, so that the
@@ -434,8 +453,9 @@ fn check_validators_after<S: StateView + ?Sized>(state: &S, action: &GovernanceA
         Err(other) => return Err(other),
     };
     if remaining < current.quorum() {
-        return Err(Violation::ValidatorQuorumAtRisk { remaining: remaining as u64, needed: current.quorum() as u64 }
-            .into());
+        return Err(
+            Violation::ValidatorQuorumAtRisk { remaining: remaining as u64, needed: current.quorum() as u64 }.into()
+        );
     }
     Ok(())
 }
@@ -473,9 +493,7 @@ fn check_register_operator<S: StateView + ?Sized>(
         return Err(invalid(format!("operator {} already exists", record.id)));
     }
     check_active_member(state, &record.member)?;
-    if let Some(existing) =
-        state.get::<OperatorId>(&StateKey::Person(record.member.clone(), record.person.clone()))?
-    {
+    if let Some(existing) = state.get::<OperatorId>(&StateKey::Person(record.member.clone(), record.person.clone()))? {
         return Err(Violation::SecondAccountForPerson {
             person: record.person.clone(),
             member: record.member.clone(),
@@ -510,11 +528,15 @@ fn check_add_node<S: StateView + ?Sized>(state: &S, record: &NodeRecord) -> Resu
 }
 
 /// Applies a checked action.
-fn apply_action<V: StateView + ?Sized>(overlay: &mut Overlay<'_, V>, action: &GovernanceAction) -> Result<(), TxInvalid> {
+fn apply_action<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    action: &GovernanceAction,
+) -> Result<(), TxInvalid> {
     use GovernanceAction::*;
     match action {
         AdmitMember { member, name, jurisdiction } => {
-            let state = MemberState { name: name.clone(), jurisdiction: jurisdiction.clone(), status: MemberStatus::Active };
+            let state =
+                MemberState { name: name.clone(), jurisdiction: jurisdiction.clone(), status: MemberStatus::Active };
             overlay.put(&StateKey::Member(member.clone()), &state);
             let mut index: Vec<MemberId> = overlay.index(&StateKey::MemberIndex)?;
             index.push(member.clone());
@@ -535,7 +557,8 @@ fn apply_action<V: StateView + ?Sized>(overlay: &mut Overlay<'_, V>, action: &Go
             overlay.put(&StateKey::Sanctioned, &list);
         }
         RegisterOperator(record) => {
-            overlay.put(&StateKey::Operator(record.id.clone()), &OperatorState { record: record.clone(), revoked: false });
+            overlay
+                .put(&StateKey::Operator(record.id.clone()), &OperatorState { record: record.clone(), revoked: false });
             overlay.put(&StateKey::Person(record.member.clone(), record.person.clone()), &record.id);
             overlay.put(&StateKey::KeyOwner(record.key), &format!("operator {}", record.id));
         }
@@ -564,6 +587,13 @@ fn apply_action<V: StateView + ?Sized>(overlay: &mut Overlay<'_, V>, action: &Go
         RemoveNode(node) => {
             if let Some(mut state) = overlay.get::<NodeState>(&StateKey::Node(node.clone()))? {
                 state.removed = true;
+                overlay.put(&StateKey::Node(node.clone()), &state);
+            }
+            recompute_validators(overlay)?;
+        }
+        ChangeNodeRole { node, role } => {
+            if let Some(mut state) = overlay.get::<NodeState>(&StateKey::Node(node.clone()))? {
+                state.record.role = *role;
                 overlay.put(&StateKey::Node(node.clone()), &state);
             }
             recompute_validators(overlay)?;

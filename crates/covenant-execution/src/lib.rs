@@ -19,9 +19,9 @@ pub mod root;
 pub mod state;
 
 pub use checks::{TxInvalid, check_kyc, check_nonce_in_state, check_payload, check_sender, is_customer_account};
-pub use governance::{ProposalState, ProposalStatus, Vote};
 pub use execute::{BlockContext, BlockError, BlockOutcome, BuiltBlock, account_owner, build_block, execute_block};
 pub use genesis::{GenesisOutcome, genesis_outcome};
+pub use governance::{ProposalState, ProposalStatus, Vote};
 pub use root::next_state_root;
 pub use state::{
     ChainInfo, KycState, MemberState, NodeState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView,

@@ -145,6 +145,7 @@ fn insufficient_funds_fails_the_transaction_but_keeps_the_block_and_the_nonce() 
     assert_eq!(balance(&state, "bank-a/treasury"), 990, "only the second transfer moved funds");
 }
 
+// covers: COV-34-ORDERED-NONCES
 #[test]
 fn nonce_gap_makes_the_block_invalid() {
     let (state, root) = genesis_state();
@@ -155,6 +156,7 @@ fn nonce_gap_makes_the_block_invalid() {
     );
 }
 
+// covers: COV-17-REVOCATION, COV-30-SIGNED
 #[test]
 fn unknown_sender_and_wrong_key_make_the_block_invalid() {
     let (state, root) = genesis_state();
@@ -164,6 +166,7 @@ fn unknown_sender_and_wrong_key_make_the_block_invalid() {
     assert_eq!(invalid_rule(execute_block(&state, &root, &context(1), &[wrong_key])), RuleId::Signed);
 }
 
+// covers: COV-11-CREDENTIAL-EXPIRY
 #[test]
 fn expired_operator_key_makes_the_block_invalid() {
     let (state, root) = genesis_state();

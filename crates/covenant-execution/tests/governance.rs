@@ -205,7 +205,8 @@ fn two_person_rule_needs_two_approving_persons_beyond_the_member_threshold() {
 #[test]
 fn nobody_approves_their_own_proposal_so_one_person_changes_nothing_alone() {
     let mut chain = Chain::new();
-    let id = chain.propose("bank-a.admin", GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 500 })
+    let id = chain
+        .propose("bank-a.admin", GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 500 })
         .unwrap();
     assert_eq!(chain.approve("bank-a.admin", id).unwrap_err(), RuleId::RoleSeparation);
     // Another admin of the proposer's own member may approve (a second person) but one member
@@ -356,7 +357,11 @@ fn validator_changes_apply_from_the_next_height_and_never_break_the_quorum() {
         network_key: key(220).public_key(),
         consensus_key: key(221).public_key(),
     };
-    assert!(matches!(chain.pass(GovernanceAction::AddNode(node)).status, ProposalStatus::Executed { .. }));
+    let observer = NodeRecord { role: NodeRole::Observer, ..node };
+    assert!(matches!(chain.pass(GovernanceAction::AddNode(observer)).status, ProposalStatus::Executed { .. }));
+    assert_eq!(chain.state.validators().unwrap().len(), 4, "an observer does not vote");
+    let promote = GovernanceAction::ChangeNodeRole { node: NodeId::new("node-4").unwrap(), role: NodeRole::Validator };
+    assert!(matches!(chain.pass(promote).status, ProposalStatus::Executed { .. }));
     assert_eq!(chain.state.validators().unwrap().len(), 5, "the set for the next height includes node-4");
     for node in ["node-4", "node-3", "node-2"] {
         let removed = chain.pass(GovernanceAction::RemoveNode(NodeId::new(node).unwrap()));
@@ -441,10 +446,7 @@ fn schemas_registered_by_vote_can_be_used_by_data_records() {
 fn customer_accounts_need_an_unexpired_kyc_attestation_by_their_member() {
     let mut chain = Chain::new();
     let customer = "bank-b/customers/c-001";
-    assert_eq!(
-        chain.send("bank-a.ops", transfer("bank-a/treasury", customer, "")).unwrap_err(),
-        RuleId::KycRequired
-    );
+    assert_eq!(chain.send("bank-a.ops", transfer("bank-a/treasury", customer, "")).unwrap_err(), RuleId::KycRequired);
     let attest = |expires| {
         Payload::KycAttestation(KycAttestation {
             account: AccountId::new(customer).unwrap(),
@@ -455,13 +457,13 @@ fn customer_accounts_need_an_unexpired_kyc_attestation_by_their_member() {
     // Another member cannot attest for bank-b's customer.
     let foreign = chain.send("bank-a.ops", attest(GENESIS_TIME_MS + 10 * DAY_MS)).unwrap();
     assert!(matches!(foreign.outcome, TxOutcome::Failed { .. }));
-    assert_eq!(
-        chain.send("bank-a.ops", transfer("bank-a/treasury", customer, "")).unwrap_err(),
-        RuleId::KycRequired
-    );
+    assert_eq!(chain.send("bank-a.ops", transfer("bank-a/treasury", customer, "")).unwrap_err(), RuleId::KycRequired);
     let expiry = chain.now() + 3000;
     assert_eq!(chain.send("bank-b.ops", attest(expiry)).unwrap().outcome, TxOutcome::Success);
-    assert_eq!(chain.send("bank-a.ops", transfer("bank-a/treasury", customer, "")).unwrap().outcome, TxOutcome::Success);
+    assert_eq!(
+        chain.send("bank-a.ops", transfer("bank-a/treasury", customer, "")).unwrap().outcome,
+        TxOutcome::Success
+    );
     while chain.now() < expiry {
         chain.block(Vec::new()).unwrap();
     }
@@ -501,4 +503,29 @@ fn customer_data_must_be_encrypted_and_national_ids_never_appear_in_plaintext() 
     envelope.extend([9u8; 32 + 24 + 16 + 10]);
     let sealed = chain.send("bank-a.ops", record(Classification::CustomerData, envelope)).unwrap();
     assert_eq!(sealed.outcome, TxOutcome::Success);
+}
+
+// covers: COV-11-CREDENTIAL-EXPIRY
+#[test]
+fn node_keys_sign_no_governance_or_operator_actions() {
+    let mut chain = Chain::new();
+    let proposal = Proposal {
+        action: GovernanceAction::SuspendMember(MemberId::new("bank-b").unwrap()),
+        reason: String::new(),
+        expires_at_ms: chain.now() + DAY_MS,
+    };
+    for payload in [Payload::GovernancePropose(Box::new(proposal)), transfer("bank-a/treasury", "bank-b/treasury", "")]
+    {
+        let body = TxBody {
+            version: ENCODING_VERSION,
+            chain_id: ChainId::new("gov-test").unwrap(),
+            sender: Principal::Node(NodeId::new("node-0").unwrap()),
+            nonce: 0,
+            created_at_ms: chain.now(),
+            payload,
+        };
+        let tx =
+            VerifiedTx::verify(SignedTx::sign(body, &key(seed(0, 5))), &ChainId::new("gov-test").unwrap()).unwrap();
+        assert_eq!(chain.block(vec![tx]).unwrap_err(), RuleId::CredentialExpiry);
+    }
 }

@@ -52,7 +52,10 @@ pub(crate) enum Request {
 pub(crate) enum Response {
     /// `time_ms`: the responder's wall clock when it answered (ms since the Unix epoch), from which
     /// the requester estimates its clock offset.
-    Status { height: u64, time_ms: u64 },
+    Status {
+        height: u64,
+        time_ms: u64,
+    },
     Blocks(Vec<Vec<u8>>),
     Ack,
     Unavailable,

@@ -234,9 +234,14 @@ struct BootstrapPeer {
 
 /// What an outbound sync request is waiting for.
 enum Outbound {
-    Blocks { reply: oneshot::Sender<Result<Vec<Vec<u8>>, NetworkError>>, max_count: u32 },
+    Blocks {
+        reply: oneshot::Sender<Result<Vec<Vec<u8>>, NetworkError>>,
+        max_count: u32,
+    },
     /// Sent at this wall-clock time (ms), for the clock-offset estimate.
-    Status { sent_ms: u64 },
+    Status {
+        sent_ms: u64,
+    },
 }
 
 /// The node's answer (or its absence) to an inbound block request.

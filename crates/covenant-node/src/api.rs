@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use covenant_storage::ChainStore;
 use covenant_types::{Hash, limits::TX_BYTES_MAX};
 
-use covenant_execution::{MemberState, NodeState, StateKey, StateReader};
+use covenant_execution::{MemberState, NodeState, OperatorState, ProposalState, ProposalStatus, StateKey, StateReader};
 
 use crate::mempool::AdmissionError;
 use crate::metrics::Gauges;
@@ -95,6 +95,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/nodes", get(nodes))
         .route("/v1/validators", get(validators))
         .route("/v1/params", get(params))
+        .route("/v1/operators", get(operators))
+        .route("/v1/proposals", get(proposals))
+        .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/openapi.json", get(openapi))
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)
@@ -340,7 +343,8 @@ async fn params(State(shared): State<Arc<Shared>>) -> ApiResult {
 async fn account(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let account = covenant_types::AccountId::new(id)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
-    let mut prefix = vec![table(StateKey::Balance(account.clone(), covenant_types::AssetId::new("x").expect("valid")))[0]];
+    let mut prefix =
+        vec![table(StateKey::Balance(account.clone(), covenant_types::AssetId::new("x").expect("valid")))[0]];
     prefix.extend(covenant_types::encode(&account));
     let balances: Vec<((covenant_types::AccountId, covenant_types::AssetId), u64)> =
         scan_table(&shared.store, &prefix, ACCOUNT_ASSETS_MAX).map_err(ApiError::internal)?;
@@ -351,4 +355,117 @@ async fn account(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> A
         "owner": covenant_execution::account_owner(&account),
         "balances": balances,
     })))
+}
+
+/// Most proposals a listing returns (newest first would need an index; the state keeps them by id).
+pub const PROPOSALS_MAX: usize = 4_096;
+
+async fn operators(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let any = covenant_types::OperatorId::new("x").expect("valid id");
+    let operators: Vec<(covenant_types::OperatorId, OperatorState)> =
+        scan_table(&shared.store, &table(StateKey::Operator(any)), REGISTRY_ENTRIES_MAX).map_err(ApiError::internal)?;
+    let operators: Vec<Value> = operators
+        .into_iter()
+        .map(|(id, operator)| {
+            let record = operator.record;
+            json!({
+                "id": id,
+                "person": record.person,
+                "member": record.member,
+                "roles": record.roles,
+                "key": record.key,
+                "key_expires_at_ms": record.key_expires_at_ms,
+                "revoked": operator.revoked,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "operators": operators })))
+}
+
+/// Which proposals a listing shows.
+#[derive(serde::Deserialize)]
+struct ProposalFilter {
+    /// `open` (default) or `all`.
+    status: Option<String>,
+}
+
+async fn proposals(State(shared): State<Arc<Shared>>, Query(filter): Query<ProposalFilter>) -> ApiResult {
+    let all = match filter.status.as_deref() {
+        None | Some("open") => false,
+        Some("all") => true,
+        Some(other) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("status must be open or all, not {other:?}")));
+        }
+    };
+    let proposals: Vec<(covenant_types::Hash, ProposalState)> =
+        scan_table(&shared.store, &table(StateKey::Proposal(Hash::ZERO)), PROPOSALS_MAX).map_err(ApiError::internal)?;
+    let now = crate::runtime::chain::now_ms();
+    let mut views = Vec::new();
+    for (id, proposal) in proposals {
+        let view = proposal_view(&shared, id, &proposal, now)?;
+        if all || view["status"] == "open" {
+            views.push(view);
+        }
+    }
+    Ok(Json(json!({ "proposals": views })))
+}
+
+async fn proposal(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let id = Hash::from_hex(&id).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
+    let proposal: ProposalState = StoreState(&shared.store)
+        .get(&StateKey::Proposal(id))
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no proposal {id}")))?;
+    Ok(Json(proposal_view(&shared, id, &proposal, crate::runtime::chain::now_ms())?))
+}
+
+/// A proposal as the API shows it: its status flattened, an open proposal past its expiry shown
+/// as `expired`, and the counts that decide whether it passes.
+fn proposal_view(shared: &Shared, id: Hash, proposal: &ProposalState, now_ms: u64) -> Result<Value, ApiError> {
+    let state = StoreState(&shared.store);
+    let required = covenant_execution::governance::members_required(&state, &proposal.proposal.action)
+        .map_err(ApiError::internal)?;
+    let (status, closed_at_height, failure) = match &proposal.status {
+        ProposalStatus::Open if now_ms >= proposal.proposal.expires_at_ms => ("expired", None, None),
+        ProposalStatus::Open => ("open", None, None),
+        ProposalStatus::Executed { height } => ("executed", Some(*height), None),
+        ProposalStatus::Failed { height, rule, reason } => {
+            ("failed", Some(*height), Some(json!({ "rule": rule, "reason": reason })))
+        }
+        ProposalStatus::Rejected { height } => ("rejected", Some(*height), None),
+        ProposalStatus::Withdrawn { height } => ("withdrawn", Some(*height), None),
+    };
+    // As execution counts them: members of active standing only.
+    let mut members: Vec<&covenant_types::MemberId> = Vec::new();
+    for vote in std::iter::once(&proposal.proposer).chain(&proposal.approvals) {
+        let member: Option<MemberState> =
+            state.get(&StateKey::Member(vote.member.clone())).map_err(ApiError::internal)?;
+        if member.is_some_and(|member| member.status == covenant_types::MemberStatus::Active) {
+            members.push(&vote.member);
+        }
+    }
+    members.sort();
+    members.dedup();
+    let mut persons: Vec<(&covenant_types::MemberId, &covenant_types::PersonId)> =
+        proposal.approvals.iter().map(|vote| (&vote.member, &vote.person)).collect();
+    persons.sort();
+    persons.dedup();
+    Ok(json!({
+        "id": id,
+        "class": proposal.class,
+        "action": proposal.proposal.action,
+        "reason": proposal.proposal.reason,
+        "expires_at_ms": proposal.proposal.expires_at_ms,
+        "opened_at_ms": proposal.opened_at_ms,
+        "proposer": proposal.proposer,
+        "approvals": proposal.approvals,
+        "rejections": proposal.rejections,
+        "status": status,
+        "closed_at_height": closed_at_height,
+        "failure": failure,
+        "members_required": required,
+        "approving_members": members.len(),
+        "approving_persons": persons.len(),
+        "approving_persons_required": covenant_execution::governance::APPROVING_PERSONS_MIN,
+    }))
 }

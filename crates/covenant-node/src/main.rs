@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use covenant_node::commands::{config_check, init, query, rules, testnet, tx};
+use covenant_node::commands::{bench, config_check, init, inventory, query, report, rules, testnet, tx};
 use covenant_rules::RuleId;
 
 /// Covenant: a permissioned blockchain node whose security covenant is enforced as protocol rules.
@@ -43,6 +43,9 @@ enum Command {
         /// Node i serves its API on 127.0.0.1:(BASE+i).
         #[arg(long, default_value_t = 7200)]
         api_port_base: u16,
+        /// Also register K sender operators (one person each) with funded accounts, for `covenant bench --target`.
+        #[arg(long, value_name = "K", default_value_t = 0)]
+        bench_senders: usize,
     },
     /// Start a whole consortium on this machine, submit demo transfers and show live status.
     Testnet {
@@ -68,6 +71,55 @@ enum Command {
         #[arg(long, value_name = "SECS")]
         duration: Option<u64>,
     },
+    /// Drive signed transfer load at a consortium; report committed tx/s, latency, refusals and node CPU/RSS.
+    ///
+    /// Spawns a local consortium (--spawn N, the default) or loads running nodes (--target with --keys).
+    /// The workload is signed before the timed window, then offered open-loop at --rate for --duration.
+    Bench {
+        /// Spawn a local consortium of N validators (real RocksDB and networking) [default: 4].
+        #[arg(long, value_name = "N", conflicts_with = "target")]
+        spawn: Option<usize>,
+        /// Load running nodes instead: their APIs, comma separated (host:port or http://host:port).
+        #[arg(long, value_name = "URL[,URL...]", value_delimiter = ',', requires = "keys")]
+        target: Vec<String>,
+        /// With --target: the consortium directory written by `covenant init --bench-senders K` (genesis.toml
+        /// and keys/ of the bench senders).
+        #[arg(long, value_name = "DIR", requires = "target")]
+        keys: Option<PathBuf>,
+        /// Offered transactions per second (the start rate with --saturate).
+        #[arg(long, value_name = "TX_PER_S", default_value_t = bench::RATE_DEFAULT)]
+        rate: u64,
+        /// Length of the timed window (of each step with --saturate).
+        #[arg(long, value_name = "SECS", default_value_t = bench::DURATION_SECS_DEFAULT)]
+        duration: u64,
+        /// Sender operators the load is spread over.
+        #[arg(long, value_name = "K", default_value_t = bench::SENDERS_DEFAULT)]
+        senders: usize,
+        /// Keep-alive connections, one request in flight on each (at most one per sender is used).
+        #[arg(long, value_name = "C", default_value_t = bench::CONNECTIONS_DEFAULT)]
+        connections: usize,
+        /// Workload seed (recipients and amounts).
+        #[arg(long, value_name = "S", default_value_t = bench::SEED_DEFAULT)]
+        seed: u64,
+        /// Longest wait after the window for accepted transactions to be committed.
+        #[arg(long, value_name = "SECS", default_value_t = bench::DRAIN_SECS_DEFAULT)]
+        drain: u64,
+        /// With --spawn: write the consortium here and keep it (default: a temporary directory, removed).
+        #[arg(long, value_name = "DIR", conflicts_with = "target")]
+        data_dir: Option<PathBuf>,
+        /// With --spawn: node i serves its API on 127.0.0.1:(PORT+i).
+        #[arg(long, value_name = "PORT", default_value_t = bench::API_PORT_BASE_DEFAULT)]
+        api_port_base: u16,
+        /// With --spawn: node i listens for peers on 127.0.0.1:(PORT+i).
+        #[arg(long, value_name = "PORT", default_value_t = bench::P2P_PORT_BASE_DEFAULT)]
+        p2p_port_base: u16,
+        /// Print one JSON object on stdout instead of text (progress still goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Step the rate up by half each step until the committed rate stops following it; report the best step.
+        #[arg(long)]
+        saturate: bool,
+    },
     /// Generate an ed25519 key file (32-byte seed as hex, mode 0600) and print its public key.
     Keygen {
         /// Where to write the key (must not exist).
@@ -87,6 +139,44 @@ enum Command {
         #[arg(long, conflicts_with = "rule")]
         json: bool,
     },
+    /// The conformance report: for every covenant article its class, rules, enforcement, tests and live parameters.
+    ///
+    /// Generated from the rule catalogue and the `// covers:` test markers of this build; Markdown by default.
+    Report {
+        /// Print one JSON object instead of Markdown.
+        #[arg(long)]
+        json: bool,
+        /// Take live parameter values from a running node's API (host:port or http://host:port).
+        #[arg(long, value_name = "ADDR", conflicts_with = "genesis")]
+        api: Option<String>,
+        /// Take parameter values from a genesis file.
+        #[arg(long, value_name = "FILE")]
+        genesis: Option<PathBuf>,
+        /// Write the report to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Asset inventory from a running node (article 14): members, nodes and versions, validators, operators,
+    /// contracts, parameters.
+    Inventory {
+        /// The node's API: host:port or http://host:port.
+        #[arg(long, value_name = "ADDR", default_value = query::DEFAULT_API)]
+        api: String,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Governance: propose changes, approve, reject or withdraw proposals, list and show them.
+    ///
+    /// A proposal executes once admins of enough members (the class threshold, the proposer's member
+    /// included) and at least two persons besides the proposer approved. See docs/governance.md.
+    Gov(covenant_node::commands::gov::cli::GovArgs),
+    /// Members: list them, or propose to admit, suspend or remove one (short for `gov propose`).
+    Member(covenant_node::commands::gov::cli::MemberArgs),
+    /// Operator accounts: list them, or propose to register, revoke or re-key one (short for `gov propose`).
+    Operator(covenant_node::commands::gov::cli::OperatorArgs),
+    /// Nodes: propose to add or remove a validator or observer, or change its role (short for `gov propose`).
+    NodeAdmin(covenant_node::commands::gov::cli::NodeAdminArgs),
     /// Build, sign and submit transactions with an operator key file; look up their status.
     Tx {
         /// The node's API: host:port or http://host:port.
@@ -354,15 +444,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(covenant_node::node::run_node(config))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Init { validators, dir, chain_id, p2p_port_base, api_port_base } => {
-            let configs = init::run(&init::InitOptions {
-                dir,
-                validators,
-                chain_id,
-                p2p_port_base,
-                api_port_base,
-                genesis_time_ms: covenant_node::runtime::chain::now_ms(),
-            })?;
+        Command::Init { validators, dir, chain_id, p2p_port_base, api_port_base, bench_senders } => {
+            let configs = init::run_with(
+                &init::InitOptions {
+                    dir,
+                    validators,
+                    chain_id,
+                    p2p_port_base,
+                    api_port_base,
+                    genesis_time_ms: covenant_node::runtime::chain::now_ms(),
+                },
+                &init::InitExtras { bench_senders },
+            )?;
             for config in configs {
                 writeln!(out, "{}", config.display())?;
             }
@@ -379,6 +472,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 duration: duration.map(std::time::Duration::from_secs),
             };
             testnet::run(&options, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            spawn,
+            target,
+            keys,
+            rate,
+            duration,
+            senders,
+            connections,
+            seed,
+            drain,
+            data_dir,
+            api_port_base,
+            p2p_port_base,
+            json,
+            saturate,
+        } => {
+            let target = match keys {
+                Some(keys) if !target.is_empty() => bench::Target::Remote { apis: target, keys },
+                _ => bench::Target::Spawn { validators: spawn.unwrap_or(4), api_port_base, p2p_port_base, data_dir },
+            };
+            let options = bench::BenchOptions {
+                target,
+                rate,
+                duration: std::time::Duration::from_secs(duration),
+                senders,
+                connections,
+                seed,
+                drain: std::time::Duration::from_secs(drain),
+                json,
+                saturate,
+            };
+            bench::run(&options, &mut out, &mut std::io::stderr())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { out: path } => {
@@ -420,6 +547,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 rules::write_table(&mut out)?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { json, api, genesis, out: file } => {
+            let source = match (api, genesis) {
+                (Some(api), _) => report::ParamSource::Api(api),
+                (None, Some(genesis)) => report::ParamSource::Genesis(genesis),
+                (None, None) => report::ParamSource::Defaults,
+            };
+            report::run(&report::ReportOptions { json, source, out: file }, &mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inventory { api, json } => {
+            inventory::run(&inventory::InventoryOptions { api, json }, &mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gov(args) => {
+            let outcome = covenant_node::commands::gov::cli::run_gov(args, &mut out, &mut std::io::stderr())?;
+            out.flush()?;
+            Ok(outcome.into())
+        }
+        Command::Member(args) => {
+            let outcome = covenant_node::commands::gov::cli::run_member(args, &mut out, &mut std::io::stderr())?;
+            out.flush()?;
+            Ok(outcome.into())
+        }
+        Command::Operator(args) => {
+            let outcome = covenant_node::commands::gov::cli::run_operator(args, &mut out, &mut std::io::stderr())?;
+            out.flush()?;
+            Ok(outcome.into())
+        }
+        Command::NodeAdmin(args) => {
+            let outcome = covenant_node::commands::gov::cli::run_node_admin(args, &mut out, &mut std::io::stderr())?;
+            out.flush()?;
+            Ok(outcome.into())
         }
         Command::Tx { api, command } => {
             let mut err = std::io::stderr();

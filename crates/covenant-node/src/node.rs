@@ -5,18 +5,19 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 use covenant_consensus::{Ed25519Crypto, Engine};
-use covenant_execution::genesis_outcome;
+use covenant_execution::{MemberState, NodeState, StateKey, StateReader, genesis_outcome};
 use covenant_network::{Network, NetworkConfig, peer_id_of, tcp_multiaddr, with_peer_id};
 use covenant_rules::{Environment, Genesis};
 use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
 use covenant_storage::{AuditLog, ChainStore, CommitBatch, RocksStore};
+use covenant_types::{MemberStatus, NodeRecord, SecretKey};
 
 use crate::config::{Host, NodeConfig, read_config_file};
 use crate::keyfile::read_plaintext_key;
-use crate::runtime::chain::now_ms;
+use crate::runtime::chain::{StoreState, now_ms};
 use crate::runtime::shared::Shared;
 use crate::runtime::{Runtime, report_fatal};
 
@@ -69,9 +70,6 @@ pub fn open_store(config: &NodeConfig, genesis: &Genesis) -> Result<RocksStore> 
 /// Runs the node until SIGINT/SIGTERM or a fatal error.
 pub async fn run_node(config: NodeConfig) -> Result<()> {
     let genesis = load_genesis(&config)?;
-    let Some(me) = genesis.node(&config.node_id).cloned() else {
-        bail!("node {} is not registered in genesis {}", config.node_id, config.genesis_file.display());
-    };
     let consensus_key = read_plaintext_key(&config.consensus_key_file)?;
     let network_key = read_plaintext_key(&config.network_key_file)?;
     if genesis.environment() == Environment::Production {
@@ -79,22 +77,23 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
             "plaintext key files are refused for a production chain (article 41); encrypted key files are not supported by this version yet"
         );
     }
-    if consensus_key.key.public_key() != me.consensus_key {
-        bail!(
-            "consensus key file {} does not match the consensus key registered for {}",
-            config.consensus_key_file.display(),
-            config.node_id
-        );
-    }
-    if network_key.key.public_key() != me.network_key {
-        bail!(
-            "network key file {} does not match the network key registered for {}",
-            config.network_key_file.display(),
-            config.node_id
-        );
+    if let Some(me) = genesis.node(&config.node_id) {
+        check_keys_match(&config, me, &consensus_key.key, &network_key.key, "genesis")?;
     }
 
     let store = Arc::new(open_store(&config, &genesis)?);
+    // The chain's record of this node: genesis, or a later `add-node` proposal this store has seen.
+    match StoreState(&store).get::<NodeState>(&StateKey::Node(config.node_id.clone()))? {
+        Some(me) => {
+            check_keys_match(&config, &me.record, &consensus_key.key, &network_key.key, "the chain")?;
+            check_may_run(&store, &config, &me)?;
+        }
+        None => warn!(
+            node = %config.node_id,
+            "this node is not registered in genesis nor in the blocks this store holds: it runs as a joining \
+             node, and peers refuse it (COV-20) until an add-node proposal registering its keys has executed"
+        ),
+    }
     store.append(
         AuditRecord::new(now_ms(), config.node_id.clone(), EventType::ConfigLoaded, Actor::System, Outcome::Success)
             .with_detail("config", config.file.display().to_string()),
@@ -117,11 +116,12 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     let mut network_config = NetworkConfig::new(network_key.key.seed(), genesis.chain_id().to_string(), listen);
     network_config.allowed = genesis.nodes().iter().map(|node| node.network_key).collect();
     for peer in &config.bootstrap_peers {
-        let Some(node) = genesis.node(&peer.node) else {
-            bail!("bootstrap peer {} is not a node registered in genesis", peer.node);
+        let registered = StoreState(&store).get::<NodeState>(&StateKey::Node(peer.node.clone()))?;
+        let Some(network_key) = registered.map(|node| node.record.network_key) else {
+            bail!("bootstrap peer {} is not a node registered on chain (genesis or later blocks)", peer.node);
         };
         let address = tcp_multiaddr(resolve(&peer.address)?);
-        network_config.bootstrap.push(with_peer_id(&address, peer_id_of(&node.network_key)?));
+        network_config.bootstrap.push(with_peer_id(&address, peer_id_of(&network_key)?));
     }
     let (network, events) = Network::spawn(network_config).await.context("starting the network")?;
 
@@ -164,6 +164,51 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     store.append(AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStopped, Actor::System, outcome))?;
     info!("node stopped");
     result
+}
+
+/// The key files must hold the keys `source` registered for this node.
+fn check_keys_match(
+    config: &NodeConfig,
+    record: &NodeRecord,
+    consensus_key: &SecretKey,
+    network_key: &SecretKey,
+    source: &str,
+) -> Result<()> {
+    if consensus_key.public_key() != record.consensus_key {
+        bail!(
+            "consensus key file {} does not match the consensus key {source} registers for {}",
+            config.consensus_key_file.display(),
+            config.node_id
+        );
+    }
+    if network_key.public_key() != record.network_key {
+        bail!(
+            "network key file {} does not match the network key {source} registers for {}",
+            config.network_key_file.display(),
+            config.node_id
+        );
+    }
+    Ok(())
+}
+
+/// A removed node, or a node of a member that is suspended (by vote, or because its jurisdiction was
+/// sanctioned) or removed, does not start (COV-06, COV-17).
+fn check_may_run(store: &RocksStore, config: &NodeConfig, me: &NodeState) -> Result<()> {
+    if me.removed {
+        bail!("node {} was removed from the chain by governance; it may not run", config.node_id);
+    }
+    let member = StoreState(store).get::<MemberState>(&StateKey::Member(me.record.member.clone()))?;
+    match member {
+        Some(member) if member.status == MemberStatus::Active => Ok(()),
+        Some(member) => bail!(
+            "member {} of node {} is {:?} (jurisdiction {}): its nodes may not run (COV-06, COV-17)",
+            me.record.member,
+            config.node_id,
+            member.status,
+            member.jurisdiction
+        ),
+        None => bail!("member {} of node {} is not on chain", me.record.member, config.node_id),
+    }
 }
 
 fn resolve(address: &crate::config::HostPort) -> Result<std::net::SocketAddr> {

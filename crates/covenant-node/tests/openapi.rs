@@ -8,8 +8,7 @@ fn openapi_paths_match_the_router() {
     let document: serde_json::Value =
         serde_json::from_str(covenant_node::api::OPENAPI_JSON).expect("docs/api/openapi.json is JSON");
     assert!(document["openapi"].as_str().is_some_and(|version| version.starts_with("3.")));
-    let documented: BTreeSet<String> =
-        document["paths"].as_object().expect("paths object").keys().cloned().collect();
+    let documented: BTreeSet<String> = document["paths"].as_object().expect("paths object").keys().cloned().collect();
 
     let source = include_str!("../src/api.rs");
     let routed: BTreeSet<String> = source
@@ -18,14 +17,6 @@ fn openapi_paths_match_the_router() {
         .map(|rest| rest.split('"').next().expect("a quoted path").to_string())
         .collect();
     assert!(routed.len() >= 10, "the route scan found too few routes: {routed:?}");
-    assert_eq!(
-        documented.difference(&routed).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "documented but not routed"
-    );
-    assert_eq!(
-        routed.difference(&documented).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "routed but not documented"
-    );
+    assert_eq!(documented.difference(&routed).collect::<Vec<_>>(), Vec::<&String>::new(), "documented but not routed");
+    assert_eq!(routed.difference(&documented).collect::<Vec<_>>(), Vec::<&String>::new(), "routed but not documented");
 }

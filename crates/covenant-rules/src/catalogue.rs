@@ -236,10 +236,17 @@ pub const CATALOGUE: &[RuleEntry] = &[
         class: RuleClass::P,
         description: "Every member carries an ISO 3166 jurisdiction; the chain holds a sanctioned list changed by vote; members and validators there cannot be admitted, existing ones are suspended and their nodes disconnected; a node refuses to start for such a member.",
         enforcement: Enforcement::Partial {
-            checked_in: &["covenant_rules::checks::check_jurisdiction_allowed", GENESIS_VALIDATE],
-            stages: &[S::Genesis],
-            enforced: "a genesis with a member in a sanctioned jurisdiction is refused",
-            missing: "admission by governance vote and suspension when the list changes (covenant-execution); disconnecting such nodes (covenant-network); refusing to start (covenant-node)",
+            checked_in: &[
+                "covenant_rules::checks::check_jurisdiction_allowed",
+                GENESIS_VALIDATE,
+                "covenant_execution::governance::check_action",
+                "covenant_execution::governance::apply_action",
+                "covenant_node::node::check_may_run",
+                "covenant_node::runtime::Runtime::refresh_allowlist",
+            ],
+            stages: &[S::Genesis, S::GovernanceExecution, S::PeerHandshake],
+            enforced: "a genesis with a member in a sanctioned jurisdiction is refused; admitting a member in a sanctioned jurisdiction is refused before voting; a new sanctioned list suspends the members there and drops their validators from the next height's set; the allowlist excludes nodes of members that are not active, so they are disconnected; a node of a suspended member refuses to start",
+            missing: "an end-to-end test of the disconnection and of the start refusal (the governance side is tested)",
         },
     },
     RuleEntry {
@@ -248,7 +255,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "KYC before customer data or transactions",
         class: RuleClass::P,
         description: "Customer accounts need an unexpired KYC attestation by a member before any transaction or data record about them is accepted.",
-        enforcement: Enforcement::NotYet { planned: "transaction execution (covenant-execution)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_execution::checks::check_kyc",
+                "covenant_execution::checks::check_payload",
+                MEMPOOL_ADMIT,
+            ],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
+        },
     },
     RuleEntry {
         id: RuleId::CustomerDataAccess,
@@ -272,11 +286,9 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "One person, one account",
         class: RuleClass::P,
         description: "Each operator is a registered person (person id scoped by member); a person has at most one active operator account; every signed action names the person.",
-        enforcement: Enforcement::Partial {
-            checked_in: &[GENESIS_VALIDATE],
-            stages: &[S::Genesis],
-            enforced: "a genesis giving one person two operator accounts, or two operator accounts one key, is refused",
-            missing: "RegisterOperator execution (covenant-execution)",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[GENESIS_VALIDATE, "covenant_execution::governance::check_register_operator"],
+            stages: &[S::Genesis, S::GovernanceExecution],
         },
     },
     RuleEntry {
@@ -285,16 +297,16 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Operator keys expire; node keys sign no operator actions",
         class: RuleClass::P,
         description: "Operator keys expire at most operator_key_age_days_max (at most 90) days after issue; an expired key signs nothing; node (system) keys cannot sign operator or governance actions.",
-        enforcement: Enforcement::Partial {
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_rules::checks::check_key_lifetime",
                 GENESIS_VALIDATE,
                 "covenant_rules::params::ChainParams::validate",
                 CHECK_SENDER,
+                "covenant_execution::governance::check_register_operator",
+                "covenant_execution::governance::check_action",
             ],
-            stages: &[S::Genesis, S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
-            enforced: "at genesis: every operator key expires after genesis_time_ms and at most operator_key_age_days_max days later, the parameter stays within 1..=90 days, and no node key is also an operator key; a transaction signed with an expired key (by block time, or the node's clock at admission) or by a node key is refused at admission and makes a block invalid",
-            missing: "the same lifetime check on RegisterOperator and RotateOperatorKey (governance, covenant-execution)",
+            stages: &[S::Genesis, S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution],
         },
     },
     RuleEntry {
@@ -303,11 +315,16 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Role separation",
         class: RuleClass::P,
         description: "Operator roles are admin, submitter, auditor, contract steward; forbidden combinations (the auditor role is exclusive) are refused; nobody approves their own proposal.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_rules::checks::check_role_combination", GENESIS_VALIDATE],
-            stages: &[S::Genesis],
-            enforced: "a genesis operator holding a forbidden role combination is refused",
-            missing: "RegisterOperator execution, role checks per transaction kind, refusing self-approval (covenant-execution)",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_rules::checks::check_role_combination",
+                GENESIS_VALIDATE,
+                "covenant_execution::checks::required_role",
+                "covenant_execution::checks::check_payload",
+                "covenant_execution::governance::check_vote",
+                "covenant_execution::governance::check_register_operator",
+            ],
+            stages: &[S::Genesis, S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution],
         },
     },
     RuleEntry {
@@ -316,7 +333,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Changes only by executed governance proposals",
         class: RuleClass::P,
         description: "Validator set, parameters, members, operators and contracts change only by an executed governance proposal, recorded on chain.",
-        enforcement: Enforcement::NotYet { planned: "governance execution (covenant-execution)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_execution::governance::check_propose",
+                "covenant_execution::governance::check_action",
+                "covenant_execution::governance::approve",
+            ],
+            stages: &[S::MempoolAdmission, S::GovernanceExecution],
+        },
     },
     RuleEntry {
         id: RuleId::TwoPersonRule,
@@ -324,7 +348,10 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Two distinct persons approve every change",
         class: RuleClass::P,
         description: "Every proposal needs approvals of at least two distinct persons besides meeting its member threshold.",
-        enforcement: Enforcement::NotYet { planned: "governance execution (covenant-execution)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &["covenant_execution::governance::check_vote", "covenant_execution::governance::passes"],
+            stages: &[S::MempoolAdmission, S::GovernanceExecution],
+        },
     },
     RuleEntry {
         id: RuleId::Revocation,
@@ -333,10 +360,10 @@ pub const CATALOGUE: &[RuleEntry] = &[
         class: RuleClass::P,
         description: "A revoked operator or member signs nothing and reads nothing from the next block on; membership only by vote.",
         enforcement: Enforcement::Partial {
-            checked_in: &[CHECK_SENDER],
-            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
-            enforced: "transactions from an unregistered or revoked operator, or from an operator of a suspended or removed member, are refused at admission and make a block invalid",
-            missing: "the revocation and membership governance actions that set those states (covenant-execution); refusing API reads by revoked operators (covenant-node)",
+            checked_in: &[CHECK_SENDER, "covenant_execution::governance::apply_action"],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution],
+            enforced: "transactions from an unregistered or revoked operator, or from an operator of a suspended or removed member, are refused at admission and make a block invalid from the block after the revocation; members and operators are admitted, suspended, removed and revoked only by vote",
+            missing: "refusing API reads by revoked operators: the API has no per-operator authentication yet (issue 8)",
         },
     },
     RuleEntry {
@@ -375,10 +402,12 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 "covenant_rules::checks::check_threshold",
                 "covenant_rules::checks::check_admin_spread",
                 GENESIS_VALIDATE,
+                "covenant_execution::governance::check_action",
+                "covenant_execution::governance::check_vote",
             ],
-            stages: &[S::Genesis],
-            enforced: "a genesis is refused if any class threshold is below 2 members, if admins are fewer than 2 persons in 2 members, or if two admin accounts share a key",
-            missing: "keeping it under governance: SetThreshold below 2 and revocations leaving one admin member refused (covenant-execution)",
+            stages: &[S::Genesis, S::GovernanceExecution],
+            enforced: "a genesis is refused if any class threshold is below 2 members, if admins are fewer than 2 persons in 2 members, or if two admin accounts share a key; a threshold change below 2 members is refused; nobody votes on their own proposal and every proposal needs two approving persons besides the proposer",
+            missing: "refusing a revocation that would leave admins in fewer than two members or fewer than two persons",
         },
     },
     RuleEntry {
@@ -406,11 +435,9 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Only registered nodes connect",
         class: RuleClass::N,
         description: "Only nodes whose network key is registered on chain may connect; others are refused at the handshake and the refusal is audited.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_network::service::admitted"],
+        enforcement: Enforcement::Enforced {
+            checked_in: &["covenant_network::service::admitted", "covenant_node::runtime::Runtime::refresh_allowlist"],
             stages: &[S::PeerHandshake],
-            enforced: "the libp2p allowlist (first behaviour) holds exactly the network keys of registered, non-removed nodes read from the state after every block; any other peer is refused once Noise names it, before an application message is read; the node appends each refusal to its audit log",
-            missing: "an end-to-end test that a node with an unregistered key is refused and the audit log records it (issue 4)",
         },
     },
     RuleEntry {
@@ -432,7 +459,12 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Metrics for consensus pace",
         class: RuleClass::N,
         description: "Metrics for consensus latency, block interval, peer traffic and mempool.",
-        enforcement: Enforcement::NotYet { planned: "metrics (covenant-node)" },
+        enforcement: Enforcement::Partial {
+            checked_in: &["covenant_node::metrics::Metrics::render"],
+            stages: &[S::Observability],
+            enforced: "/metrics exports height, round and round changes, committed blocks and transactions, commit latency, store commit time, block interval, peers, mempool size and bytes, verification queue, clock offset, and refusals by rule",
+            missing: "peer traffic counters (bytes and messages per peer)",
+        },
     },
     RuleEntry {
         id: RuleId::ContractOwnership,
@@ -519,11 +551,12 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Data records follow a registered schema",
         class: RuleClass::P,
         description: "Data records name a registered schema; canonical encoding.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_execution::execute::run_data_record"],
-            stages: &[S::TransactionExecution],
-            enforced: "a data record naming a schema that is not registered fails with a receipt naming COV-32; schemas are registered in genesis",
-            missing: "registering schemas by governance vote (covenant-execution, issue 5)",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_execution::execute::run_data_record",
+                "covenant_execution::governance::check_action",
+            ],
+            stages: &[S::TransactionExecution, S::GovernanceExecution],
         },
     },
     RuleEntry {
@@ -558,8 +591,8 @@ pub const CATALOGUE: &[RuleEntry] = &[
         enforcement: Enforcement::Partial {
             checked_in: &["covenant_rules::checks::check_clock_drift", CONSENSUS_CHECK_BLOCK],
             stages: &[S::BlockValidation],
-            enforced: "the consensus engine refuses a new proposal whose timestamp is further than clock_drift_ms_max from its clock when received",
-            missing: "measuring the node's offset against its peers, stopping proposing and alerting when out of range (covenant-node, issue 8)",
+            enforced: "the consensus engine refuses a new proposal whose timestamp is further than clock_drift_ms_max from its clock when received (end-to-end under libfaketime); each node measures its clock offset against its peers and exports it in /v1/status and /metrics",
+            missing: "a node stopping proposing and alerting while its own offset is out of range (issue 8)",
         },
     },
     RuleEntry {
@@ -568,11 +601,9 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Timestamps cannot be changed",
         class: RuleClass::P,
         description: "Block timestamps strictly increase by at least block_interval_ms_min, are covered by the commit seals, and no interface sets them.",
-        enforcement: Enforcement::Partial {
+        enforcement: Enforcement::Enforced {
             checked_in: &["covenant_rules::checks::check_timestamp_interval", CONSENSUS_CHECK_BLOCK],
             stages: &[S::BlockProposal, S::BlockValidation],
-            enforced: "the consensus engine refuses a block (its own included) whose timestamp is less than block_interval_ms_min after its parent's; commit seals sign the block hash, which covers the header timestamp",
-            missing: "an end-to-end test under a skewed clock (issue 4); no API sets a timestamp (the API only submits signed transactions and reads)",
         },
     },
     RuleEntry {
@@ -581,7 +612,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Customer data encrypted",
         class: RuleClass::P,
         description: "Records classified as customer data must be encrypted envelopes; plaintext that looks like a national id is refused.",
-        enforcement: Enforcement::NotYet { planned: "transaction execution (covenant-execution)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_rules::pii::check_record_content",
+                "covenant_rules::pii::check_plaintext",
+                "covenant_execution::checks::check_payload",
+            ],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
+        },
     },
     RuleEntry {
         id: RuleId::CustomerDataReadAudit,
@@ -598,10 +636,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         class: RuleClass::P,
         description: "Rotation and emergency revocation transactions; key files encrypted at rest; key backup and restore check.",
         enforcement: Enforcement::Partial {
-            checked_in: &["covenant_node::commands::config_check::cross_check"],
-            stages: &[S::NodeConfig],
-            enforced: "`covenant config check` refuses plaintext key files for a node of a production genesis and warns when a key file is readable by group or others",
-            missing: "rotation and emergency revocation transactions (covenant-execution); encrypted key files and the key backup / restore check (covenant-client); the node refusing to start with plaintext keys on production",
+            checked_in: &[
+                "covenant_node::commands::config_check::cross_check",
+                "covenant_execution::governance::check_action",
+                "covenant_execution::governance::check_key_unused",
+            ],
+            stages: &[S::NodeConfig, S::GovernanceExecution],
+            enforced: "operator keys are rotated and revoked by vote, effective from the next block; a key is registered once, ever; `covenant config check` refuses plaintext key files for a production genesis and the node refuses to start with them",
+            missing: "encrypted key files with key backup and restore checks, and an emergency revocation class with its own threshold (issue 8)",
         },
     },
     RuleEntry {
@@ -800,6 +842,11 @@ mod tests {
             ("covenant_node::mempool::", include_str!("../../covenant-node/src/mempool.rs")),
             ("covenant_execution::checks::", include_str!("../../covenant-execution/src/checks.rs")),
             ("covenant_execution::execute::", include_str!("../../covenant-execution/src/execute.rs")),
+            ("covenant_execution::governance::", include_str!("../../covenant-execution/src/governance.rs")),
+            ("covenant_rules::pii::", include_str!("pii.rs")),
+            ("covenant_node::node::", include_str!("../../covenant-node/src/node.rs")),
+            ("covenant_node::runtime::", include_str!("../../covenant-node/src/runtime/mod.rs")),
+            ("covenant_node::metrics::", include_str!("../../covenant-node/src/metrics.rs")),
             ("covenant_network::service::", include_str!("../../covenant-network/src/service.rs")),
             (
                 "covenant_node::commands::config_check::",
@@ -836,7 +883,23 @@ mod tests {
         //   the parameters inside their covenant bounds (ChainParams::with validates any change).
         let enforced: Vec<RuleId> =
             CATALOGUE.iter().filter(|entry| entry.enforcement.is_enforced()).map(|entry| entry.id).collect();
-        assert_eq!(enforced, vec![RuleId::OrderedNonces, RuleId::BlockLimits]);
+        assert_eq!(
+            enforced,
+            vec![
+                RuleId::KycRequired,
+                RuleId::OnePersonOneAccount,
+                RuleId::CredentialExpiry,
+                RuleId::RoleSeparation,
+                RuleId::ChangeByConsensus,
+                RuleId::TwoPersonRule,
+                RuleId::PermissionedPeers,
+                RuleId::DataSchema,
+                RuleId::OrderedNonces,
+                RuleId::TimestampIntegrity,
+                RuleId::PiiProtection,
+                RuleId::BlockLimits,
+            ]
+        );
     }
 
     #[test]

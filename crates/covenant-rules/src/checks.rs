@@ -162,6 +162,7 @@ mod tests {
     use super::*;
     use crate::RuleId;
 
+    // covers: COV-12-ROLE-SEPARATION
     #[test]
     fn role_separation_refuses_auditor_with_any_acting_role() {
         assert_eq!(check_role_combination(&[Role::Admin, Role::Submitter, Role::ContractSteward]), Ok(()));
@@ -173,6 +174,7 @@ mod tests {
         }
     }
 
+    // covers: COV-11-CREDENTIAL-EXPIRY
     #[test]
     fn key_lifetime_is_bounded_by_the_parameter() {
         let params = ChainParams::default();
@@ -189,6 +191,7 @@ mod tests {
         );
     }
 
+    // covers: COV-18-NO-SUPERUSER
     #[test]
     fn thresholds_and_admins_need_two() {
         assert_eq!(check_threshold("membership", 2), Ok(()));
@@ -199,6 +202,7 @@ mod tests {
         assert_eq!(check_admin_spread(1, 1).unwrap_err().rule(), RuleId::NoSuperuser);
     }
 
+    // covers: COV-06-SANCTIONED-JURISDICTION, COV-18-RETENTION
     #[test]
     fn sanctioned_jurisdiction_and_retention() {
         let member = MemberId::new("bank-x").unwrap();

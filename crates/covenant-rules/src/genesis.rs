@@ -128,7 +128,7 @@ impl ActionClass {
                 ActionClass::Membership
             }
             RegisterOperator(_) | RevokeOperator(_) | RotateOperatorKey { .. } => ActionClass::Operators,
-            AddNode(_) | RemoveNode(_) => ActionClass::Nodes,
+            AddNode(_) | RemoveNode(_) | ChangeNodeRole { .. } => ActionClass::Nodes,
             SetParameter { .. } | SetThreshold { .. } | RegisterSchema { .. } => ActionClass::Parameters,
             AdmitContract { .. } | ResumeContract(_) | RetireContract(_) => ActionClass::Contracts,
             PauseContract(_) => ActionClass::Emergency,

@@ -113,7 +113,9 @@ pub fn check_record_content(classification: Classification, content: &RecordCont
 pub fn check_plaintext(what: &str, bytes: &[u8]) -> Result<(), Violation> {
     match find_national_id(bytes) {
         Some(masked) => Err(Violation::PiiExposed {
-            reason: format!("{what} contains what looks like a national id number ({masked}); encrypt it in an envelope"),
+            reason: format!(
+                "{what} contains what looks like a national id number ({masked}); encrypt it in an envelope"
+            ),
         }),
         None => Ok(()),
     }

@@ -61,6 +61,7 @@ fn bad_unknown_field() {
     );
 }
 
+// covers: COV-18-NO-SUPERUSER
 #[test]
 fn bad_single_admin() {
     let errors = refused("bad-single-admin.toml");
@@ -73,6 +74,7 @@ fn bad_single_admin() {
     error_at(&errors, "thresholds.emergency.members_required", None);
 }
 
+// covers: COV-06-SANCTIONED-JURISDICTION
 #[test]
 fn bad_sanctioned_member() {
     let errors = refused("bad-sanctioned-member.toml");
@@ -80,6 +82,7 @@ fn bad_sanctioned_member() {
     error_at(&errors, "members[3].jurisdiction", Some(RuleId::SanctionedJurisdiction));
 }
 
+// covers: COV-18-RETENTION
 #[test]
 fn bad_retention() {
     let errors = refused("bad-retention.toml");
@@ -87,6 +90,7 @@ fn bad_retention() {
     error_at(&errors, "parameters.audit_retention_days", Some(RuleId::Retention));
 }
 
+// covers: COV-11-CREDENTIAL-EXPIRY
 #[test]
 fn bad_key_expiry() {
     let errors = refused("bad-key-expiry.toml");
@@ -103,6 +107,7 @@ fn bad_production_3_validators() {
     assert_eq!(kind, GenesisErrorKind::TooFewValidators { environment: Environment::Production, found: 3, min: 4 });
 }
 
+// covers: COV-30-SIGNED
 #[test]
 fn bad_weak_key() {
     let errors = refused("bad-weak-key.toml");
@@ -111,6 +116,7 @@ fn bad_weak_key() {
     assert!(matches!(kind, GenesisErrorKind::Key(CryptoError::WeakKey { .. })));
 }
 
+// covers: COV-12-ROLE-SEPARATION
 #[test]
 fn bad_role_combination() {
     let errors = refused("bad-role-combination.toml");
@@ -118,6 +124,7 @@ fn bad_role_combination() {
     error_at(&errors, "operators[0].roles", Some(RuleId::RoleSeparation));
 }
 
+// covers: COV-18-NO-SUPERUSER
 #[test]
 fn bad_threshold_one() {
     let errors = refused("bad-threshold-one.toml");
@@ -125,6 +132,7 @@ fn bad_threshold_one() {
     error_at(&errors, "thresholds.emergency.members_required", Some(RuleId::NoSuperuser));
 }
 
+// covers: COV-10-ONE-PERSON-ONE-ACCOUNT
 #[test]
 fn bad_duplicate_person() {
     let errors = refused("bad-duplicate-person.toml");

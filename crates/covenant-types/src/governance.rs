@@ -192,4 +192,11 @@ pub enum GovernanceAction {
     ResumeContract(ContractId),
     /// Retire a contract for good.
     RetireContract(ContractId),
+    /// Make an observer a validator or a validator an observer (the set changes from the next height).
+    ChangeNodeRole {
+        /// The node.
+        node: NodeId,
+        /// Its new role.
+        role: NodeRole,
+    },
 }

@@ -1,6 +1,11 @@
 //! `covenant init`: writes a complete local consortium: genesis, one node config and key pair per
 //! validator, and one admin and one submitter operator key per member. Keys are random and stored in
 //! plaintext files (mode 0600): a local test chain only (`environment = "test"`).
+//!
+//! [`run_with`] can add extra submitter operators for `covenant bench` ([`InitExtras::bench_senders`]):
+//! a single sender's pending transactions are bounded (`mempool_sender_txs_max`) and its nonces
+//! serialize, so load is spread over many senders. Each is a distinct person (COV-10), belongs to a
+//! member in turn, and debits its own funded account.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,17 @@ pub struct InitOptions {
     pub genesis_time_ms: u64,
 }
 
+/// What [`run_with`] adds to the consortium [`run`] writes. The default adds nothing.
+#[derive(Clone, Debug, Default)]
+pub struct InitExtras {
+    /// Extra submitter operators for `covenant bench`, spread over the members (at most
+    /// [`BENCH_SENDERS_MAX`]); each gets a key in `keys/` and an account funded with [`DEMO_BALANCE`].
+    pub bench_senders: usize,
+}
+
+/// Most bench senders one consortium gets.
+pub const BENCH_SENDERS_MAX: usize = 4_096;
+
 /// Names used in a generated consortium.
 pub fn member_id(index: usize) -> String {
     format!("bank-{index}")
@@ -44,6 +60,21 @@ pub fn submitter_id(index: usize) -> String {
 /// Treasury account of member `index`, funded in genesis.
 pub fn treasury_account(index: usize) -> String {
     format!("bank-{index}/treasury")
+}
+
+/// Member index of bench sender `index` in a consortium of `validators` members.
+pub fn bench_sender_member(index: usize, validators: usize) -> usize {
+    index % validators.max(1)
+}
+
+/// Operator id of bench sender `index` in a consortium of `validators` members, e.g. `bank-1.bench-5`.
+pub fn bench_sender_id(index: usize, validators: usize) -> String {
+    format!("{}.bench-{index}", member_id(bench_sender_member(index, validators)))
+}
+
+/// The account bench sender `index` debits, e.g. `bank-1/bench-5`, funded in genesis.
+pub fn bench_account(index: usize, validators: usize) -> String {
+    format!("{}/bench-{index}", member_id(bench_sender_member(index, validators)))
 }
 
 /// Asset every treasury holds in genesis.
@@ -87,6 +118,16 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes the consortium; returns the node config paths, node 0 first.
 pub fn run(options: &InitOptions) -> Result<Vec<PathBuf>> {
+    run_with(options, &InitExtras::default())
+}
+
+/// Writes the consortium with `extras`; returns the node config paths, node 0 first.
+pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBuf>> {
+    ensure!(
+        extras.bench_senders <= BENCH_SENDERS_MAX,
+        "{} bench senders asked; at most {BENCH_SENDERS_MAX}",
+        extras.bench_senders
+    );
     ensure!(
         options.validators >= 2,
         "a consortium needs at least 2 members so that no single key can act alone (COV-18-NO-SUPERUSER, article 18)"
@@ -129,6 +170,23 @@ pub fn run(options: &InitOptions) -> Result<Vec<PathBuf>> {
             genesis,
             "[[accounts]]\nid = {:?}\nbalances = {{ {DEMO_ASSET} = {DEMO_BALANCE} }}\n",
             treasury_account(index)
+        )?;
+    }
+    for index in 0..extras.bench_senders {
+        let member = member_id(bench_sender_member(index, options.validators));
+        let operator = bench_sender_id(index, options.validators);
+        let key = write_key(dir, &operator)?;
+        // A distinct person per sender: one person holds one account per member (COV-10).
+        writeln!(
+            genesis,
+            "[[operators]]\nid = {operator:?}\nperson = \"bench-{index}\"\nmember = {member:?}\n\
+             roles = [\"submitter\"]\npublic_key = \"{}\"\nkey_expires_at_ms = {key_expiry_ms}\n",
+            key.public_key().to_hex()
+        )?;
+        writeln!(
+            genesis,
+            "[[accounts]]\nid = {:?}\nbalances = {{ {DEMO_ASSET} = {DEMO_BALANCE} }}\n",
+            bench_account(index, options.validators)
         )?;
     }
     genesis.push_str(&nodes);

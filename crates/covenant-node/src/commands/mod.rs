@@ -1,9 +1,13 @@
 //! The `covenant` subcommands' logic. `main.rs` parses arguments and calls these; each writes to the
 //! writer it is given so tests can capture the output.
 
+pub mod bench;
 pub mod config_check;
+pub mod gov;
 pub mod init;
+pub mod inventory;
 pub mod query;
+pub mod report;
 pub mod rules;
 pub mod testnet;
 pub mod tx;

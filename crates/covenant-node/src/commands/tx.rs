@@ -166,7 +166,7 @@ pub fn status(api: &str, hash: &str, json: bool, out: &mut dyn Write, err: &mut 
 }
 
 /// Polls `GET /v1/txs/{hash}` until the transaction is committed or rejected, at most `timeout`.
-fn wait(api: &Api, hash: &str, timeout: Duration) -> Result<Value> {
+pub(crate) fn wait(api: &Api, hash: &str, timeout: Duration) -> Result<Value> {
     let path = format!("/v1/txs/{}", path_segment(hash));
     let deadline = Instant::now() + timeout;
     loop {

@@ -19,11 +19,11 @@ use tracing::{debug, error, info, warn};
 use covenant_consensus::{
     Action, CommitCertificate, Engine, HeightStart, Input, Message, SafetyState, Timeout, TimeoutKind,
 };
-use covenant_execution::{NodeState, StateKey, StateReader};
+use covenant_execution::{MemberState, NodeState, StateKey, StateReader};
 use covenant_network::{GetBlocks, NetworkEvent, PeerId, peer_id_of};
 use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
 use covenant_storage::{AuditLog, ChainStore, CommitBatch};
-use covenant_types::{BlockHeader, Principal, PublicKey, ValidatorSet};
+use covenant_types::{BlockHeader, MemberStatus, Principal, PublicKey, ValidatorSet};
 
 use crate::metrics::{RejectionStage, median_offset};
 use crate::runtime::chain::{StoreState, now_ms, scan_table};
@@ -170,7 +170,8 @@ impl Runtime {
                 // Queued for the admission stage; a peer's transaction is not gossiped again.
                 if let Err(error) = self.shared.submit_from_peer(bytes) {
                     warn!(%from, %error, "peer gossiped bytes that are not a transaction; disconnecting it");
-                    let _ = self.shared.network.disconnect(from, format!("gossiped an invalid transaction: {error}")).await;
+                    let _ =
+                        self.shared.network.disconnect(from, format!("gossiped an invalid transaction: {error}")).await;
                 }
             }
             NetworkEvent::BlockRequest { peer, request, responder } => {
@@ -532,14 +533,17 @@ impl Runtime {
         peer_id_of(&node.record.network_key).ok()
     }
 
-    /// Allows exactly the registered, non-removed nodes' network keys (COV-20).
+    /// Allows exactly the network keys of registered nodes that are not removed and whose member is
+    /// active (COV-20); a node of a suspended or sanctioned member is disconnected (COV-06).
     async fn refresh_allowlist(&self) -> Result<()> {
-        let keys: Vec<PublicKey> = self
-            .registered_nodes()?
-            .into_iter()
-            .filter(|node| !node.removed)
-            .map(|node| node.record.network_key)
-            .collect();
+        let state = StoreState(&self.shared.store);
+        let mut keys: Vec<PublicKey> = Vec::new();
+        for node in self.registered_nodes()? {
+            let member = state.get::<MemberState>(&StateKey::Member(node.record.member.clone()))?;
+            if !node.removed && member.is_some_and(|member| member.status == MemberStatus::Active) {
+                keys.push(node.record.network_key);
+            }
+        }
         self.shared.network.set_allowed(keys).await.context("updating the network allowlist")?;
         Ok(())
     }

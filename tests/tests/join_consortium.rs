@@ -1,0 +1,170 @@
+//! Joining a consortium, end to end with real processes (docs/joining.md): a new member generates
+//! its keys; existing members vote it in, register its admin, and add its node as an observer; the
+//! node starts from the genesis file, is admitted by its peers only once registered (COV-20), and
+//! catches up; a vote makes it a validator, and with one original validator stopped the chain can
+//! only go on with the new validator's commit seals.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use covenant_client::operator_tx;
+use covenant_tests::{Consortium, covenant_binary, now_ms, port_bases};
+use covenant_types::*;
+
+const CHAIN: &str = "covenant-local";
+const DAY_MS: u64 = 86_400_000;
+const VOTE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn read_key(consortium: &Consortium, name: &str) -> SecretKey {
+    let text = std::fs::read_to_string(consortium.key_file(name)).unwrap();
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed).unwrap();
+    SecretKey::from_seed(&seed)
+}
+
+/// `covenant keygen`, as the new member runs it; returns the public key.
+fn keygen(consortium: &Consortium, name: &str) -> PublicKey {
+    let output = Command::new(covenant_binary())
+        .args(["keygen", "--out"])
+        .arg(consortium.key_file(name))
+        .output()
+        .expect("covenant keygen runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    PublicKey::from_hex(String::from_utf8_lossy(&output.stdout).trim()).expect("keygen prints the public key")
+}
+
+/// Signs and submits a governance payload as `operator` through node `via`; returns the tx hash.
+fn send(consortium: &Consortium, via: usize, operator: &str, payload: Payload) -> Hash {
+    let api = &consortium.apis[via];
+    let nonce = api.get(&format!("/v1/operators/{operator}/nonce")).unwrap().body["next_nonce"].as_u64().unwrap();
+    let tx = operator_tx(
+        &ChainId::new(CHAIN).unwrap(),
+        &OperatorId::new(operator).unwrap(),
+        &read_key(consortium, operator),
+        nonce,
+        now_ms(),
+        payload,
+    );
+    let response = api.submit(&tx).unwrap();
+    assert!(response.is_success(), "{operator} refused: {:?}", response.body);
+    Hash::from_hex(response.body["hash"].as_str().unwrap()).unwrap()
+}
+
+fn proposal_status(consortium: &Consortium, id: &Hash) -> Option<String> {
+    let response = consortium.apis[0].get(&format!("/v1/proposals/{id}")).ok()?;
+    response.body["status"].as_str().map(str::to_string)
+}
+
+fn wait_for(what: &str, consortium: &Consortium, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + VOTE_TIMEOUT;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", consortium.logs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// bank-0's admin proposes; bank-1's and bank-2's admins approve (3 members, 2 persons besides the
+/// proposer: the local consortium's threshold and the two-person rule).
+fn pass(consortium: &Consortium, action: GovernanceAction) {
+    let described = format!("{action:?}");
+    let proposal = Proposal { action, reason: "join test".into(), expires_at_ms: now_ms() + DAY_MS };
+    let id = send(consortium, 0, "bank-0.admin", Payload::GovernancePropose(Box::new(proposal)));
+    wait_for("the proposal to be on chain", consortium, || proposal_status(consortium, &id).is_some());
+    send(consortium, 1, "bank-1.admin", Payload::GovernanceApprove(id));
+    wait_for("the first approval", consortium, || {
+        consortium.apis[0]
+            .get(&format!("/v1/proposals/{id}"))
+            .ok()
+            .and_then(|r| r.body["approvals"].as_array().map(Vec::len))
+            == Some(1)
+    });
+    send(consortium, 2, "bank-2.admin", Payload::GovernanceApprove(id));
+    wait_for(&format!("{described} to execute"), consortium, || {
+        proposal_status(consortium, &id).as_deref() == Some("executed")
+    });
+}
+
+fn validator_count(consortium: &Consortium, index: usize) -> usize {
+    let response = consortium.apis[index].get("/v1/validators").unwrap();
+    response.body["validators"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+fn sealed_by(consortium: &Consortium, index: usize, height: u64, node: &str) -> bool {
+    consortium.block(index, height).is_some_and(|block| {
+        block["commit_seals"].as_array().is_some_and(|seals| seals.iter().any(|seal| seal["validator"] == node))
+    })
+}
+
+// covers: COV-15-CHANGE-BY-CONSENSUS, COV-16-TWO-PERSON-RULE, COV-20-PERMISSIONED-PEERS
+#[test]
+fn a_new_member_joins_as_observer_syncs_and_is_voted_in_as_validator() {
+    let mut consortium = Consortium::start(4);
+    consortium.wait_for_height(&[0, 1, 2, 3], 1, Duration::from_secs(90));
+
+    // The new member's keys, generated on its own machine.
+    let admin_key = keygen(&consortium, "bank-4.admin");
+    let network_key = keygen(&consortium, "validator-4.network");
+    let consensus_key = keygen(&consortium, "validator-4.consensus");
+
+    pass(
+        &consortium,
+        GovernanceAction::AdmitMember {
+            member: MemberId::new("bank-4").unwrap(),
+            name: "Bank 4".into(),
+            jurisdiction: Jurisdiction::new("TW").unwrap(),
+        },
+    );
+    pass(
+        &consortium,
+        GovernanceAction::RegisterOperator(OperatorRecord {
+            id: OperatorId::new("bank-4.admin").unwrap(),
+            person: PersonId::new("admin-4").unwrap(),
+            member: MemberId::new("bank-4").unwrap(),
+            roles: vec![Role::Admin],
+            key: admin_key,
+            key_expires_at_ms: now_ms() + 30 * DAY_MS,
+        }),
+    );
+    pass(
+        &consortium,
+        GovernanceAction::AddNode(NodeRecord {
+            id: NodeId::new("validator-4").unwrap(),
+            member: MemberId::new("bank-4").unwrap(),
+            role: NodeRole::Observer,
+            network_key,
+            consensus_key,
+        }),
+    );
+    assert_eq!(validator_count(&consortium, 0), 4, "an observer does not vote");
+
+    // Its node: the same genesis, its own keys, the existing validators as bootstrap peers.
+    let index = consortium.add_node_slot();
+    let (p2p, api) = port_bases();
+    let config = std::fs::read_to_string(consortium.config_file(0))
+        .unwrap()
+        .replace("validator-0", "validator-4")
+        .replace(&format!("127.0.0.1:{p2p}\""), &format!("127.0.0.1:{}\"", p2p + 4))
+        .replace(&format!("127.0.0.1:{api}\""), &format!("127.0.0.1:{}\"", api + 4))
+        .replace("bootstrap_peers = [", &format!("bootstrap_peers = [\"validator-0@127.0.0.1:{p2p}\", "));
+    std::fs::write(consortium.config_file(index), config).unwrap();
+    consortium.start_node(index);
+    let target = consortium.height(0);
+    consortium.wait_for_height(&[index], target, Duration::from_secs(90));
+
+    // Voted in as a validator: the set grows from the next height on every node.
+    pass(
+        &consortium,
+        GovernanceAction::ChangeNodeRole { node: NodeId::new("validator-4").unwrap(), role: NodeRole::Validator },
+    );
+    wait_for("five validators everywhere", &consortium, || (0..5).all(|node| validator_count(&consortium, node) == 5));
+
+    // Five validators have a quorum of four: with validator-3 stopped, every new block needs
+    // validator-4's seal.
+    consortium.kill_node(3);
+    let from = consortium.height(0) + 1;
+    consortium.wait_for_height(&[0, 1, 2, 4], from + 2, Duration::from_secs(90));
+    for height in from + 1..=from + 2 {
+        assert!(sealed_by(&consortium, 0, height, "validator-4"), "block {height} lacks validator-4's seal");
+    }
+    consortium.assert_same_chain(&[0, 1, 2, 4]);
+}
