@@ -8,7 +8,7 @@ use covenant_types::{AccountId, MemberStatus, Payload, Principal, Role, Verified
 
 use crate::execute::BlockContext;
 use crate::governance;
-use crate::state::{KycState, MemberState, OperatorState, StateError, StateKey, StateReader, StateView};
+use crate::state::{KycState, MemberState, NodeState, OperatorState, StateError, StateKey, StateReader, StateView};
 
 /// Why a transaction cannot be included in a block at all (the block would be invalid).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -66,9 +66,26 @@ pub fn check_sender<S: StateReader + ?Sized>(state: &S, tx: &VerifiedTx, now_ms:
             }
         }
         Principal::Node(node_id) => {
-            // Node (system) keys never sign operator or governance actions (COV-11). The only
-            // transaction a node will sign, audit anchoring, arrives with the audit issue.
-            return Err(Violation::NodeKeyForbidden { node: node_id.clone(), kind: body.payload.kind() }.into());
+            // Node (system) keys never sign operator or governance actions (COV-11): the only
+            // transaction a node signs, with its consensus key, is an audit anchor.
+            if !matches!(body.payload, Payload::AuditAnchor(_)) {
+                return Err(Violation::NodeKeyForbidden { node: node_id.clone(), kind: body.payload.kind() }.into());
+            }
+            let node = match state.get::<NodeState>(&StateKey::Node(node_id.clone()))? {
+                Some(node) if !node.removed => node,
+                _ => return Err(Violation::UnknownSender { sender: node_id.to_string() }.into()),
+            };
+            if node.record.consensus_key != tx.tx().signer {
+                return Err(Violation::SignerNotRegisteredKey {
+                    sender: node_id.to_string(),
+                    signer: tx.tx().signer.to_hex(),
+                }
+                .into());
+            }
+            match state.get::<MemberState>(&StateKey::Member(node.record.member.clone()))? {
+                Some(member) if member.status == MemberStatus::Active => {}
+                _ => return Err(Violation::MemberNotActive { member: node.record.member }.into()),
+            }
         }
     }
     Ok(())
@@ -82,8 +99,22 @@ pub fn required_role(payload: &Payload) -> Option<Role> {
         | Payload::GovernanceApprove(_)
         | Payload::GovernanceReject(_)
         | Payload::GovernanceWithdraw(_) => Some(Role::Admin),
-        Payload::ContractCall(_) => None,
+        Payload::ContractCall(_) | Payload::AuditAnchor(_) => None,
     }
+}
+
+/// COV-33: a node's anchors move its anchored audit head strictly forward.
+fn check_anchor<S: StateReader + ?Sized>(
+    state: &S,
+    node: &covenant_types::NodeId,
+    anchor: &covenant_types::AuditAnchor,
+) -> Result<(), TxInvalid> {
+    if let Some(last) = state.get::<u64>(&StateKey::LastAuditAnchor(node.clone()))?
+        && anchor.sequence <= last
+    {
+        return Err(Violation::AnchorOutOfOrder { node: node.clone(), sequence: anchor.sequence, last }.into());
+    }
+    Ok(())
 }
 
 /// Checks what the payload asks against the state, before anything runs: the sender's role
@@ -96,11 +127,17 @@ pub fn check_payload<S: StateView + ?Sized>(
     context: &BlockContext,
 ) -> Result<(), TxInvalid> {
     let body = &tx.tx().body;
-    let operator_id = match &body.sender {
-        Principal::Operator(operator) => operator,
-        Principal::Node(node) => {
+    let operator_id = match (&body.sender, &body.payload) {
+        (Principal::Node(node), Payload::AuditAnchor(anchor)) => return check_anchor(state, node, anchor),
+        (Principal::Node(node), _) => {
             return Err(Violation::NodeKeyForbidden { node: node.clone(), kind: body.payload.kind() }.into());
         }
+        (Principal::Operator(operator), Payload::AuditAnchor(_)) => {
+            return Err(
+                Violation::NodeOnlyAction { operator: operator.clone(), kind: body.payload.kind().into() }.into()
+            );
+        }
+        (Principal::Operator(operator), _) => operator,
     };
     let Some(role) = required_role(&body.payload) else {
         return Err(TxInvalid::Unsupported { kind: body.payload.kind() });
@@ -127,7 +164,7 @@ pub fn check_payload<S: StateView + ?Sized>(
             }
             pii::check_record_content(record.classification, &record.content)?;
         }
-        Payload::KycAttestation(_) | Payload::ContractCall(_) => {}
+        Payload::KycAttestation(_) | Payload::ContractCall(_) | Payload::AuditAnchor(_) => {}
         Payload::GovernancePropose(proposal) => governance::check_propose(state, proposal, context)?,
         Payload::GovernanceApprove(id) | Payload::GovernanceReject(id) => {
             let vote = governance::voter(operator_id, state, context.height)?;

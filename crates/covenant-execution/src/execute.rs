@@ -148,9 +148,10 @@ fn sender_member<V: StateView + ?Sized>(overlay: &Overlay<'_, V>, tx: &VerifiedT
             .get::<OperatorState>(&StateKey::Operator(id.clone()))?
             .map(|operator| operator.record.member)
             .ok_or_else(|| Violation::UnknownSender { sender: id.to_string() }.into()),
-        covenant_types::Principal::Node(node) => {
-            Err(Violation::NodeKeyForbidden { node: node.clone(), kind: tx.tx().body.payload.kind() }.into())
-        }
+        covenant_types::Principal::Node(node) => overlay
+            .get::<crate::state::NodeState>(&StateKey::Node(node.clone()))?
+            .map(|state| state.record.member)
+            .ok_or_else(|| Violation::UnknownSender { sender: node.to_string() }.into()),
     }
 }
 
@@ -196,6 +197,16 @@ fn run_payload<V: StateView + ?Sized>(
             } else {
                 governance::reject(overlay, *id, proposal, vote, context)?;
             }
+            Ok(Ok(()))
+        }
+        Payload::AuditAnchor(anchor) => {
+            let covenant_types::Principal::Node(node) = &tx.tx().body.sender else {
+                return Err(TxInvalid::Unsupported { kind: "audit anchor from an operator" });
+            };
+            let record =
+                crate::state::AnchorRecord { hash: anchor.hash, height: context.height, time_ms: context.timestamp_ms };
+            overlay.put(&StateKey::AuditAnchor(node.clone(), anchor.sequence), &record);
+            overlay.put(&StateKey::LastAuditAnchor(node.clone()), &anchor.sequence);
             Ok(Ok(()))
         }
         Payload::GovernanceWithdraw(id) => {

@@ -24,5 +24,6 @@ pub use genesis::{GenesisOutcome, genesis_outcome};
 pub use governance::{ProposalState, ProposalStatus, Vote};
 pub use root::next_state_root;
 pub use state::{
-    ChainInfo, KycState, MemberState, NodeState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView,
+    AnchorRecord, ChainInfo, KycState, MemberState, NodeState, OperatorState, Overlay, StateError, StateKey,
+    StateReader, StateView,
 };

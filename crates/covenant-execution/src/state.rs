@@ -56,6 +56,10 @@ pub enum StateKey {
     KeyOwner(PublicKey),
     /// A governance proposal, by the hash of the transaction that opened it.
     Proposal(Hash),
+    /// An audit anchor a node put on chain, by node and anchored sequence.
+    AuditAnchor(NodeId, u64),
+    /// The last sequence a node anchored.
+    LastAuditAnchor(NodeId),
 }
 
 impl StateKey {
@@ -80,6 +84,8 @@ impl StateKey {
             StateKey::Person(..) => 0x13,
             StateKey::KeyOwner(_) => 0x14,
             StateKey::Proposal(_) => 0x40,
+            StateKey::AuditAnchor(..) => 0x50,
+            StateKey::LastAuditAnchor(_) => 0x51,
         }
     }
 
@@ -105,6 +111,12 @@ impl StateKey {
             StateKey::Person(member, person) => key.extend(encode(&(member, person))),
             StateKey::KeyOwner(public_key) => key.extend(encode(public_key)),
             StateKey::Proposal(id) => key.extend(encode(id)),
+            // Big-endian sequence, so one node's anchors scan in order.
+            StateKey::AuditAnchor(node, sequence) => {
+                key.extend(encode(node));
+                key.extend(sequence.to_be_bytes());
+            }
+            StateKey::LastAuditAnchor(node) => key.extend(encode(node)),
         }
         key
     }
@@ -146,6 +158,17 @@ pub struct NodeState {
     pub record: NodeRecord,
     /// Removed nodes may no longer connect.
     pub removed: bool,
+}
+
+/// An audit anchor as stored: the anchored entry's hash and where the chain recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AnchorRecord {
+    /// Hash of the anchored audit entry.
+    pub hash: Hash,
+    /// Height of the block that recorded the anchor.
+    pub height: u64,
+    /// Timestamp of that block.
+    pub time_ms: u64,
 }
 
 /// A KYC attestation as stored, with the member that made it.

@@ -111,8 +111,10 @@ impl Chain {
                 self.root = outcome.state_root;
                 self.height += 1;
                 for tx in &txs {
-                    let Principal::Operator(operator) = &tx.tx().body.sender else { unreachable!() };
-                    *self.nonces.entry(operator.to_string()).or_default() += 1;
+                    // Node senders (audit anchors) set their nonces themselves.
+                    if let Principal::Operator(operator) = &tx.tx().body.sender {
+                        *self.nonces.entry(operator.to_string()).or_default() += 1;
+                    }
                 }
                 Ok(outcome.receipts)
             }
@@ -528,4 +530,36 @@ fn node_keys_sign_no_governance_or_operator_actions() {
             VerifiedTx::verify(SignedTx::sign(body, &key(seed(0, 5))), &ChainId::new("gov-test").unwrap()).unwrap();
         assert_eq!(chain.block(vec![tx]).unwrap_err(), RuleId::CredentialExpiry);
     }
+}
+
+// covers: COV-33-AUDIT-TRAIL, COV-30-SIGNED
+#[test]
+fn nodes_anchor_their_audit_heads_in_order_with_their_consensus_keys() {
+    let mut chain = Chain::new();
+    let anchor = |sequence: u64, signer: u8, node: &str| {
+        let body = TxBody {
+            version: ENCODING_VERSION,
+            chain_id: ChainId::new("gov-test").unwrap(),
+            sender: Principal::Node(NodeId::new(node).unwrap()),
+            nonce: sequence / 10,
+            created_at_ms: GENESIS_TIME_MS,
+            payload: Payload::AuditAnchor(AuditAnchor { sequence, hash: Hash::digest(&sequence.to_be_bytes()) }),
+        };
+        VerifiedTx::verify(SignedTx::sign(body, &key(signer)), &ChainId::new("gov-test").unwrap()).unwrap()
+    };
+    assert_eq!(chain.block(vec![anchor(0, seed(0, 5), "node-0")]).unwrap()[0].outcome, TxOutcome::Success);
+    let stored: Option<AnchorRecord> =
+        StateReader::get(&chain.state, &StateKey::AuditAnchor(NodeId::new("node-0").unwrap(), 0)).unwrap();
+    assert_eq!(stored.map(|record| record.height), Some(chain.height));
+    assert_eq!(chain.block(vec![anchor(10, seed(0, 5), "node-0")]).unwrap()[0].outcome, TxOutcome::Success);
+    // Going back, signing with the network key, or anchoring as an operator is refused.
+    assert_eq!(chain.block(vec![anchor(20, seed(0, 4), "node-0")]).unwrap_err(), RuleId::Signed);
+    let stale = VerifiedTx::verify(
+        SignedTx::sign(TxBody { nonce: 2, ..anchor(5, seed(0, 5), "node-0").tx().body.clone() }, &key(seed(0, 5))),
+        &ChainId::new("gov-test").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(chain.block(vec![stale]).unwrap_err(), RuleId::AuditTrail);
+    let by_operator = chain.tx("bank-a.ops", Payload::AuditAnchor(AuditAnchor { sequence: 99, hash: Hash::ZERO }));
+    assert_eq!(chain.block(vec![by_operator]).unwrap_err(), RuleId::AuditTrail);
 }

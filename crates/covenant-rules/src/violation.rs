@@ -555,6 +555,24 @@ pub enum Violation {
         /// Why.
         reason: String,
     },
+    /// An audit anchor that does not move the node's anchored audit head forward.
+    #[error("audit anchor of {node} names entry {sequence}, not after its last anchored entry {last}")]
+    AnchorOutOfOrder {
+        /// The node.
+        node: covenant_types::NodeId,
+        /// Sequence anchored now.
+        sequence: u64,
+        /// Sequence anchored last.
+        last: u64,
+    },
+    /// An operator sent what only a node signs (an audit anchor).
+    #[error("{operator} cannot send a {kind} transaction: only nodes anchor their audit logs")]
+    NodeOnlyAction {
+        /// The sender.
+        operator: OperatorId,
+        /// The payload kind.
+        kind: String,
+    },
     /// A transaction about a customer account without an unexpired KYC attestation.
     #[error("customer account {account} has no unexpired KYC attestation by a member")]
     KycMissing {
@@ -610,6 +628,7 @@ impl Violation {
             }
             Violation::KeyInUse { .. } => RuleId::KeyRotation,
             Violation::KycMissing { .. } => RuleId::KycRequired,
+            Violation::AnchorOutOfOrder { .. } | Violation::NodeOnlyAction { .. } => RuleId::AuditTrail,
             Violation::PiiExposed { .. } => RuleId::PiiProtection,
         }
     }

@@ -55,6 +55,6 @@ pub use hash::Hash;
 pub use ids::{AccountId, AssetId, ChainId, ContractId, IdError, MemberId, NodeId, OperatorId, PersonId, SchemaId};
 pub use merkle::merkle_root;
 pub use tx::{
-    Classification, ContractCall, DataRecord, KycAttestation, Payload, Principal, Proposal, RecordContent, RejectedTx,
-    SignedTx, Transfer, TxBody, TxError, VerifiedTx,
+    AuditAnchor, Classification, ContractCall, DataRecord, KycAttestation, Payload, Principal, Proposal, RecordContent,
+    RejectedTx, SignedTx, Transfer, TxBody, TxError, VerifiedTx,
 };

@@ -38,6 +38,18 @@ pub enum Payload {
     GovernanceWithdraw(ProposalId),
     /// Call a function of an admitted contract.
     ContractCall(ContractCall),
+    /// A node puts the head of its local audit log on chain (the only payload a node key signs), so
+    /// that a rewritten log is detectable against the chain (article 33).
+    AuditAnchor(AuditAnchor),
+}
+
+/// The head of a node's audit log at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAnchor {
+    /// Sequence of the head entry.
+    pub sequence: u64,
+    /// Hash of the head entry.
+    pub hash: Hash,
 }
 
 impl Payload {
@@ -52,6 +64,7 @@ impl Payload {
             Payload::GovernanceReject(_) => "governance_reject",
             Payload::GovernanceWithdraw(_) => "governance_withdraw",
             Payload::ContractCall(_) => "contract_call",
+            Payload::AuditAnchor(_) => "audit_anchor",
         }
     }
 }
