@@ -364,6 +364,98 @@ impl Consortium {
     }
 }
 
+/// The chain id `covenant init` writes.
+pub const LOCAL_CHAIN: &str = "covenant-local";
+/// How long a governance step may take to show on chain.
+pub const GOVERNANCE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Signing and governance through the API, as the members' operators do it.
+impl Consortium {
+    /// The secret key of operator `name` written by `covenant init` (or a test) into keys/.
+    pub fn operator_key(&self, name: &str) -> covenant_types::SecretKey {
+        let text = std::fs::read_to_string(self.key_file(name)).unwrap_or_else(|error| panic!("key {name}: {error}"));
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut seed).unwrap_or_else(|error| panic!("key {name}: {error}"));
+        covenant_types::SecretKey::from_seed(&seed)
+    }
+
+    /// Signs `payload` as `operator` (at its next nonce) and submits it through node `via`; returns the
+    /// transaction hash. Panics with the node's answer if it is refused.
+    pub fn send_tx(&self, via: usize, operator: &str, payload: covenant_types::Payload) -> covenant_types::Hash {
+        self.send_tx_with(via, operator, &self.operator_key(operator), payload)
+    }
+
+    /// [`Consortium::send_tx`] with an explicit key.
+    pub fn send_tx_with(
+        &self,
+        via: usize,
+        operator: &str,
+        key: &covenant_types::SecretKey,
+        payload: covenant_types::Payload,
+    ) -> covenant_types::Hash {
+        let api = &self.apis[via];
+        let nonce = api.get(&format!("/v1/operators/{operator}/nonce")).expect("nonce query").body["next_nonce"]
+            .as_u64()
+            .expect("next_nonce");
+        let tx = covenant_client::operator_tx(
+            &covenant_types::ChainId::new(LOCAL_CHAIN).expect("chain id"),
+            &covenant_types::OperatorId::new(operator).expect("operator id"),
+            key,
+            nonce,
+            now_ms(),
+            payload,
+        );
+        let response = api.submit(&tx).expect("submit");
+        assert!(response.is_success(), "{operator} refused: {:?}", response.body);
+        covenant_types::Hash::from_hex(response.body["hash"].as_str().expect("hash")).expect("hash")
+    }
+
+    /// Waits until `done` holds, panicking with the logs after [`GOVERNANCE_TIMEOUT`].
+    pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + GOVERNANCE_TIMEOUT;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until transaction `hash` is committed on node 0.
+    pub fn wait_committed(&self, hash: &covenant_types::Hash) {
+        self.wait_until(&format!("transaction {hash} to commit"), || {
+            self.apis[0].get(&format!("/v1/txs/{hash}")).is_ok_and(|response| response.body["status"] == "committed")
+        });
+    }
+
+    /// A proposal's status on node 0 (`open`, `executed`, ...), if it is on chain.
+    pub fn proposal_status(&self, id: &covenant_types::Hash) -> Option<String> {
+        let response = self.apis[0].get(&format!("/v1/proposals/{id}")).ok()?;
+        response.body["status"].as_str().map(str::to_string)
+    }
+
+    /// Passes a governance action the way the local consortium's thresholds allow: bank-0's admin
+    /// proposes, bank-1's and bank-2's admins approve (three members, two persons besides the
+    /// proposer). Waits until it executed.
+    pub fn pass_proposal(&self, action: covenant_types::GovernanceAction) {
+        let described = format!("{action:?}");
+        let proposal =
+            covenant_types::Proposal { action, reason: "test".into(), expires_at_ms: now_ms() + 24 * 3_600_000 };
+        let id = self.send_tx(0, "bank-0.admin", covenant_types::Payload::GovernancePropose(Box::new(proposal)));
+        self.wait_until("the proposal to be on chain", || self.proposal_status(&id).is_some());
+        self.send_tx(1, "bank-1.admin", covenant_types::Payload::GovernanceApprove(id));
+        self.wait_until("the first approval", || {
+            self.apis[0]
+                .get(&format!("/v1/proposals/{id}"))
+                .ok()
+                .and_then(|response| response.body["approvals"].as_array().map(Vec::len))
+                == Some(1)
+        });
+        self.send_tx(2, "bank-2.admin", covenant_types::Payload::GovernanceApprove(id));
+        self.wait_until(&format!("{described} to execute"), || {
+            self.proposal_status(&id).as_deref() == Some("executed")
+        });
+    }
+}
+
 impl Drop for Consortium {
     fn drop(&mut self) {
         for index in 0..self.nodes.len() {

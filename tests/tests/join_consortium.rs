@@ -5,22 +5,12 @@
 //! only go on with the new validator's commit seals.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use covenant_client::operator_tx;
 use covenant_tests::{Consortium, covenant_binary, now_ms, port_bases};
 use covenant_types::*;
 
-const CHAIN: &str = "covenant-local";
 const DAY_MS: u64 = 86_400_000;
-const VOTE_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn read_key(consortium: &Consortium, name: &str) -> SecretKey {
-    let text = std::fs::read_to_string(consortium.key_file(name)).unwrap();
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed).unwrap();
-    SecretKey::from_seed(&seed)
-}
 
 /// `covenant keygen`, as the new member runs it; returns the public key.
 fn keygen(consortium: &Consortium, name: &str) -> PublicKey {
@@ -31,57 +21,6 @@ fn keygen(consortium: &Consortium, name: &str) -> PublicKey {
         .expect("covenant keygen runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     PublicKey::from_hex(String::from_utf8_lossy(&output.stdout).trim()).expect("keygen prints the public key")
-}
-
-/// Signs and submits a governance payload as `operator` through node `via`; returns the tx hash.
-fn send(consortium: &Consortium, via: usize, operator: &str, payload: Payload) -> Hash {
-    let api = &consortium.apis[via];
-    let nonce = api.get(&format!("/v1/operators/{operator}/nonce")).unwrap().body["next_nonce"].as_u64().unwrap();
-    let tx = operator_tx(
-        &ChainId::new(CHAIN).unwrap(),
-        &OperatorId::new(operator).unwrap(),
-        &read_key(consortium, operator),
-        nonce,
-        now_ms(),
-        payload,
-    );
-    let response = api.submit(&tx).unwrap();
-    assert!(response.is_success(), "{operator} refused: {:?}", response.body);
-    Hash::from_hex(response.body["hash"].as_str().unwrap()).unwrap()
-}
-
-fn proposal_status(consortium: &Consortium, id: &Hash) -> Option<String> {
-    let response = consortium.apis[0].get(&format!("/v1/proposals/{id}")).ok()?;
-    response.body["status"].as_str().map(str::to_string)
-}
-
-fn wait_for(what: &str, consortium: &Consortium, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + VOTE_TIMEOUT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", consortium.logs());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// bank-0's admin proposes; bank-1's and bank-2's admins approve (3 members, 2 persons besides the
-/// proposer: the local consortium's threshold and the two-person rule).
-fn pass(consortium: &Consortium, action: GovernanceAction) {
-    let described = format!("{action:?}");
-    let proposal = Proposal { action, reason: "join test".into(), expires_at_ms: now_ms() + DAY_MS };
-    let id = send(consortium, 0, "bank-0.admin", Payload::GovernancePropose(Box::new(proposal)));
-    wait_for("the proposal to be on chain", consortium, || proposal_status(consortium, &id).is_some());
-    send(consortium, 1, "bank-1.admin", Payload::GovernanceApprove(id));
-    wait_for("the first approval", consortium, || {
-        consortium.apis[0]
-            .get(&format!("/v1/proposals/{id}"))
-            .ok()
-            .and_then(|r| r.body["approvals"].as_array().map(Vec::len))
-            == Some(1)
-    });
-    send(consortium, 2, "bank-2.admin", Payload::GovernanceApprove(id));
-    wait_for(&format!("{described} to execute"), consortium, || {
-        proposal_status(consortium, &id).as_deref() == Some("executed")
-    });
 }
 
 fn validator_count(consortium: &Consortium, index: usize) -> usize {
@@ -106,35 +45,26 @@ fn a_new_member_joins_as_observer_syncs_and_is_voted_in_as_validator() {
     let network_key = keygen(&consortium, "validator-4.network");
     let consensus_key = keygen(&consortium, "validator-4.consensus");
 
-    pass(
-        &consortium,
-        GovernanceAction::AdmitMember {
-            member: MemberId::new("bank-4").unwrap(),
-            name: "Bank 4".into(),
-            jurisdiction: Jurisdiction::new("TW").unwrap(),
-        },
-    );
-    pass(
-        &consortium,
-        GovernanceAction::RegisterOperator(OperatorRecord {
-            id: OperatorId::new("bank-4.admin").unwrap(),
-            person: PersonId::new("admin-4").unwrap(),
-            member: MemberId::new("bank-4").unwrap(),
-            roles: vec![Role::Admin],
-            key: admin_key,
-            key_expires_at_ms: now_ms() + 30 * DAY_MS,
-        }),
-    );
-    pass(
-        &consortium,
-        GovernanceAction::AddNode(NodeRecord {
-            id: NodeId::new("validator-4").unwrap(),
-            member: MemberId::new("bank-4").unwrap(),
-            role: NodeRole::Observer,
-            network_key,
-            consensus_key,
-        }),
-    );
+    consortium.pass_proposal(GovernanceAction::AdmitMember {
+        member: MemberId::new("bank-4").unwrap(),
+        name: "Bank 4".into(),
+        jurisdiction: Jurisdiction::new("TW").unwrap(),
+    });
+    consortium.pass_proposal(GovernanceAction::RegisterOperator(OperatorRecord {
+        id: OperatorId::new("bank-4.admin").unwrap(),
+        person: PersonId::new("admin-4").unwrap(),
+        member: MemberId::new("bank-4").unwrap(),
+        roles: vec![Role::Admin],
+        key: admin_key,
+        key_expires_at_ms: now_ms() + 30 * DAY_MS,
+    }));
+    consortium.pass_proposal(GovernanceAction::AddNode(NodeRecord {
+        id: NodeId::new("validator-4").unwrap(),
+        member: MemberId::new("bank-4").unwrap(),
+        role: NodeRole::Observer,
+        network_key,
+        consensus_key,
+    }));
     assert_eq!(validator_count(&consortium, 0), 4, "an observer does not vote");
 
     // Its node: the same genesis, its own keys, the existing validators as bootstrap peers.
@@ -152,11 +82,11 @@ fn a_new_member_joins_as_observer_syncs_and_is_voted_in_as_validator() {
     consortium.wait_for_height(&[index], target, Duration::from_secs(90));
 
     // Voted in as a validator: the set grows from the next height on every node.
-    pass(
-        &consortium,
-        GovernanceAction::ChangeNodeRole { node: NodeId::new("validator-4").unwrap(), role: NodeRole::Validator },
-    );
-    wait_for("five validators everywhere", &consortium, || (0..5).all(|node| validator_count(&consortium, node) == 5));
+    consortium.pass_proposal(GovernanceAction::ChangeNodeRole {
+        node: NodeId::new("validator-4").unwrap(),
+        role: NodeRole::Validator,
+    });
+    consortium.wait_until("five validators everywhere", || (0..5).all(|node| validator_count(&consortium, node) == 5));
 
     // Five validators have a quorum of four: with validator-3 stopped, every new block needs
     // validator-4's seal.

@@ -133,6 +133,11 @@ impl Client {
         self.request("GET", path, None)
     }
 
+    /// `GET path` in an operator session (`Authorization: Bearer <token>`, see `POST /v1/auth/sessions`).
+    pub fn get_in_session(&self, path: &str, token: &str) -> Result<Response, ClientError> {
+        self.request_with("GET", path, None, Some(token))
+    }
+
     /// `POST path` with a JSON body.
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Response, ClientError> {
         self.request("POST", path, Some(("application/json", body.to_string().into_bytes())))
@@ -144,11 +149,24 @@ impl Client {
     }
 
     fn request(&self, method: &str, path: &str, body: Option<(&str, Vec<u8>)>) -> Result<Response, ClientError> {
+        self.request_with(method, path, body, None)
+    }
+
+    fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        token: Option<&str>,
+    ) -> Result<Response, ClientError> {
         let io = |error: std::io::Error| ClientError::Io { address: self.address, reason: error.to_string() };
         let mut stream = TcpStream::connect_timeout(&self.address, self.timeout).map_err(io)?;
         stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
         stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
         let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.address);
+        if let Some(token) = token {
+            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
         let payload = match body {
             Some((content_type, bytes)) => {
                 request.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", bytes.len()));

@@ -91,7 +91,11 @@ pub fn check_sender<S: StateReader + ?Sized>(state: &S, tx: &VerifiedTx, now_ms:
     Ok(())
 }
 
-/// The role a payload kind needs (COV-12), or `None` if this node version does not execute it.
+/// The role a payload kind needs (COV-12), or `None` when no one role decides:
+/// * a contract call is allowed to any operator the called function's access policy admits (COV-31,
+///   checked by [`crate::contracts::check_call`]): the members chose who may call each function when
+///   they admitted the contract, and a policy may name roles, members, operators or contracts;
+/// * an audit anchor is signed by a node key, never by an operator ([`check_payload`] refuses it).
 pub fn required_role(payload: &Payload) -> Option<Role> {
     match payload {
         Payload::Transfer(_) | Payload::DataRecord(_) | Payload::KycAttestation(_) => Some(Role::Submitter),
@@ -119,7 +123,8 @@ fn check_anchor<S: StateReader + ?Sized>(
 
 /// Checks what the payload asks against the state, before anything runs: the sender's role
 /// (COV-12), KYC of the customer accounts it touches (COV-07), personal data in plaintext (COV-37),
-/// and governance steps (COV-12, COV-15, COV-16). Runs at admission (with the next block's height
+/// governance steps (COV-12, COV-15, COV-16), and a contract call's contract, limits and access
+/// policy (COV-27, COV-28, COV-29, COV-31). Runs at admission (with the next block's height
 /// and the node's clock) and in block execution, so both refuse the same transactions.
 pub fn check_payload<S: StateView + ?Sized>(
     state: &S,
@@ -139,13 +144,12 @@ pub fn check_payload<S: StateView + ?Sized>(
         }
         (Principal::Operator(operator), _) => operator,
     };
-    let Some(role) = required_role(&body.payload) else {
-        return Err(TxInvalid::Unsupported { kind: body.payload.kind() });
-    };
     let operator = state
         .get::<OperatorState>(&StateKey::Operator(operator_id.clone()))?
         .ok_or_else(|| Violation::UnknownSender { sender: operator_id.to_string() })?;
-    if !operator.record.roles.contains(&role) {
+    if let Some(role) = required_role(&body.payload)
+        && !operator.record.roles.contains(&role)
+    {
         return Err(
             Violation::MissingRole { operator: operator_id.clone(), role, kind: body.payload.kind().into() }.into()
         );
@@ -164,7 +168,8 @@ pub fn check_payload<S: StateView + ?Sized>(
             }
             pii::check_record_content(record.classification, &record.content)?;
         }
-        Payload::KycAttestation(_) | Payload::ContractCall(_) | Payload::AuditAnchor(_) => {}
+        Payload::KycAttestation(_) | Payload::AuditAnchor(_) => {}
+        Payload::ContractCall(call) => crate::contracts::check_call(state, &operator, call)?,
         Payload::GovernancePropose(proposal) => governance::check_propose(state, proposal, context)?,
         Payload::GovernanceApprove(id) | Payload::GovernanceReject(id) => {
             let vote = governance::voter(operator_id, state, context.height)?;

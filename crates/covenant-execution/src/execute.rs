@@ -1,17 +1,17 @@
 //! Block execution: apply verified transactions in order to a state view, producing the block's
 //! writes, receipts and state root. Deterministic: reads only the state and the block context.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use covenant_rules::Violation;
 use covenant_types::{
-    AccountId, DataRecord, Hash, KycAttestation, MemberId, Payload, Receipt, Transfer, TxOutcome, VerifiedTx,
+    AccountId, DataRecord, Hash, KycAttestation, MemberId, Payload, Principal, Receipt, Transfer, TxOutcome, VerifiedTx,
 };
 
 use crate::checks::{TxInvalid, check_nonce_in_state, check_payload, check_sender};
-use crate::governance;
 use crate::root::next_state_root;
 use crate::state::{KycState, MemberState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView};
+use crate::{contracts, governance};
 
 /// What a block execution needs from the block besides its transactions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +61,9 @@ pub fn execute_block<V: StateView + ?Sized>(
 ) -> Result<BlockOutcome, BlockError> {
     let mut overlay = Overlay::new(base);
     let mut receipts = Vec::with_capacity(txs.len());
+    let mut block_fuel_used = 0;
     for (index, tx) in txs.iter().enumerate() {
-        match apply_tx(&mut overlay, context, tx) {
+        match apply_tx(&mut overlay, context, tx, &mut block_fuel_used) {
             Ok(receipt) => receipts.push(receipt),
             Err(TxInvalid::State(error)) => return Err(BlockError::State(error)),
             Err(reason) => return Err(BlockError::InvalidTx { index, tx_hash: tx.hash(), reason: Box::new(reason) }),
@@ -80,13 +81,17 @@ pub struct BuiltBlock {
     pub included: Vec<VerifiedTx>,
     /// Candidates left out, with the reason each could not be in a block.
     pub dropped: Vec<(VerifiedTx, TxInvalid)>,
+    /// Candidates left for a later block: contract calls whose fuel limit no longer fits in this
+    /// block's `fuel_per_block_max` (COV-29), and every later transaction of their senders (whose
+    /// nonces must follow). They stay valid; keep them pending.
+    pub deferred: Vec<VerifiedTx>,
     /// The outcome of executing `included`.
     pub outcome: BlockOutcome,
 }
 
 /// Executes candidates for a block the proposer is building, leaving out those that would make it
-/// invalid (stale nonce, expired key, ...). The outcome equals what [`execute_block`] computes for the
-/// included transactions.
+/// invalid (stale nonce, expired key, ...) and deferring contract calls that would take the block over
+/// its fuel bound. The outcome equals what [`execute_block`] computes for the included transactions.
 pub fn build_block<V: StateView + ?Sized>(
     base: &V,
     parent_state_root: &Hash,
@@ -97,8 +102,26 @@ pub fn build_block<V: StateView + ?Sized>(
     let mut receipts = Vec::with_capacity(candidates.len());
     let mut included = Vec::with_capacity(candidates.len());
     let mut dropped = Vec::new();
+    let mut deferred = Vec::new();
+    let mut deferred_senders: BTreeSet<Principal> = BTreeSet::new();
+    let mut block_fuel_used = 0;
     for tx in candidates {
-        match apply_tx(&mut overlay, context, &tx) {
+        let sender = &tx.tx().body.sender;
+        if deferred_senders.contains(sender) {
+            deferred.push(tx);
+            continue;
+        }
+        // A call that does not fit waits for a later block; in an empty block it can never fit, and
+        // execution refuses it below (it is dropped).
+        if let Some(fuel_limit) = contracts::fuel_limit(&tx.tx().body.payload)
+            && block_fuel_used > 0
+            && contracts::check_block_fuel(&overlay.params()?, block_fuel_used, fuel_limit).is_err()
+        {
+            deferred_senders.insert(sender.clone());
+            deferred.push(tx);
+            continue;
+        }
+        match apply_tx(&mut overlay, context, &tx, &mut block_fuel_used) {
             Ok(receipt) => {
                 receipts.push(receipt);
                 included.push(tx);
@@ -109,23 +132,29 @@ pub fn build_block<V: StateView + ?Sized>(
     }
     let writes = overlay.into_writes();
     let state_root = next_state_root(parent_state_root, context.height, &writes, &receipts);
-    Ok(BuiltBlock { included, dropped, outcome: BlockOutcome { writes, receipts, state_root } })
+    Ok(BuiltBlock { included, dropped, deferred, outcome: BlockOutcome { writes, receipts, state_root } })
 }
 
 /// Applies one transaction: checks that it may be in a block at all (else `Err`, nothing written), then
 /// consumes its nonce and runs the payload, whose failure only rolls back the payload's own writes and
-/// yields a failed receipt.
+/// yields a failed receipt. `block_fuel_used` counts the fuel the block's contract calls burnt so far
+/// (COV-29: a call is taken only if its fuel limit fits in what is left of `fuel_per_block_max`).
 fn apply_tx<V: StateView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     context: &BlockContext,
     tx: &VerifiedTx,
+    block_fuel_used: &mut u64,
 ) -> Result<Receipt, TxInvalid> {
     check_sender(&*overlay, tx, context.timestamp_ms)?;
     check_nonce_in_state(&*overlay, tx)?;
     check_payload(&*overlay, tx, context)?;
     let body = &tx.tx().body;
+    if let Some(fuel_limit) = contracts::fuel_limit(&body.payload) {
+        contracts::check_block_fuel(&overlay.params()?, *block_fuel_used, fuel_limit)?;
+    }
     let sender_member = sender_member(&*overlay, tx)?;
-    let outcome = match run_payload(overlay, context, tx, &sender_member)? {
+    let mut fuel_used = 0;
+    let outcome = match run_payload(overlay, context, tx, &sender_member, &mut fuel_used)? {
         Ok(()) => TxOutcome::Success,
         Err(failure) => {
             overlay.rollback_tx();
@@ -139,7 +168,9 @@ fn apply_tx<V: StateView + ?Sized>(
         .ok_or(TxInvalid::Violation(Violation::NonceOutOfOrder { found: body.nonce, expected: body.nonce }))?;
     overlay.put(&StateKey::Nonce(body.sender.clone()), &next_nonce);
     overlay.commit_tx();
-    Ok(Receipt { tx_hash: tx.hash(), outcome, fuel_used: 0 })
+    // Within fuel_per_block_max: the call's fuel limit fitted, and it burnt at most that.
+    *block_fuel_used = block_fuel_used.saturating_add(fuel_used);
+    Ok(Receipt { tx_hash: tx.hash(), outcome, fuel_used })
 }
 
 fn sender_member<V: StateView + ?Sized>(overlay: &Overlay<'_, V>, tx: &VerifiedTx) -> Result<MemberId, TxInvalid> {
@@ -179,8 +210,22 @@ fn run_payload<V: StateView + ?Sized>(
     context: &BlockContext,
     tx: &VerifiedTx,
     sender_member: &MemberId,
+    fuel_used: &mut u64,
 ) -> PayloadResult {
     match &tx.tx().body.payload {
+        Payload::ContractCall(call) => {
+            let operator = operator_of(tx)?;
+            let state = overlay
+                .get::<OperatorState>(&StateKey::Operator(operator.clone()))?
+                .ok_or_else(|| Violation::UnknownSender { sender: operator.to_string() })?;
+            let end = contracts::run_call(overlay, context, tx.hash(), &state, call)?;
+            *fuel_used = end.fuel_used;
+            Ok(match end.failure {
+                None => Ok(()),
+                Some((Some(rule), reason)) => Err(Failure::Rule(Violation::ContractRefused { rule, reason })),
+                Some((None, reason)) => Err(Failure::Plain(reason)),
+            })
+        }
         Payload::Transfer(transfer) => run_transfer(overlay, transfer, sender_member),
         Payload::DataRecord(record) => run_data_record(overlay, tx.hash(), record),
         Payload::KycAttestation(attestation) => run_kyc(overlay, context, attestation, sender_member),
@@ -214,7 +259,6 @@ fn run_payload<V: StateView + ?Sized>(
             governance::withdraw(overlay, *id, proposal, context);
             Ok(Ok(()))
         }
-        other => Err(TxInvalid::Unsupported { kind: other.kind() }),
     }
 }
 

@@ -10,18 +10,23 @@
 //! apply is refused before voting) and again when it executes; if the state changed in between so
 //! that it no longer applies, the proposal is closed as failed with the reason. Every step is a
 //! transaction on chain, and the proposal with its votes stays in the state (COV-15).
+//!
+//! Contract actions (admit, upgrade, pause, resume, retire; COV-26 to COV-28) are checked and applied by
+//! [`crate::contracts`]. An admit- or upgrade-contract proposal pins the SHA-256 of its code when it is
+//! opened, and the code is compared with the pinned hash again when the proposal executes.
 
 use serde::{Deserialize, Serialize};
 
 use covenant_rules::checks::{check_jurisdiction_allowed, check_key_lifetime, check_role_combination, check_threshold};
 use covenant_rules::genesis::ActionClass;
-use covenant_rules::{ChainParams, Violation};
+use covenant_rules::{ChainParams, RuleId, Violation};
 use covenant_types::{
     GovernanceAction, Hash, MemberId, MemberStatus, NodeId, NodeRecord, NodeRole, OperatorId, OperatorRecord, PersonId,
     Proposal, PublicKey, Validator, ValidatorSet,
 };
 
 use crate::checks::TxInvalid;
+use crate::contracts::{self, Change, ContractStatus};
 use crate::execute::BlockContext;
 use crate::state::{MemberState, NodeState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView};
 
@@ -106,6 +111,9 @@ pub struct ProposalState {
     pub rejections: Vec<Vote>,
     /// Where it stands.
     pub status: ProposalStatus,
+    /// For an admit- or upgrade-contract proposal: the SHA-256 of its code, pinned when it was opened
+    /// and checked again when it executes (COV-28).
+    pub pinned_code_hash: Option<Hash>,
 }
 
 /// The members that must approve an action: its class's threshold, and for a threshold change the
@@ -177,6 +185,7 @@ pub fn propose<V: StateView + ?Sized>(
         approvals: Vec::new(),
         rejections: Vec::new(),
         status: ProposalStatus::Open,
+        pinned_code_hash: contract_code(&proposal.action).map(covenant_vm::code_hash),
     };
     overlay.put(&StateKey::Proposal(id), &state);
     Ok(())
@@ -249,9 +258,11 @@ pub fn approve<V: StateView + ?Sized>(
 ) -> Result<(), TxInvalid> {
     proposal.approvals.push(vote);
     if passes(&*overlay, &proposal)? {
-        proposal.status = match check_action(&*overlay, &proposal.proposal.action, context) {
+        let checked =
+            check_pinned_code(&proposal).and_then(|()| check_action(&*overlay, &proposal.proposal.action, context));
+        proposal.status = match checked {
             Ok(()) => {
-                apply_action(overlay, &proposal.proposal.action)?;
+                apply_action(overlay, &proposal.proposal.action, Change { proposal: id, height: context.height })?;
                 ProposalStatus::Executed { height: context.height }
             }
             Err(TxInvalid::Violation(violation)) => ProposalStatus::Failed {
@@ -263,6 +274,31 @@ pub fn approve<V: StateView + ?Sized>(
         };
     }
     overlay.put(&StateKey::Proposal(id), &proposal);
+    Ok(())
+}
+
+/// The code an admit- or upgrade-contract action carries.
+fn contract_code(action: &GovernanceAction) -> Option<&[u8]> {
+    match action {
+        GovernanceAction::AdmitContract { code, .. } | GovernanceAction::UpgradeContract { code, .. } => Some(code),
+        _ => None,
+    }
+}
+
+/// COV-28: the code about to be admitted is the code whose hash the proposal pinned when it opened.
+fn check_pinned_code(proposal: &ProposalState) -> Result<(), TxInvalid> {
+    let found = contract_code(&proposal.proposal.action).map(covenant_vm::code_hash);
+    if found != proposal.pinned_code_hash {
+        let text = |hash: Option<Hash>| hash.map_or_else(|| "none".to_string(), |hash| hash.to_hex());
+        return Err(contracts::refused_by(
+            RuleId::ContractAdmission,
+            format!(
+                "contract code hash is {}, but the proposal pinned {}",
+                text(found),
+                text(proposal.pinned_code_hash)
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -419,9 +455,13 @@ pub fn check_action<S: StateView + ?Sized>(
                 return Err(invalid(format!("schema {schema} is already registered")));
             }
         }
-        AdmitContract { .. } | PauseContract(_) | ResumeContract(_) | RetireContract(_) => {
-            return Err(TxInvalid::Unsupported { kind: "contract governance" });
+        AdmitContract { contract, code, manifest } => contracts::check_admit(state, contract, code, manifest, &params)?,
+        UpgradeContract { contract, code, manifest } => {
+            contracts::check_upgrade(state, contract, code, manifest, &params)?;
         }
+        PauseContract(contract) => contracts::check_status_change(state, contract, ContractStatus::Paused)?,
+        ResumeContract(contract) => contracts::check_status_change(state, contract, ContractStatus::Active)?,
+        RetireContract(contract) => contracts::check_status_change(state, contract, ContractStatus::Retired)?,
     }
     if changes_validators(action) {
         check_validators_after(state, action)?;
@@ -447,7 +487,7 @@ fn changes_validators(action: &GovernanceAction) -> bool {
 fn check_validators_after<S: StateView + ?Sized>(state: &S, action: &GovernanceAction) -> Result<(), TxInvalid> {
     let current = state.validators()?;
     let mut scratch = Overlay::new(state);
-    let remaining = match apply_action(&mut scratch, action) {
+    let remaining = match apply_action(&mut scratch, action, Change { proposal: Hash::ZERO, height: 0 }) {
         Ok(()) => scratch.validators()?.len(),
         Err(TxInvalid::Violation(Violation::ValidatorQuorumAtRisk { remaining, .. })) => remaining as usize,
         Err(other) => return Err(other),
@@ -527,10 +567,11 @@ fn check_add_node<S: StateView + ?Sized>(state: &S, record: &NodeRecord) -> Resu
     Ok(())
 }
 
-/// Applies a checked action.
+/// Applies a checked action, executed by `change`'s proposal in `change`'s block.
 fn apply_action<V: StateView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     action: &GovernanceAction,
+    change: Change,
 ) -> Result<(), TxInvalid> {
     use GovernanceAction::*;
     match action {
@@ -613,9 +654,15 @@ fn apply_action<V: StateView + ?Sized>(
             overlay.put(&StateKey::Thresholds, &thresholds);
         }
         RegisterSchema { schema, definition } => overlay.put(&StateKey::Schema(schema.clone()), definition),
-        AdmitContract { .. } | PauseContract(_) | ResumeContract(_) | RetireContract(_) => {
-            return Err(TxInvalid::Unsupported { kind: "contract governance" });
+        AdmitContract { contract, code, manifest } => {
+            contracts::apply_admit(overlay, contract, code, manifest, change)?
         }
+        UpgradeContract { contract, code, manifest } => {
+            contracts::apply_upgrade(overlay, contract, code, manifest, change)?;
+        }
+        PauseContract(contract) => contracts::apply_status(overlay, contract, ContractStatus::Paused, change)?,
+        ResumeContract(contract) => contracts::apply_status(overlay, contract, ContractStatus::Active, change)?,
+        RetireContract(contract) => contracts::apply_status(overlay, contract, ContractStatus::Retired, change)?,
     }
     Ok(())
 }

@@ -9,8 +9,8 @@ use thiserror::Error;
 
 use covenant_rules::ChainParams;
 use covenant_types::{
-    AccountId, AssetId, ChainId, Hash, Jurisdiction, KycAttestation, MemberId, MemberStatus, NodeId, NodeRecord,
-    OperatorId, OperatorRecord, PersonId, Principal, PublicKey, SchemaId, ValidatorSet, encode,
+    AccountId, AssetId, ChainId, ContractId, Hash, Jurisdiction, KycAttestation, MemberId, MemberStatus, NodeId,
+    NodeRecord, OperatorId, OperatorRecord, PersonId, Principal, PublicKey, SchemaId, ValidatorSet, encode,
 };
 
 /// Largest state value accepted from a store (a validator set of 256 nodes is the largest we write).
@@ -60,6 +60,16 @@ pub enum StateKey {
     AuditAnchor(NodeId, u64),
     /// The last sequence a node anchored.
     LastAuditAnchor(NodeId),
+    /// Every contract id ever admitted, in admission order (bounds the registry; ids are never reused).
+    ContractIndex,
+    /// An admitted contract: code hash, manifest, status (COV-26, COV-27, COV-28).
+    Contract(ContractId),
+    /// Contract code, by its SHA-256 (the hash the admitting or upgrading vote pinned).
+    ContractCode(Hash),
+    /// One entry of a contract's own storage namespace: the contract, then the key's raw bytes.
+    ContractStorage(ContractId, Vec<u8>),
+    /// Output and events of a successful contract call, by the hash of its transaction.
+    ContractResult(Hash),
 }
 
 impl StateKey {
@@ -86,6 +96,11 @@ impl StateKey {
             StateKey::Proposal(_) => 0x40,
             StateKey::AuditAnchor(..) => 0x50,
             StateKey::LastAuditAnchor(_) => 0x51,
+            StateKey::ContractIndex => 0x08,
+            StateKey::Contract(_) => 0x60,
+            StateKey::ContractCode(_) => 0x61,
+            StateKey::ContractStorage(..) => 0x62,
+            StateKey::ContractResult(_) => 0x63,
         }
     }
 
@@ -99,7 +114,8 @@ impl StateKey {
             | StateKey::Sanctioned
             | StateKey::Thresholds
             | StateKey::MemberIndex
-            | StateKey::NodeIndex => {}
+            | StateKey::NodeIndex
+            | StateKey::ContractIndex => {}
             StateKey::Member(id) => key.extend(encode(id)),
             StateKey::Operator(id) => key.extend(encode(id)),
             StateKey::Node(id) => key.extend(encode(id)),
@@ -117,6 +133,15 @@ impl StateKey {
                 key.extend(sequence.to_be_bytes());
             }
             StateKey::LastAuditAnchor(node) => key.extend(encode(node)),
+            StateKey::Contract(contract) => key.extend(encode(contract)),
+            StateKey::ContractCode(hash) => key.extend(encode(hash)),
+            // The contract id is length-prefixed, so the raw key after it is unambiguous and one
+            // contract's storage is a contiguous, prefix-scannable range.
+            StateKey::ContractStorage(contract, storage_key) => {
+                key.extend(encode(contract));
+                key.extend_from_slice(storage_key);
+            }
+            StateKey::ContractResult(tx_hash) => key.extend(encode(tx_hash)),
         }
         key
     }

@@ -201,9 +201,11 @@ fn data_records_need_a_registered_schema() {
 fn building_drops_what_validation_would_refuse_and_agrees_with_it() {
     let (state, root) = genesis_state();
     let candidates = vec![transfer(0, 10), transfer(5, 10), transfer(1, 10)];
-    let BuiltBlock { included, dropped, outcome: built } = build_block(&state, &root, &context(1), candidates).unwrap();
+    let BuiltBlock { included, dropped, deferred, outcome: built } =
+        build_block(&state, &root, &context(1), candidates).unwrap();
     assert_eq!(included.iter().map(|tx| tx.tx().body.nonce).collect::<Vec<_>>(), vec![0, 1]);
     assert_eq!(dropped.len(), 1);
+    assert!(deferred.is_empty(), "only contract calls over the block's fuel bound wait");
     let validated = execute_block(&state, &root, &context(1), &included).unwrap();
     assert_eq!(built, validated);
 }

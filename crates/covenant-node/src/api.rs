@@ -16,7 +16,9 @@ use tokio::sync::watch;
 use covenant_storage::ChainStore;
 use covenant_types::{Hash, limits::TX_BYTES_MAX};
 
-use covenant_execution::{MemberState, NodeState, OperatorState, ProposalState, ProposalStatus, StateKey, StateReader};
+use covenant_execution::{
+    ContractState, MemberState, NodeState, OperatorState, ProposalState, ProposalStatus, StateKey, StateReader,
+};
 
 use crate::mempool::AdmissionError;
 use crate::metrics::Gauges;
@@ -98,7 +100,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/operators", get(operators))
         .route("/v1/proposals", get(proposals))
         .route("/v1/proposals/{id}", get(proposal))
+        .route("/v1/contracts", get(contracts))
+        .route("/v1/contracts/{id}", get(contract))
+        .route("/v1/contracts/{id}/storage/{key}", get(contract_storage))
+        .route("/v1/contract-calls/{hash}", get(contract_call))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/admin/backup", post(admin_backup))
+        .merge(crate::access::routes())
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)
 }
@@ -112,7 +120,11 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut s
             }
         }
     };
-    if let Err(error) = axum::serve(listener, router(shared)).with_graceful_shutdown(shutdown).await {
+    if let Err(error) =
+        axum::serve(listener, router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    {
         tracing::error!(%error, "API server failed");
     }
 }
@@ -181,7 +193,7 @@ async fn transaction(State(shared): State<Arc<Shared>>, Path(hash): Path<String>
             "height": location.height,
             "index": location.index,
             "receipt": receipt,
-            "tx": tx,
+            "tx": redacted(tx),
         })));
     }
     if shared.mempool.lock().expect("mempool lock poisoned").contains(&hash) {
@@ -273,6 +285,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         let mempool = shared.mempool.lock().expect("mempool lock poisoned");
         (mempool.len(), mempool.bytes())
     };
+    let state = StoreState(&shared.store);
+    let mempool_txs_max = state.params().map(|params| params.mempool_txs_max).unwrap_or(0);
+    let (validators, quorum) = state.validators().map(|set| (set.len(), set.quorum())).unwrap_or((0, 0));
     let gauges = Gauges {
         height: status.height,
         round: status.round,
@@ -280,6 +295,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         mempool_txs,
         mempool_bytes,
         verification_queue: shared.verification_queue(),
+        mempool_txs_max,
+        validators,
+        quorum,
     };
     let text = shared.metrics.render(&gauges, shared.chain_id.as_str(), shared.node_id.as_str());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
@@ -468,4 +486,148 @@ fn proposal_view(shared: &Shared, id: Hash, proposal: &ProposalState, now_ms: u6
         "approving_persons": persons.len(),
         "approving_persons_required": covenant_execution::governance::APPROVING_PERSONS_MIN,
     }))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Admin: backups (article 18, docs/backups.md)
+// ---------------------------------------------------------------------------------------------------
+
+/// `POST /v1/admin/backup` with `{"dir": "/absolute/dir", "genesis_file": "/absolute/genesis.toml"}`
+/// (`genesis_file` optional): writes a consistent checkpoint of the store and its manifest into `dir`,
+/// a new or empty directory on the node's machine. Admin routes answer loopback clients only; every
+/// backup, refusal and failure is audited.
+async fn admin_backup(State(shared): State<Arc<Shared>>, extensions: axum::http::Extensions, body: Bytes) -> ApiResult {
+    use crate::commands::backup::{CreateError, CreateRequest, audit_admin_denied, create_on_node};
+    let client = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
+    let Some(client) = client.filter(|client| client.ip().to_canonical().is_loopback()) else {
+        let who = client.map_or_else(|| "an unknown client".to_string(), |client| client.to_string());
+        audit_admin_denied(&shared.store, &shared.node_id, "/v1/admin/backup", &who);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("admin routes answer loopback clients only, not {who}"),
+        ));
+    };
+    let request: CreateRequest = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("expected {{\"dir\": \"/absolute/path\"}}: {error}"))
+    })?;
+    let task = shared.clone();
+    let created =
+        tokio::task::spawn_blocking(move || create_on_node(&task.store, &task.node_id, &request, &client.to_string()))
+            .await
+            .map_err(ApiError::internal)?;
+    match created {
+        Ok(created) => Ok(Json(created.to_json())),
+        Err(error @ CreateError::Invalid(_)) => Err(ApiError::new(StatusCode::BAD_REQUEST, error.to_string())),
+        Err(error @ CreateError::Conflict(_)) => Err(ApiError::new(StatusCode::CONFLICT, error.to_string())),
+        Err(error @ CreateError::Failed(_)) => Err(ApiError::internal(error)),
+    }
+}
+
+/// A committed transaction as the unauthenticated API shows it: a data record's content is left out
+/// (it is read through `GET /v1/records/{hash}` with a session, by need to know: COV-08).
+fn redacted(tx: covenant_types::SignedTx) -> Value {
+    let is_record = matches!(tx.body.payload, covenant_types::Payload::DataRecord(_));
+    let mut value = serde_json::to_value(&tx).unwrap_or(Value::Null);
+    if is_record && let Some(record) = value.pointer_mut("/body/payload/DataRecord") {
+        record["content"] = json!("redacted: read it with GET /v1/records/{hash} and a session (COV-08)");
+    }
+    value
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Contracts (articles 24, 26-31; docs/contracts.md)
+// ---------------------------------------------------------------------------------------------------
+
+/// A contract record as the API shows it; the manifest's functions and access policies only with
+/// `full`.
+fn contract_view(id: &covenant_types::ContractId, record: &ContractState, full: bool) -> Value {
+    let manifest = &record.manifest;
+    let mut view = json!({
+        "id": id,
+        "status": record.status.name(),
+        "name": manifest.name,
+        "version": manifest.version,
+        "owner": manifest.owner,
+        "steward": manifest.steward,
+        "code_hash": record.code_hash,
+        "code_bytes": record.code_bytes,
+        "admitted_by": record.admitted_by,
+        "admitted_at_height": record.admitted_at_height,
+        "changed_by": record.changed_by,
+        "changed_at_height": record.changed_at_height,
+    });
+    if full {
+        view["functions"] = serde_json::to_value(&manifest.functions).unwrap_or(Value::Null);
+    }
+    view
+}
+
+fn contract_id(text: String) -> Result<covenant_types::ContractId, ApiError> {
+    covenant_types::ContractId::new(text).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))
+}
+
+/// `GET /v1/contracts`: every contract ever admitted, with status, owner and steward (COV-26, COV-27).
+async fn contracts(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let state = StoreState(&shared.store);
+    let ids: Vec<covenant_types::ContractId> = state.index(&StateKey::ContractIndex).map_err(ApiError::internal)?;
+    let mut views = Vec::with_capacity(ids.len());
+    for id in ids.iter().take(covenant_execution::CONTRACTS_MAX) {
+        let record: Option<ContractState> = state.get(&StateKey::Contract(id.clone())).map_err(ApiError::internal)?;
+        if let Some(record) = record {
+            views.push(contract_view(id, &record, false));
+        }
+    }
+    Ok(Json(json!({ "contracts": views })))
+}
+
+/// `GET /v1/contracts/{id}`: one contract with its functions and their access policies (COV-31).
+async fn contract(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let id = contract_id(id)?;
+    let record: ContractState = StoreState(&shared.store)
+        .get(&StateKey::Contract(id.clone()))
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no contract {id} was ever admitted")))?;
+    Ok(Json(contract_view(&id, &record, true)))
+}
+
+/// `GET /v1/contracts/{id}/storage/{key}`: one value of a contract's storage, the key in hex; `value`
+/// is `null` for an absent key.
+async fn contract_storage(State(shared): State<Arc<Shared>>, Path((id, key)): Path<(String, String)>) -> ApiResult {
+    let id = contract_id(id)?;
+    let key = hex::decode(&key)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("storage key is not hex: {error}")))?;
+    if key.len() > covenant_execution::vm::limits::STORAGE_KEY_BYTES_MAX as usize {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "storage keys are at most 256 bytes"));
+    }
+    let state = StoreState(&shared.store);
+    let known: Option<ContractState> = state.get(&StateKey::Contract(id.clone())).map_err(ApiError::internal)?;
+    if known.is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no contract {id} was ever admitted")));
+    }
+    let value: Option<Vec<u8>> =
+        state.get(&StateKey::ContractStorage(id.clone(), key.clone())).map_err(ApiError::internal)?;
+    Ok(Json(json!({ "contract": id, "key": hex::encode(key), "value": value.map(hex::encode) })))
+}
+
+/// `GET /v1/contract-calls/{hash}`: output and events of a successful contract call (its receipt, with
+/// the fuel used, is at `GET /v1/txs/{hash}`).
+async fn contract_call(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult {
+    let hash = Hash::from_hex(&hash).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
+    let missing = || ApiError::new(StatusCode::NOT_FOUND, format!("no successful contract call {hash} is committed"));
+    let result: covenant_execution::ContractCallResult = StoreState(&shared.store)
+        .get(&StateKey::ContractResult(hash))
+        .map_err(ApiError::internal)?
+        .ok_or_else(missing)?;
+    let events: Vec<Value> = result
+        .events
+        .iter()
+        .map(|event| json!({ "contract": event.contract, "data": hex::encode(&event.data) }))
+        .collect();
+    Ok(Json(json!({
+        "tx_hash": hash,
+        "contract": result.contract,
+        "function": result.function,
+        "output": hex::encode(&result.output),
+        "events": events,
+    })))
 }

@@ -15,6 +15,8 @@
 //! genesis_file = "genesis.toml"
 //! consensus_key_file = "keys/bank-a-val-0.consensus.key"
 //! network_key_file = "keys/bank-a-val-0.network.key"
+//! key_passphrase_file = "/run/secrets/covenant-key-passphrase"   # or COVENANT_KEY_PASSPHRASE
+//! allow_plaintext_keys = false         # true only for plaintext test keys on a test chain
 //! bootstrap_peers = ["bank-b-val-0@10.0.0.2:7100"]   # node id (its key is on chain) @ host:port
 //! audit_retention_days = 365           # at least 365 (article 18)
 //! [log]
@@ -214,6 +216,13 @@ pub struct RawNodeConfig {
     pub consensus_key_file: PathBuf,
     /// The peer identity key.
     pub network_key_file: PathBuf,
+    /// The file holding the passphrase of encrypted key files (otherwise the `COVENANT_KEY_PASSPHRASE`
+    /// environment variable is read).
+    #[serde(default)]
+    pub key_passphrase_file: Option<PathBuf>,
+    /// Accept plaintext key files; honoured only on a test chain (article 41). Defaults to false.
+    #[serde(default)]
+    pub allow_plaintext_keys: bool,
     /// Peers to dial at start, `host:port`.
     #[serde(default)]
     pub bootstrap_peers: Vec<String>,
@@ -360,6 +369,10 @@ pub struct NodeConfig {
     pub consensus_key_file: PathBuf,
     /// Network key file (resolved).
     pub network_key_file: PathBuf,
+    /// Passphrase file of encrypted key files (resolved), if any.
+    pub key_passphrase_file: Option<PathBuf>,
+    /// Whether plaintext key files are accepted (only ever on a test chain).
+    pub allow_plaintext_keys: bool,
     /// Peers to dial at start.
     pub bootstrap_peers: Vec<BootstrapPeer>,
     /// Logging.
@@ -426,6 +439,7 @@ impl RawNodeConfig {
         let genesis_file = path("genesis_file", &self.genesis_file);
         let consensus_key_file = path("consensus_key_file", &self.consensus_key_file);
         let network_key_file = path("network_key_file", &self.network_key_file);
+        let key_passphrase_file = self.key_passphrase_file.as_deref().map(|file| path("key_passphrase_file", file));
         if !self.consensus_key_file.as_os_str().is_empty() && consensus_key_file == network_key_file {
             push(
                 "network_key_file",
@@ -434,6 +448,16 @@ impl RawNodeConfig {
                     other_field: "consensus_key_file".into(),
                 },
             );
+        }
+        if let Some(passphrase_file) = &key_passphrase_file {
+            for (other_field, key_file) in
+                [("consensus_key_file", &consensus_key_file), ("network_key_file", &network_key_file)]
+            {
+                if passphrase_file == key_file {
+                    let value = passphrase_file.display().to_string();
+                    push("key_passphrase_file", NodeConfigErrorKind::Clash { value, other_field: other_field.into() });
+                }
+            }
         }
 
         let mut address = |field: &str, value: &str| {
@@ -520,6 +544,8 @@ impl RawNodeConfig {
                 genesis_file,
                 consensus_key_file,
                 network_key_file,
+                key_passphrase_file,
+                allow_plaintext_keys: self.allow_plaintext_keys,
                 bootstrap_peers: bootstrap_peers.into_iter().map(|(_, peer)| peer).collect(),
                 log: self.log,
                 audit_retention_days,
@@ -620,6 +646,18 @@ format = "json"
         let errors = errors(&text);
         let fields: Vec<&str> = errors.errors().iter().map(|error| error.field.as_str()).collect();
         assert_eq!(fields, ["network_key_file", "api_addr"]);
+    }
+
+    #[test]
+    fn key_protection_fields() {
+        let config = NodeConfig::from_toml_str(GOOD, &file()).unwrap();
+        assert_eq!((config.key_passphrase_file, config.allow_plaintext_keys), (None, false));
+        let text = GOOD.replace("[log]", "key_passphrase_file = \"secrets/pass\"\nallow_plaintext_keys = true\n[log]");
+        let config = NodeConfig::from_toml_str(&text, &file()).unwrap();
+        assert_eq!(config.key_passphrase_file, Some(PathBuf::from("/srv/covenant/secrets/pass")));
+        assert!(config.allow_plaintext_keys);
+        let errors = errors(&GOOD.replace("[log]", "key_passphrase_file = \"keys/a.consensus.key\"\n[log]"));
+        assert_eq!(errors.errors()[0].field, "key_passphrase_file");
     }
 
     #[test]

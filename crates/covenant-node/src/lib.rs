@@ -5,7 +5,9 @@
 //! the network ([`runtime`]), node start-up and shutdown ([`node`]), the HTTP API ([`api`]), and the
 //! subcommands ([`commands`]).
 
+pub mod access;
 pub mod api;
+pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod keyfile;

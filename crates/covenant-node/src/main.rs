@@ -25,6 +25,10 @@ enum Command {
         /// The node config (node.toml).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// The passphrase file of encrypted key files (overrides key_passphrase_file of the config;
+        /// default: that, else the COVENANT_KEY_PASSPHRASE environment variable).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
     },
     /// Write a local test consortium: genesis, node configs and keys for N validators on 127.0.0.1.
     Init {
@@ -120,12 +124,19 @@ enum Command {
         #[arg(long)]
         saturate: bool,
     },
-    /// Generate an ed25519 key file (32-byte seed as hex, mode 0600) and print its public key.
+    /// Generate an ed25519 key file (mode 0600, never over an existing file) and print its public key.
+    ///
+    /// Plaintext is the default only for local test consortia; production keys must be encrypted
+    /// (--encrypt), and a production node refuses plaintext keys (article 41, docs/keys.md).
     Keygen {
         /// Where to write the key (must not exist).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protection: covenant_node::commands::keys::KeygenArgs,
     },
+    /// Key files (article 41): encrypt, show, back up and restore with a check of the public key.
+    Key(covenant_node::commands::keys::KeyArgs),
     /// Work with genesis and node configuration files.
     Config {
         #[command(subcommand)]
@@ -177,6 +188,16 @@ enum Command {
     Operator(covenant_node::commands::gov::cli::OperatorArgs),
     /// Nodes: propose to add or remove a validator or observer, or change its role (short for `gov propose`).
     NodeAdmin(covenant_node::commands::gov::cli::NodeAdminArgs),
+    /// Contracts admitted by vote: propose to admit, upgrade, pause, resume or retire one; list, show, call,
+    /// read storage. See docs/contracts.md.
+    Contract(covenant_node::commands::contract::ContractArgs),
+    /// The audit trail of a stopped node: verify it against its anchors on chain, or export it.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Backups (article 18): create one from a running node, verify one, or restore one into a stopped node.
+    Backup(covenant_node::commands::backup::BackupArgs),
     /// Build, sign and submit transactions with an operator key file; look up their status.
     Tx {
         /// The node's API: host:port or http://host:port.
@@ -192,6 +213,33 @@ enum Command {
         api: String,
         #[command(subcommand)]
         command: QueryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the local hash chain and every anchor this node put on chain; exit code 1 names the first
+    /// bad entry or the disagreeing anchor.
+    Verify {
+        /// The node's config (the node must be stopped).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write audit entries as JSON lines (for a SIEM).
+    Export {
+        /// The node's config (the node must be stopped).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Entries at or after this time: ms since the epoch, a UTC time (2026-11-28T03:00:00Z) or an
+        /// age (24h, 7d).
+        #[arg(long, value_name = "TIME", default_value = "0")]
+        since: String,
+        /// Write to this new file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -433,9 +481,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Node { config } => {
-            let config =
+        Command::Node { config, passphrase_file } => {
+            let mut config =
                 covenant_node::config::NodeConfig::load(&config).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+            if passphrase_file.is_some() {
+                config.key_passphrase_file = passphrase_file;
+            }
             covenant_node::logging::init(&config.log);
             for warning in &config.warnings {
                 tracing::warn!("{warning}");
@@ -508,9 +559,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::run(&options, &mut out, &mut std::io::stderr())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keygen { out: path } => {
-            let key = init::write_key_file(&path)?;
-            writeln!(out, "{}", key.public_key().to_hex())?;
+        Command::Keygen { out: path, protection } => {
+            covenant_node::commands::keys::keygen(&path, &protection, &mut out, &mut std::io::stderr())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Key(args) => {
+            covenant_node::commands::keys::run_key(args, &mut out)?;
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { command: ConfigCommand::Check { paths, genesis, node } } => {
@@ -578,8 +633,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(outcome.into())
         }
+        Command::Audit { command: AuditCommand::Verify { config, json } } => {
+            let outcome = covenant_node::commands::audit::verify(&config, json, &mut out)?;
+            out.flush()?;
+            Ok(outcome.into())
+        }
+        Command::Audit { command: AuditCommand::Export { config, since, out: file } } => {
+            let since = covenant_node::commands::audit::parse_since(&since, covenant_node::runtime::chain::now_ms())?;
+            let outcome = covenant_node::commands::audit::export(&config, since, file.as_ref(), &mut out)?;
+            out.flush()?;
+            Ok(outcome.into())
+        }
         Command::NodeAdmin(args) => {
             let outcome = covenant_node::commands::gov::cli::run_node_admin(args, &mut out, &mut std::io::stderr())?;
+            out.flush()?;
+            Ok(outcome.into())
+        }
+        Command::Contract(args) => {
+            let outcome = covenant_node::commands::contract::run(args, &mut out, &mut std::io::stderr())?;
+            out.flush()?;
+            Ok(outcome.into())
+        }
+        Command::Backup(args) => {
+            let outcome = covenant_node::commands::backup::run(args, &mut out, &mut std::io::stderr())?;
             out.flush()?;
             Ok(outcome.into())
         }

@@ -78,6 +78,10 @@ pub struct Metrics {
     pub gossip_dropped: AtomicU64,
     /// Median clock offset against peers in ms, `i64::MIN` while unknown.
     pub clock_offset_ms: AtomicI64,
+    /// 1 while this node's clock is out of the drift bound against its peers (it does not propose).
+    pub clock_out_of_range: AtomicU64,
+    /// Proposals this node withheld because its clock was out of range.
+    pub proposals_withheld: AtomicU64,
     /// Time between consecutive committed blocks' header timestamps.
     pub block_interval: Histogram,
     /// From the start of a height to its block committed on this node.
@@ -101,6 +105,12 @@ pub struct Gauges {
     pub mempool_bytes: usize,
     /// Transactions waiting for signature verification.
     pub verification_queue: usize,
+    /// The mempool's bound in transactions (`mempool_txs_max`).
+    pub mempool_txs_max: u64,
+    /// Validators deciding the next height.
+    pub validators: usize,
+    /// Their quorum.
+    pub quorum: usize,
 }
 
 impl Metrics {
@@ -167,6 +177,14 @@ impl Metrics {
         gauge(&mut out, "covenant_mempool_bytes", "Bytes of pending transactions.", gauges.mempool_bytes.to_string());
         gauge(
             &mut out,
+            "covenant_mempool_txs_max",
+            "The mempool's bound (chain parameter mempool_txs_max).",
+            gauges.mempool_txs_max.to_string(),
+        );
+        gauge(&mut out, "covenant_validators", "Validators deciding the next height.", gauges.validators.to_string());
+        gauge(&mut out, "covenant_quorum", "Votes a decision needs at the next height.", gauges.quorum.to_string());
+        gauge(
+            &mut out,
             "covenant_verification_queue_txs",
             "Transactions waiting for signature verification.",
             gauges.verification_queue.to_string(),
@@ -185,6 +203,18 @@ impl Metrics {
                 format!("{}", offset as f64 / 1000.0),
             );
         }
+        gauge(
+            &mut out,
+            "covenant_clock_out_of_range",
+            "1 while this node's clock is further than clock_drift_ms_max from its peers' (it does not propose).",
+            self.clock_out_of_range.load(Ordering::Relaxed).to_string(),
+        );
+        counter(
+            &mut out,
+            "covenant_proposals_withheld_total",
+            "Proposals withheld because this node's clock was out of range (COV-35).",
+            self.proposals_withheld.load(Ordering::Relaxed),
+        );
         self.block_interval.render(
             &mut out,
             "covenant_block_interval_seconds",
@@ -231,7 +261,17 @@ mod tests {
     use super::*;
 
     fn gauges() -> Gauges {
-        Gauges { height: 7, round: 1, peers: 3, mempool_txs: 2, mempool_bytes: 300, verification_queue: 0 }
+        Gauges {
+            height: 7,
+            round: 1,
+            peers: 3,
+            mempool_txs: 2,
+            mempool_bytes: 300,
+            verification_queue: 0,
+            mempool_txs_max: 200_000,
+            validators: 4,
+            quorum: 3,
+        }
     }
 
     #[test]

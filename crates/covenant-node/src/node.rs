@@ -10,13 +10,13 @@ use tracing::{info, warn};
 use covenant_consensus::{Ed25519Crypto, Engine};
 use covenant_execution::{MemberState, NodeState, StateKey, StateReader, genesis_outcome};
 use covenant_network::{Network, NetworkConfig, peer_id_of, tcp_multiaddr, with_peer_id};
-use covenant_rules::{Environment, Genesis};
+use covenant_rules::Genesis;
 use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
 use covenant_storage::{AuditLog, ChainStore, CommitBatch, RocksStore};
 use covenant_types::{MemberStatus, NodeRecord, SecretKey};
 
 use crate::config::{Host, NodeConfig, read_config_file};
-use crate::keyfile::read_plaintext_key;
+use crate::keyfile::load_node_keys;
 use crate::runtime::chain::{StoreState, now_ms};
 use crate::runtime::shared::Shared;
 use crate::runtime::{Runtime, report_fatal};
@@ -70,13 +70,10 @@ pub fn open_store(config: &NodeConfig, genesis: &Genesis) -> Result<RocksStore> 
 /// Runs the node until SIGINT/SIGTERM or a fatal error.
 pub async fn run_node(config: NodeConfig) -> Result<()> {
     let genesis = load_genesis(&config)?;
-    let consensus_key = read_plaintext_key(&config.consensus_key_file)?;
-    let network_key = read_plaintext_key(&config.network_key_file)?;
-    if genesis.environment() == Environment::Production {
-        bail!(
-            "plaintext key files are refused for a production chain (article 41); encrypted key files are not supported by this version yet"
-        );
-    }
+    // Article 41: plaintext keys only on a test chain whose config allows them; encrypted keys are
+    // opened with the passphrase from key_passphrase_file or COVENANT_KEY_PASSPHRASE.
+    let keys = load_node_keys(&config, genesis.environment())?;
+    let (consensus_key, network_key) = (keys.consensus, keys.network);
     if let Some(me) = genesis.node(&config.node_id) {
         check_keys_match(&config, me, &consensus_key.key, &network_key.key, "genesis")?;
     }
@@ -126,13 +123,15 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     let (network, events) = Network::spawn(network_config).await.context("starting the network")?;
 
     let shared = Shared::new(genesis.chain_id().clone(), config.node_id.clone(), store.clone(), network.clone());
+    // The consensus key also signs this node's audit anchors (the only transaction a node signs).
+    let anchor_key = SecretKey::from_seed(&consensus_key.key.seed());
     let engine = Engine::new(
         genesis.chain_id().clone(),
         config.node_id.clone(),
         Box::new(Ed25519Crypto::new(consensus_key.key)),
         safety,
     );
-    let runtime = Runtime::new(shared.clone(), engine, events, tip_header)?;
+    let runtime = Runtime::new(shared.clone(), engine, events, tip_header)?.with_anchor_key(anchor_key);
 
     let api_address = resolve(&config.api_addr)?;
     let listener = tokio::net::TcpListener::bind(api_address)

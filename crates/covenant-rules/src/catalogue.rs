@@ -270,7 +270,10 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Need-to-know access to customer data",
         class: RuleClass::N,
         description: "Reads of customer records through the API are allowed by role only; every read is audited (see COV-40).",
-        enforcement: Enforcement::NotYet { planned: "HTTP API (covenant-node)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &["covenant_node::access::read_record", "covenant_node::api::redacted"],
+            stages: &[S::Api],
+        },
     },
     RuleEntry {
         id: RuleId::SessionIdle,
@@ -278,7 +281,10 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "API sessions expire after 15 idle minutes",
         class: RuleClass::N,
         description: "Admin and auditor API credentials expire after at most 15 minutes without use.",
-        enforcement: Enforcement::NotYet { planned: "HTTP API authentication (covenant-node)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &["covenant_node::auth::Sessions::check", "covenant_node::auth::alive"],
+            stages: &[S::Api],
+        },
     },
     RuleEntry {
         id: RuleId::OnePersonOneAccount,
@@ -359,11 +365,13 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Revoked operators sign and read nothing",
         class: RuleClass::P,
         description: "A revoked operator or member signs nothing and reads nothing from the next block on; membership only by vote.",
-        enforcement: Enforcement::Partial {
-            checked_in: &[CHECK_SENDER, "covenant_execution::governance::apply_action"],
-            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution],
-            enforced: "transactions from an unregistered or revoked operator, or from an operator of a suspended or removed member, are refused at admission and make a block invalid from the block after the revocation; members and operators are admitted, suspended, removed and revoked only by vote",
-            missing: "refusing API reads by revoked operators: the API has no per-operator authentication yet (issue 8)",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                CHECK_SENDER,
+                "covenant_execution::governance::apply_action",
+                "covenant_node::auth::Sessions::check",
+            ],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution, S::Api],
         },
     },
     RuleEntry {
@@ -372,7 +380,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Backups verified",
         class: RuleClass::N,
         description: "Backup create, verify and restore, with an inventory; backup integrity verified.",
-        enforcement: Enforcement::NotYet { planned: "backups (covenant-storage) and the covenant backup command" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_node::commands::backup::create",
+                "covenant_node::commands::backup::verify",
+                "covenant_node::commands::backup::restore",
+            ],
+            stages: &[S::Storage],
+        },
     },
     RuleEntry {
         id: RuleId::Retention,
@@ -472,7 +487,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Contracts record owner and steward",
         class: RuleClass::P,
         description: "Each admitted contract records its owning member and steward operator.",
-        enforcement: Enforcement::NotYet { planned: "contract admission (covenant-execution)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_execution::contracts::check_ownership",
+                "covenant_execution::governance::check_action",
+                "covenant_execution::contracts::apply_admit",
+            ],
+            stages: &[S::MempoolAdmission, S::GovernanceExecution],
+        },
     },
     RuleEntry {
         id: RuleId::ContractLifecycle,
@@ -480,7 +502,22 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Contracts can be paused, upgraded, retired",
         class: RuleClass::P,
         description: "Contracts can be paused, upgraded or retired by vote; an emergency pause has a lower threshold (still at least two members).",
-        enforcement: Enforcement::NotYet { planned: "governance execution (covenant-execution)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_execution::contracts::check_status_change",
+                "covenant_execution::contracts::check_upgrade",
+                "covenant_execution::governance::check_action",
+                "covenant_execution::contracts::check_call",
+                "covenant_vm::runtime::Vm::call",
+            ],
+            stages: &[
+                S::MempoolAdmission,
+                S::BlockProposal,
+                S::BlockValidation,
+                S::GovernanceExecution,
+                S::ContractExecution,
+            ],
+        },
     },
     RuleEntry {
         id: RuleId::ContractAdmission,
@@ -488,7 +525,23 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Only contracts admitted by vote run",
         class: RuleClass::P,
         description: "Only code whose hash an executed vote admitted can run.",
-        enforcement: Enforcement::NotYet { planned: "contract execution (covenant-execution, covenant-vm)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_vm::validate::validate_module",
+                "covenant_vm::validate::load_admitted",
+                "covenant_execution::contracts::check_admission",
+                "covenant_execution::governance::check_pinned_code",
+                "covenant_execution::contracts::check_call",
+                "covenant_execution::contracts::module_of",
+            ],
+            stages: &[
+                S::MempoolAdmission,
+                S::BlockProposal,
+                S::BlockValidation,
+                S::GovernanceExecution,
+                S::ContractExecution,
+            ],
+        },
     },
     RuleEntry {
         id: RuleId::ContractLimits,
@@ -496,11 +549,22 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Contract size and data transfer limits",
         class: RuleClass::P,
         description: "contract_bytes_max, call_input_bytes_max, call_output_bytes_max and call_storage_writes_max bound contracts and calls.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_rules::params::ChainParams::validate"],
-            stages: &[S::Genesis],
-            enforced: "the limit parameters stay within their covenant bounds in genesis",
-            missing: "applying the limits to admitted code and to calls (covenant-execution, covenant-vm)",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_rules::params::ChainParams::validate",
+                "covenant_vm::validate::validate_module",
+                "covenant_execution::contracts::check_admission",
+                "covenant_execution::contracts::check_call",
+                "covenant_vm::runtime::Vm::call",
+            ],
+            stages: &[
+                S::Genesis,
+                S::MempoolAdmission,
+                S::BlockProposal,
+                S::BlockValidation,
+                S::GovernanceExecution,
+                S::ContractExecution,
+            ],
         },
     },
     RuleEntry {
@@ -509,7 +573,15 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Metered execution",
         class: RuleClass::P,
         description: "Contract execution is metered with fuel_per_tx_max and fuel_per_block_max.",
-        enforcement: Enforcement::NotYet { planned: "contract runtime (covenant-vm)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_execution::contracts::check_call",
+                "covenant_execution::contracts::check_block_fuel",
+                "covenant_execution::execute::build_block",
+                "covenant_vm::runtime::Vm::call",
+            ],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::ContractExecution],
+        },
     },
     RuleEntry {
         id: RuleId::NoReentrancy,
@@ -517,7 +589,10 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "No re-entrant calls",
         class: RuleClass::P,
         description: "A contract cannot be re-entered while one of its calls is running.",
-        enforcement: Enforcement::NotYet { planned: "contract runtime (covenant-vm)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &["covenant_vm::context::CallStack::check_enter", "covenant_vm::runtime::Vm::call"],
+            stages: &[S::ContractExecution],
+        },
     },
     RuleEntry {
         id: RuleId::Signed,
@@ -543,7 +618,20 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Access policy per contract function",
         class: RuleClass::P,
         description: "Each exported contract function carries an access policy fixed at admission.",
-        enforcement: Enforcement::NotYet { planned: "contract admission and calls (covenant-execution)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_vm::manifest::Manifest::validate",
+                "covenant_execution::contracts::check_call",
+                "covenant_vm::runtime::Vm::call",
+            ],
+            stages: &[
+                S::MempoolAdmission,
+                S::BlockProposal,
+                S::BlockValidation,
+                S::GovernanceExecution,
+                S::ContractExecution,
+            ],
+        },
     },
     RuleEntry {
         id: RuleId::DataSchema,
@@ -565,7 +653,18 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Tamper-evident audit log",
         class: RuleClass::N,
         description: "Hash-chained audit log with event type, time, place and user identity; only auditors read it.",
-        enforcement: Enforcement::NotYet { planned: "audit log (covenant-storage)" },
+        enforcement: Enforcement::Partial {
+            checked_in: &[
+                "covenant_storage::audit::AuditEntry::seal",
+                "covenant_node::runtime::anchor::anchor_if_due",
+                "covenant_execution::checks::check_payload",
+                "covenant_node::commands::audit::verify",
+                "covenant_node::access::read_audit",
+            ],
+            stages: &[S::Storage, S::MempoolAdmission, S::BlockValidation, S::Api, S::Observability],
+            enforced: "every entry records event type, time, node, actor and outcome in a hash chain; each node anchors its audit head on chain every few blocks in a transaction only its consensus key may sign, strictly forward; `covenant audit verify` names the first edited entry and catches a rewritten or truncated log against the anchors (end to end); through the API only operators holding the auditor role read the log, in a session; node start and stop, configuration, refused peers, governance steps, anchors, clock alerts, API refusals, customer-data reads, backups, audit verification and export are recorded",
+            missing: "refused transactions are not yet recorded in the audit log (they are counted in metrics by rule)",
+        },
     },
     RuleEntry {
         id: RuleId::OrderedNonces,
@@ -588,11 +687,13 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Proposal timestamps within the agreed drift",
         class: RuleClass::P,
         description: "A proposal whose timestamp is more than clock_drift_ms_max from the validator's clock is rejected; a node measures its offset against its peers and stops proposing, and alerts, when out of range.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_rules::checks::check_clock_drift", CONSENSUS_CHECK_BLOCK],
-            stages: &[S::BlockValidation],
-            enforced: "the consensus engine refuses a new proposal whose timestamp is further than clock_drift_ms_max from its clock when received (end-to-end under libfaketime); each node measures its clock offset against its peers and exports it in /v1/status and /metrics",
-            missing: "a node stopping proposing and alerting while its own offset is out of range (issue 8)",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_rules::checks::check_clock_drift",
+                CONSENSUS_CHECK_BLOCK,
+                "covenant_node::runtime::Runtime::update_clock_offset",
+            ],
+            stages: &[S::BlockValidation, S::BlockProposal, S::Observability],
         },
     },
     RuleEntry {
@@ -627,7 +728,10 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Reads of customer records audited",
         class: RuleClass::N,
         description: "Every read of customer records through the API is audited with who, what and when.",
-        enforcement: Enforcement::NotYet { planned: "HTTP API and audit log (covenant-node, covenant-storage)" },
+        enforcement: Enforcement::Enforced {
+            checked_in: &["covenant_node::access::read_record"],
+            stages: &[S::Api, S::Storage],
+        },
     },
     RuleEntry {
         id: RuleId::KeyRotation,
@@ -640,10 +744,11 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 "covenant_node::commands::config_check::cross_check",
                 "covenant_execution::governance::check_action",
                 "covenant_execution::governance::check_key_unused",
+                "covenant_node::keyfile::check_key_policy",
             ],
             stages: &[S::NodeConfig, S::GovernanceExecution],
-            enforced: "operator keys are rotated and revoked by vote, effective from the next block; a key is registered once, ever; `covenant config check` refuses plaintext key files for a production genesis and the node refuses to start with them",
-            missing: "encrypted key files with key backup and restore checks, and an emergency revocation class with its own threshold (issue 8)",
+            enforced: "operator keys are rotated and revoked by vote, effective from the next block; a key is registered once, ever; key files are encrypted at rest (argon2id, XChaCha20-Poly1305); plaintext keys only on a test chain with allow_plaintext_keys = true; key backups are re-encrypted under their own passphrase and restores checked against the expected public key",
+            missing: "an emergency revocation class with its own, lower threshold (revocation today needs the operators class threshold)",
         },
     },
     RuleEntry {
@@ -680,8 +785,13 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Central log management and audit export",
         class: RuleClass::N,
         description: "Structured logs (text or JSON), audit export as JSON lines, alert rules.",
-        enforcement: Enforcement::NotYet {
-            planned: "logging setup and audit export (covenant-node); the [log] section of node.toml is validated already",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_node::logging::init",
+                "covenant_node::commands::audit::export",
+                "covenant_node::metrics::Metrics::render",
+            ],
+            stages: &[S::Observability],
         },
     },
 ];
@@ -843,10 +953,24 @@ mod tests {
             ("covenant_execution::checks::", include_str!("../../covenant-execution/src/checks.rs")),
             ("covenant_execution::execute::", include_str!("../../covenant-execution/src/execute.rs")),
             ("covenant_execution::governance::", include_str!("../../covenant-execution/src/governance.rs")),
+            ("covenant_execution::contracts::", include_str!("../../covenant-execution/src/contracts.rs")),
+            ("covenant_vm::validate::", include_str!("../../covenant-vm/src/validate.rs")),
+            ("covenant_vm::runtime::", include_str!("../../covenant-vm/src/runtime.rs")),
+            ("covenant_vm::context::", include_str!("../../covenant-vm/src/context.rs")),
+            ("covenant_vm::manifest::", include_str!("../../covenant-vm/src/manifest.rs")),
             ("covenant_rules::pii::", include_str!("pii.rs")),
             ("covenant_node::node::", include_str!("../../covenant-node/src/node.rs")),
+            ("covenant_node::runtime::anchor::", include_str!("../../covenant-node/src/runtime/anchor.rs")),
             ("covenant_node::runtime::", include_str!("../../covenant-node/src/runtime/mod.rs")),
             ("covenant_node::metrics::", include_str!("../../covenant-node/src/metrics.rs")),
+            ("covenant_node::access::", include_str!("../../covenant-node/src/access.rs")),
+            ("covenant_node::auth::", include_str!("../../covenant-node/src/auth.rs")),
+            ("covenant_node::api::", include_str!("../../covenant-node/src/api.rs")),
+            ("covenant_node::keyfile::", include_str!("../../covenant-node/src/keyfile.rs")),
+            ("covenant_node::commands::backup::", include_str!("../../covenant-node/src/commands/backup.rs")),
+            ("covenant_node::logging::", include_str!("../../covenant-node/src/logging.rs")),
+            ("covenant_node::commands::audit::", include_str!("../../covenant-node/src/commands/audit.rs")),
+            ("covenant_storage::audit::", include_str!("../../covenant-storage/src/audit.rs")),
             ("covenant_network::service::", include_str!("../../covenant-network/src/service.rs")),
             (
                 "covenant_node::commands::config_check::",
@@ -881,23 +1005,43 @@ mod tests {
         // - COV-49: the consensus engine, driven by the node, checks size and count of every block it
         //   builds or validates and proposes at least every block_interval_ms_max; genesis keeps
         //   the parameters inside their covenant bounds (ChainParams::with validates any change).
+        // - COV-26 to COV-31 (contracts): admission, owner and steward are checked when a contract
+        //   proposal is submitted and again when its vote executes; every contract call is checked by
+        //   check_payload at mempool admission and in every block a proposer builds or a validator
+        //   executes (status, fuel, input, access policy), then by the VM for the call and every nested
+        //   call (fuel, limits, re-entrancy, callee status and policy); block fuel in build_block and
+        //   apply_tx.
         let enforced: Vec<RuleId> =
             CATALOGUE.iter().filter(|entry| entry.enforcement.is_enforced()).map(|entry| entry.id).collect();
         assert_eq!(
             enforced,
             vec![
                 RuleId::KycRequired,
+                RuleId::CustomerDataAccess,
+                RuleId::SessionIdle,
                 RuleId::OnePersonOneAccount,
                 RuleId::CredentialExpiry,
                 RuleId::RoleSeparation,
                 RuleId::ChangeByConsensus,
                 RuleId::TwoPersonRule,
+                RuleId::Revocation,
+                RuleId::Backup,
                 RuleId::PermissionedPeers,
+                RuleId::ContractOwnership,
+                RuleId::ContractLifecycle,
+                RuleId::ContractAdmission,
+                RuleId::ContractLimits,
+                RuleId::Fuel,
+                RuleId::NoReentrancy,
+                RuleId::FunctionAcl,
                 RuleId::DataSchema,
                 RuleId::OrderedNonces,
+                RuleId::ClockDrift,
                 RuleId::TimestampIntegrity,
                 RuleId::PiiProtection,
+                RuleId::CustomerDataReadAudit,
                 RuleId::BlockLimits,
+                RuleId::LogManagement,
             ]
         );
     }

@@ -91,7 +91,7 @@ pub enum ActionClass {
     Nodes,
     /// Change chain parameters, thresholds and data schemas.
     Parameters,
-    /// Admit, resume or retire contracts.
+    /// Admit, upgrade, resume or retire contracts.
     Contracts,
     /// Pause a contract (article 27: a lower threshold, but still at least two members).
     Emergency,
@@ -130,7 +130,9 @@ impl ActionClass {
             RegisterOperator(_) | RevokeOperator(_) | RotateOperatorKey { .. } => ActionClass::Operators,
             AddNode(_) | RemoveNode(_) | ChangeNodeRole { .. } => ActionClass::Nodes,
             SetParameter { .. } | SetThreshold { .. } | RegisterSchema { .. } => ActionClass::Parameters,
-            AdmitContract { .. } | ResumeContract(_) | RetireContract(_) => ActionClass::Contracts,
+            AdmitContract { .. } | UpgradeContract { .. } | ResumeContract(_) | RetireContract(_) => {
+                ActionClass::Contracts
+            }
             PauseContract(_) => ActionClass::Emergency,
         }
     }

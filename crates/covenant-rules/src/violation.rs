@@ -586,6 +586,15 @@ pub enum Violation {
         /// What was found.
         reason: String,
     },
+    /// A contract action or call refused by one of the contract rules (COV-26 to COV-31). The contract
+    /// runtime (`covenant-vm`) names the rule with the reason, so one variant carries both.
+    #[error("{reason}")]
+    ContractRefused {
+        /// The rule that refused it (a contract rule of articles 26 to 31).
+        rule: RuleId,
+        /// What was wrong, with the values that broke the rule.
+        reason: String,
+    },
 }
 
 impl Violation {
@@ -630,6 +639,7 @@ impl Violation {
             Violation::KycMissing { .. } => RuleId::KycRequired,
             Violation::AnchorOutOfOrder { .. } | Violation::NodeOnlyAction { .. } => RuleId::AuditTrail,
             Violation::PiiExposed { .. } => RuleId::PiiProtection,
+            Violation::ContractRefused { rule, .. } => *rule,
         }
     }
 

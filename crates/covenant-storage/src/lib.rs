@@ -82,6 +82,7 @@
 //! ```
 
 pub mod audit;
+pub mod backup;
 pub mod error;
 pub mod kv;
 pub mod limits;

@@ -7,9 +7,11 @@ use rocksdb::{
     IteratorMode, Options, WriteBatch, WriteOptions,
 };
 
+use crate::audit::AuditLog;
+use crate::backup::CheckpointInfo;
 use crate::error::StorageError;
 use crate::kv::{Backend, Column, KvBatch, KvOp, KvPairs};
-use crate::store::Store;
+use crate::store::{ChainStore, Store};
 
 /// Bits per key of the bloom filters: about 1% false positives, so point lookups of absent keys
 /// (a new transaction hash in the duplicate check, an unknown block hash) rarely touch disk.
@@ -62,6 +64,18 @@ impl RocksBackend {
     /// Directory of the database.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes a RocksDB checkpoint of the open database into `path`, which must not exist: memtables
+    /// are flushed, SST files hard-linked where the filesystem allows (copied otherwise), and a fresh
+    /// MANIFEST, CURRENT and OPTIONS written, so the checkpoint opens as a database of its own.
+    pub fn create_checkpoint(&self, path: &Path) -> Result<(), StorageError> {
+        let backend = |error: rocksdb::Error| StorageError::Backend {
+            operation: "create checkpoint",
+            reason: format!("{} ({})", error, path.display()),
+        };
+        let checkpoint = rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(backend)?;
+        checkpoint.create_checkpoint(path).map_err(backend)
     }
 
     fn handle(&self, column: Column) -> Result<&ColumnFamily, StorageError> {
@@ -124,5 +138,35 @@ impl Store<RocksBackend> {
     /// node can read and that its chain tip is intact.
     pub fn open(path: impl AsRef<Path>) -> Result<RocksStore, StorageError> {
         Store::from_backend(RocksBackend::open(path)?)
+    }
+
+    /// Directory of the database.
+    pub fn path(&self) -> &Path {
+        self.backend().path()
+    }
+
+    /// Writes a consistent checkpoint of the store into directory `path` (which must not exist) and
+    /// returns what it holds. Block commits and audit appends wait meanwhile (the writer lock is held),
+    /// so the tip and audit head returned are exactly those of the checkpoint.
+    pub fn create_checkpoint(&self, path: impl AsRef<Path>) -> Result<CheckpointInfo, StorageError> {
+        let _writer = self.write_lock();
+        let metadata = self.metadata()?;
+        let tip = self.latest()?;
+        let state_root = match tip {
+            Some(tip) => Some(
+                self.block_by_height(tip.height)?
+                    .ok_or_else(|| StorageError::Corrupt {
+                        what: "chain tip",
+                        key: format!("height {}", tip.height),
+                        reason: "the tip block is missing".into(),
+                    })?
+                    .header
+                    .state_root,
+            ),
+            None => None,
+        };
+        let audit_head = self.head()?;
+        self.backend().create_checkpoint(path.as_ref())?;
+        Ok(CheckpointInfo { metadata, tip, state_root, audit_head })
     }
 }

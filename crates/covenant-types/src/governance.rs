@@ -199,4 +199,14 @@ pub enum GovernanceAction {
         /// Its new role.
         role: NodeRole,
     },
+    /// Replace an admitted (or paused) contract's code and manifest (COV-27); its id, storage and
+    /// status stay, and the vote pins the new code's hash (COV-28). Added last: BCS numbers variants.
+    UpgradeContract {
+        /// Contract id.
+        contract: ContractId,
+        /// The new WASM module.
+        code: Vec<u8>,
+        /// The new encoded manifest.
+        manifest: Vec<u8>,
+    },
 }

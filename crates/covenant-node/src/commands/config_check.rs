@@ -1,10 +1,11 @@
 //! `covenant config check`: validates genesis and node config files, alone and as a set.
 //!
 //! For a node config it goes further than parsing: it loads the genesis the config names, checks that
-//! the node is registered there, that its key files hold the keys registered for it, that plaintext
-//! key files are used only on test chains, and that the node keeps audit records at least as long as
-//! the chain requires. Across several node configs it checks that they share one genesis and do not
-//! clash (ids, addresses, data directories, key files).
+//! the node is registered there, that its key files hold the keys registered for it, that they follow
+//! the key policy of article 41 (plaintext only on a test chain with `allow_plaintext_keys = true`;
+//! encrypted key files open with their passphrase when it is at hand), and that the node keeps audit
+//! records at least as long as the chain requires. Across several node configs it checks that they
+//! share one genesis and do not clash (ids, addresses, data directories, key files).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,10 +14,13 @@ use std::path::{Path, PathBuf};
 
 use covenant_rules::genesis::ActionClass;
 use covenant_rules::{Genesis, RuleId};
-use covenant_types::{NodeRole, PublicKey};
+use covenant_types::NodeRole;
 
 use crate::config::{NodeConfig, read_config_file};
-use crate::keyfile::read_plaintext_key;
+use crate::keyfile::{
+    KeyFileError, KeyFormat, KeyPurpose, PassphraseSource, check_key_policy, check_plaintext_flag, inspect_key_file,
+    read_key_file,
+};
 
 /// What kind of file an input is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -376,50 +380,7 @@ fn cross_check(report: &mut FileReport, config: &NodeConfig, genesis: &Genesis) 
             Some(RuleId::PermissionedPeers),
         );
     }
-    let production = genesis.environment() == covenant_rules::Environment::Production;
-    let key_files = [
-        ("consensus_key_file", &config.consensus_key_file, registered.map(|node| node.consensus_key)),
-        ("network_key_file", &config.network_key_file, registered.map(|node| node.network_key)),
-    ];
-    for (field, file, expected) in key_files {
-        if production {
-            report.error(
-                field,
-                format!(
-                    "{} is a plaintext key file, refused on a production chain: keys must be encrypted at rest",
-                    file.display()
-                ),
-                Some(RuleId::KeyRotation),
-            );
-            continue;
-        }
-        match read_plaintext_key(file) {
-            Err(error) => report.error(field, error, None),
-            Ok(key) => {
-                if key.too_open() {
-                    report.warnings.push(format!(
-                        "{field}: {} has mode {:04o}; restrict it to 0600 (chmod 600)",
-                        file.display(),
-                        key.mode.unwrap_or_default()
-                    ));
-                }
-                let actual: PublicKey = key.key.public_key();
-                if let Some(expected) = expected
-                    && actual != expected
-                {
-                    report.error(
-                        field,
-                        format!(
-                            "{} holds key {actual}, but genesis registers {expected} for node {}",
-                            file.display(),
-                            config.node_id
-                        ),
-                        None,
-                    );
-                }
-            }
-        }
-    }
+    check_key_files(report, config, genesis, registered);
     let chain_retention_days = genesis.parameters().audit_retention_days;
     if config.audit_retention_days < chain_retention_days {
         report.error(
@@ -431,6 +392,114 @@ fn cross_check(report: &mut FileReport, config: &NodeConfig, genesis: &Genesis) 
             Some(RuleId::Retention),
         );
     }
+}
+
+/// Checks a node's key files against the key policy of article 41 and the keys genesis registers:
+/// plaintext only on a test chain with `allow_plaintext_keys = true`, production-strength encryption on a
+/// production chain, the public key (in clear in an encrypted file) equal to the registered one, and,
+/// when the passphrase is at hand (`key_passphrase_file` or `COVENANT_KEY_PASSPHRASE`), that it opens
+/// each encrypted file.
+fn check_key_files(
+    report: &mut FileReport,
+    config: &NodeConfig,
+    genesis: &Genesis,
+    registered: Option<&covenant_types::NodeRecord>,
+) {
+    let environment = genesis.environment();
+    if let Err(error) = check_plaintext_flag(config, environment) {
+        report.error("allow_plaintext_keys", error, Some(RuleId::KeyRotation));
+    }
+    let source = PassphraseSource::node(config.key_passphrase_file.clone());
+    if let Some(file) = &config.key_passphrase_file
+        && let Some(mode) = file_mode(file)
+        && mode & 0o077 != 0
+    {
+        report.warnings.push(format!(
+            "key_passphrase_file: {} has mode {mode:04o}; restrict it to 0600 (chmod 600)",
+            file.display()
+        ));
+    }
+    let mut passphrase_error = false;
+    let key_files = [
+        ("consensus_key_file", &config.consensus_key_file, registered.map(|node| node.consensus_key)),
+        ("network_key_file", &config.network_key_file, registered.map(|node| node.network_key)),
+    ];
+    for (field, file, expected) in key_files {
+        let info = match inspect_key_file(file) {
+            Ok(info) => info,
+            Err(error) => {
+                report.error(field, error, None);
+                continue;
+            }
+        };
+        if info.too_open() {
+            report.warnings.push(format!(
+                "{field}: {} has mode {:04o}; restrict it to 0600 (chmod 600)",
+                file.display(),
+                info.mode.unwrap_or_default()
+            ));
+        }
+        if let Err(error) = check_key_policy(file, field, info.format, environment, config.allow_plaintext_keys) {
+            report.error(field, error, Some(RuleId::KeyRotation));
+        }
+        if let Some(expected) = expected
+            && info.public_key != expected
+        {
+            report.error(
+                field,
+                format!(
+                    "{} holds key {}, but genesis registers {expected} for node {}",
+                    file.display(),
+                    info.public_key,
+                    config.node_id
+                ),
+                None,
+            );
+        }
+        if info.purpose == KeyPurpose::Backup {
+            report.error(field, KeyFileError::IsBackup { path: file.clone() }, None);
+            continue;
+        }
+        if let KeyFormat::Encrypted(_) = info.format {
+            match source.read() {
+                Ok(Some(_)) => {
+                    if let Err(error) = read_key_file(file, &source) {
+                        report.error(field, error, Some(RuleId::KeyRotation));
+                    }
+                }
+                Ok(None) => report.warnings.push(format!(
+                    "{field}: {} is encrypted; its passphrase was not checked (none given: set {})",
+                    file.display(),
+                    source.hint()
+                )),
+                Err(error) => {
+                    if !passphrase_error {
+                        report.error("key_passphrase_file", error, Some(RuleId::KeyRotation));
+                        passphrase_error = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn key_format(file: &Path) -> String {
+    match inspect_key_file(file).map(|info| info.format) {
+        Ok(KeyFormat::Plaintext) => "plaintext".into(),
+        Ok(KeyFormat::Encrypted(kdf)) => format!("encrypted ({kdf})"),
+        Err(_) => "unreadable".into(),
+    }
+}
+
+#[cfg(unix)]
+fn file_mode(file: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(file).ok().map(|metadata| metadata.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_file: &Path) -> Option<u32> {
+    None
 }
 
 fn short(hash: &covenant_types::Hash) -> String {
@@ -496,5 +565,10 @@ fn node_summary(config: &NodeConfig, genesis: &Genesis) -> Vec<String> {
         ),
         format!("data {}, audit retention {} days", config.data_dir.display(), config.audit_retention_days),
         format!("keys match genesis {}, genesis hash {}", config.genesis_file.display(), short(&genesis.hash())),
+        format!(
+            "key files: consensus {}, network {}",
+            key_format(&config.consensus_key_file),
+            key_format(&config.network_key_file)
+        ),
     ]
 }

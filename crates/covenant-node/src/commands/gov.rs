@@ -93,6 +93,44 @@ fn send(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
+    let Some((api, hash)) = sign_and_submit(options, payload, out, err)? else { return Ok(Outcome::Failure) };
+    let Some(timeout) = options.wait else { return Ok(Outcome::Success) };
+
+    let answer = super::tx::wait(&api, &hash, timeout)?;
+    let (line, outcome) = summarize(&answer);
+    if options.json {
+        writeln!(out, "{answer}")?;
+    } else {
+        writeln!(out, "{line}")?;
+    }
+    if outcome == Outcome::Failure {
+        return Ok(outcome);
+    }
+    let id = id.map_or(hash, |id| id.to_hex());
+    let path = format!("/v1/proposals/{}", path_segment(&id));
+    let response = api.get(&path)?;
+    if !response.is_success() {
+        writeln!(err, "error: GET {path} on {}: {}", api.address(), describe_error(&response))?;
+        return Ok(Outcome::Failure);
+    }
+    if options.json {
+        writeln!(out, "{}", response.body)?;
+        return Ok(ProposalView::from_json(&response.body).map_or(Outcome::Success, |view| view.status_line().1));
+    }
+    let (line, outcome) = ProposalView::from_json(&response.body)?.status_line();
+    writeln!(out, "{line}")?;
+    Ok(outcome)
+}
+
+/// Signs `payload` as `options.operator` (chain id from `GET /v1/status`, nonce from the node unless
+/// given) and submits it. Prints the transaction hash (or, with `--json`, the API's answer) on `out`;
+/// a refusal goes to `err` and gives `None`. Returns the API and the transaction hash otherwise.
+pub(crate) fn sign_and_submit(
+    options: &SubmitOptions,
+    payload: Payload,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Option<(Api, String)>> {
     let api = Api::new(&options.api)?;
     let operator = OperatorId::new(options.operator.as_str()).context("--operator")?;
     let key = crate::keyfile::read_plaintext_key(&options.key_file)?;
@@ -131,39 +169,14 @@ fn send(
     }
     if !response.is_success() {
         writeln!(err, "{}", describe_error(&response))?;
-        return Ok(Outcome::Failure);
+        return Ok(None);
     }
     let hash = response.body.get("hash").and_then(Value::as_str).map_or_else(|| local_hash.to_hex(), str::to_string);
     if !options.json {
         writeln!(out, "{hash}")?;
     }
     out.flush()?;
-    let Some(timeout) = options.wait else { return Ok(Outcome::Success) };
-
-    let answer = super::tx::wait(&api, &hash, timeout)?;
-    let (line, outcome) = summarize(&answer);
-    if options.json {
-        writeln!(out, "{answer}")?;
-    } else {
-        writeln!(out, "{line}")?;
-    }
-    if outcome == Outcome::Failure {
-        return Ok(outcome);
-    }
-    let id = id.map_or(hash, |id| id.to_hex());
-    let path = format!("/v1/proposals/{}", path_segment(&id));
-    let response = api.get(&path)?;
-    if !response.is_success() {
-        writeln!(err, "error: GET {path} on {}: {}", api.address(), describe_error(&response))?;
-        return Ok(Outcome::Failure);
-    }
-    if options.json {
-        writeln!(out, "{}", response.body)?;
-        return Ok(ProposalView::from_json(&response.body).map_or(Outcome::Success, |view| view.status_line().1));
-    }
-    let (line, outcome) = ProposalView::from_json(&response.body)?.status_line();
-    writeln!(out, "{line}")?;
-    Ok(outcome)
+    Ok(Some((api, hash)))
 }
 
 /// `covenant gov list [--all]`: open proposals (or all) as a table, or the API's JSON.
@@ -221,7 +234,7 @@ pub fn members(api: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write) 
 }
 
 /// What a read-only command got from the node.
-enum Answer {
+pub(crate) enum Answer {
     /// A 2xx answer to render.
     Body(Value),
     /// Already handled: printed as JSON (`Success`) or an error answer reported on stderr (`Failure`).
@@ -229,7 +242,7 @@ enum Answer {
 }
 
 /// `GET path`: an error answer is reported on `err`; with `json` the answer is printed as is.
-fn read(api: &str, path: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<Answer> {
+pub(crate) fn read(api: &str, path: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<Answer> {
     let api = Api::new(api)?;
     let response = api.get(path)?;
     if !response.is_success() {

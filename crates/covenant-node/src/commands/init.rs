@@ -1,6 +1,8 @@
 //! `covenant init`: writes a complete local consortium: genesis, one node config and key pair per
 //! validator, and one admin and one submitter operator key per member. Keys are random and stored in
-//! plaintext files (mode 0600): a local test chain only (`environment = "test"`).
+//! plaintext files (mode 0600): a local test chain only (`environment = "test"`), and each node config
+//! says so explicitly with `allow_plaintext_keys = true` (article 41 refuses plaintext keys otherwise;
+//! see `docs/keys.md` for encrypted key files).
 //!
 //! [`run_with`] can add extra submitter operators for `covenant bench` ([`InitExtras::bench_senders`]):
 //! a single sender's pending transactions are bounded (`mempool_sender_txs_max`) and its nonces
@@ -94,26 +96,11 @@ fn write_key(dir: &Path, name: &str) -> Result<SecretKey> {
     write_key_file(&key_path(dir, name))
 }
 
-/// Writes a fresh random key to `path` (which must not exist), mode 0600.
+/// Writes a fresh random key to `path` (which must not exist) as a plaintext test key file, mode 0600.
 pub fn write_key_file(path: &Path) -> Result<SecretKey> {
     let key = SecretKey::generate();
-    let text = zeroize::Zeroizing::new(format!("{}\n", hex::encode(key.seed().as_ref())));
-    write_private(path, text.as_bytes())?;
+    crate::keyfile::write_plaintext_key(path, &key)?;
     Ok(key)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating key file {}", path.display()))?;
-    file.write_all(bytes).with_context(|| format!("writing key file {}", path.display()))?;
-    file.sync_all()?;
-    Ok(())
 }
 
 /// Writes the consortium; returns the node config paths, node 0 first.
@@ -221,6 +208,8 @@ pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBu
              genesis_file = \"genesis.toml\"\n\
              consensus_key_file = \"keys/{node}.consensus.key\"\n\
              network_key_file = \"keys/{node}.network.key\"\n\
+             # Plaintext test keys: accepted only because this is a test chain (article 41).\n\
+             allow_plaintext_keys = true\n\
              bootstrap_peers = [{}]\n\
              audit_retention_days = 365\n\n\
              [log]\nformat = \"text\"\nlevel = \"info\"\n",

@@ -1,11 +1,15 @@
 //! The `covenant` subcommands' logic. `main.rs` parses arguments and calls these; each writes to the
 //! writer it is given so tests can capture the output.
 
+pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod config_check;
+pub mod contract;
 pub mod gov;
 pub mod init;
 pub mod inventory;
+pub mod keys;
 pub mod query;
 pub mod report;
 pub mod rules;

@@ -3,6 +3,7 @@
 //! (a [`Action::PersistSafety`] is durable before the vote after it leaves).
 
 pub mod admission;
+pub mod anchor;
 pub mod chain;
 pub mod executor;
 pub mod shared;
@@ -63,6 +64,11 @@ pub struct Runtime {
     sync_sender: mpsc::Sender<SyncReply>,
     sync_replies: mpsc::Receiver<SyncReply>,
     last_pending: u64,
+    /// False while this node's clock is out of the drift bound against its peers: it then withholds
+    /// its proposals (COV-35), which the other validators would refuse anyway.
+    clock_in_range: bool,
+    /// Signs this node's audit anchors (its consensus key); `None`: no anchoring.
+    anchor_key: Option<covenant_types::SecretKey>,
 }
 
 impl Runtime {
@@ -91,7 +97,16 @@ impl Runtime {
             sync_sender,
             sync_replies,
             last_pending: 0,
+            clock_in_range: true,
+            anchor_key: None,
         })
+    }
+
+    /// Anchors this node's audit head on chain every few blocks, signed with `key` (the node's
+    /// consensus key, which the chain knows as the node's).
+    pub fn with_anchor_key(mut self, key: covenant_types::SecretKey) -> Runtime {
+        self.anchor_key = Some(key);
+        self
     }
 
     /// Runs until `shutdown` flips to true or a fatal error (a store failure, a state root that
@@ -183,7 +198,7 @@ impl Runtime {
             NetworkEvent::PeerStatus { peer, height, clock } => {
                 if let Some(sample) = clock {
                     self.peer_clock_offsets.insert(peer, sample.offset_ms);
-                    self.update_clock_offset();
+                    self.update_clock_offset()?;
                 }
                 self.peer_heights.insert(peer, height);
                 if height > self.tip.height + 1 {
@@ -198,7 +213,7 @@ impl Runtime {
                 info!(%peer_id, "peer disconnected");
                 self.peer_heights.remove(&peer_id);
                 if self.peer_clock_offsets.remove(&peer_id).is_some() {
-                    self.update_clock_offset();
+                    self.update_clock_offset()?;
                 }
                 self.update_peer_count();
             }
@@ -235,11 +250,44 @@ impl Runtime {
         Ok(())
     }
 
-    /// The median of the peers' clock offsets, for the status and the metrics.
-    fn update_clock_offset(&self) {
+    /// The median of the peers' clock offsets, for the status and the metrics; raises or clears the
+    /// clock alert (log, audit, metric) when the median crosses the drift bound.
+    fn update_clock_offset(&mut self) -> Result<()> {
         let median = median_offset(self.peer_clock_offsets.values().copied());
         self.shared.metrics.clock_offset_ms.store(median.unwrap_or(i64::MIN), Ordering::Relaxed);
         self.shared.status.write().expect("status lock poisoned").clock_offset_ms = median;
+        let drift_max = StoreState(&self.shared.store).params()?.clock_drift_ms_max;
+        let in_range = median.is_none_or(|offset| offset.unsigned_abs() <= drift_max);
+        if in_range == self.clock_in_range {
+            return Ok(());
+        }
+        self.clock_in_range = in_range;
+        self.shared.metrics.clock_out_of_range.store(u64::from(!in_range), Ordering::Relaxed);
+        let offset = median.unwrap_or_default();
+        let (event, outcome) = if in_range {
+            info!(offset_ms = offset, drift_max_ms = drift_max, "clock back within the drift bound; proposing again");
+            ("clock_in_range", Outcome::Success)
+        } else {
+            error!(
+                offset_ms = offset,
+                drift_max_ms = drift_max,
+                rule = "COV-35-CLOCK-DRIFT",
+                "this node's clock is out of the drift bound against its peers (median offset); not proposing until it is back in range: fix the clock (NTP)"
+            );
+            ("clock_out_of_range", Outcome::Failure)
+        };
+        let record = AuditRecord::new(
+            now_ms(),
+            self.shared.node_id.clone(),
+            EventType::Custom(event.into()),
+            Actor::System,
+            outcome,
+        )
+        .with_detail("median_offset_ms", offset.to_string())
+        .with_detail("clock_drift_ms_max", drift_max.to_string())
+        .with_detail("rule", "COV-35-CLOCK-DRIFT");
+        self.shared.store.append(record)?;
+        Ok(())
     }
 
     fn update_peer_count(&self) {
@@ -379,6 +427,16 @@ impl Runtime {
                 }
                 Ok(Some(Input::BlockValidated { height, block_hash, outcome }))
             }
+            Action::BuildProposal(request) if !self.clock_in_range => {
+                // The round times out and the next proposer takes over.
+                warn!(
+                    height = request.height,
+                    round = request.round,
+                    "withholding this node's proposal: its clock is out of the drift bound (COV-35)"
+                );
+                self.shared.metrics.proposals_withheld.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
             Action::BuildProposal(request) => {
                 let built = {
                     let mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
@@ -457,12 +515,13 @@ impl Runtime {
         }
         let senders: BTreeSet<Principal> = block.transactions.iter().map(|tx| tx.body.sender.clone()).collect();
         let tx_count = block.transactions.len() as u64;
+        let audit = anchor::block_records(&self.shared.node_id, block, &outcome.receipts);
         let batch = CommitBatch {
             block: certificate.block.clone(),
             seals: certificate.seals.clone(),
             receipts: outcome.receipts,
             state_writes: outcome.writes,
-            audit: Vec::new(),
+            audit,
         };
         let write_started = Instant::now();
         let tip =
@@ -489,6 +548,10 @@ impl Runtime {
             status.committed_txs += tx_count;
         }
         self.shared.network.set_height(tip.height);
+        if let Some(key) = &self.anchor_key {
+            let key = covenant_types::SecretKey::from_seed(&key.seed());
+            tokio::spawn(anchor::anchor_if_due(self.shared.clone(), key, tip.height));
+        }
         self.outcomes.forget_through(tip.height);
         self.tip = certificate.block.header.clone();
         let input = self.height_start(certificate.seals)?;

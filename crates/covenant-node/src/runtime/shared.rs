@@ -55,6 +55,8 @@ pub struct Shared {
     pub mempool_changed: Notify,
     /// Counters and histograms for `/metrics`.
     pub metrics: Metrics,
+    /// Operators' API sessions.
+    pub sessions: crate::auth::Sessions,
     admission: mpsc::Sender<Job>,
     rejections: Mutex<Rejections>,
 }
@@ -78,6 +80,7 @@ impl Shared {
             network,
             mempool_changed: Notify::new(),
             metrics: Metrics::new(),
+            sessions: crate::auth::Sessions::default(),
             admission,
             rejections: Mutex::new(Rejections::default()),
         });

@@ -16,8 +16,8 @@ use covenant_rules::checks::{DAY_MS, check_role_combination, check_threshold};
 use covenant_rules::genesis::ActionClass;
 use covenant_rules::params::PARAM_BOUNDS;
 use covenant_types::{
-    GovernanceAction, Hash, Jurisdiction, MemberId, NodeId, NodeRecord, NodeRole, OperatorId, OperatorRecord, PersonId,
-    Proposal, PublicKey, Role, SchemaId,
+    ContractId, GovernanceAction, Hash, Jurisdiction, MemberId, NodeId, NodeRecord, NodeRole, OperatorId,
+    OperatorRecord, PersonId, Proposal, PublicKey, Role, SchemaId,
 };
 
 /// Longest an operator key may stay valid, in days (COV-11: credentials change within three months;
@@ -147,6 +147,30 @@ pub enum ActionSpec {
         /// Its definition.
         definition: DefinitionSource,
     },
+    /// Admit a contract.
+    AdmitContract {
+        /// Contract id.
+        contract: String,
+        /// Module file: WebAssembly binary, or text compiled here.
+        code: PathBuf,
+        /// Manifest file (TOML or JSON).
+        manifest: PathBuf,
+    },
+    /// Replace a contract's code and manifest.
+    UpgradeContract {
+        /// Contract id.
+        contract: String,
+        /// Module file: WebAssembly binary, or text compiled here.
+        code: PathBuf,
+        /// Manifest file (TOML or JSON).
+        manifest: PathBuf,
+    },
+    /// Pause a contract (emergency class).
+    PauseContract(String),
+    /// Resume a paused contract.
+    ResumeContract(String),
+    /// Retire a contract for good.
+    RetireContract(String),
 }
 
 impl ActionSpec {
@@ -222,6 +246,21 @@ impl ActionSpec {
                 schema: SchemaId::new(schema.as_str())?,
                 definition: definition_hash(definition)?,
             },
+            ActionSpec::AdmitContract { contract, code, manifest } => {
+                let (code, manifest) = crate::commands::contract::checked_code(code, manifest)?;
+                GovernanceAction::AdmitContract { contract: ContractId::new(contract.as_str())?, code, manifest }
+            }
+            ActionSpec::UpgradeContract { contract, code, manifest } => {
+                let (code, manifest) = crate::commands::contract::checked_code(code, manifest)?;
+                GovernanceAction::UpgradeContract { contract: ContractId::new(contract.as_str())?, code, manifest }
+            }
+            ActionSpec::PauseContract(contract) => GovernanceAction::PauseContract(ContractId::new(contract.as_str())?),
+            ActionSpec::ResumeContract(contract) => {
+                GovernanceAction::ResumeContract(ContractId::new(contract.as_str())?)
+            }
+            ActionSpec::RetireContract(contract) => {
+                GovernanceAction::RetireContract(ContractId::new(contract.as_str())?)
+            }
         })
     }
 }

@@ -166,6 +166,17 @@ pub enum ProposeCommand {
     SetThreshold(SetThresholdArgs),
     /// Register a data-record schema by the SHA-256 of its definition (COV-32, class parameters).
     RegisterSchema(RegisterSchemaArgs),
+    /// Admit a contract: its code and manifest, checked here first; the vote pins the code's hash (COV-28,
+    /// class contracts).
+    AdmitContract(ContractCodeArgs),
+    /// Replace a contract's code and manifest, keeping its id and storage (COV-27, class contracts).
+    UpgradeContract(ContractCodeArgs),
+    /// Pause a contract: calls are refused until it is resumed (COV-27, class emergency: a lower threshold).
+    PauseContract(ContractIdArgs),
+    /// Resume a paused contract (COV-27, class contracts).
+    ResumeContract(ContractIdArgs),
+    /// Retire a contract for good (COV-27, class contracts).
+    RetireContract(ContractIdArgs),
 }
 
 impl ProposeCommand {
@@ -228,6 +239,25 @@ impl ProposeCommand {
                 ActionSpec::RegisterSchema { schema: args.schema.clone(), definition: args.definition.source() },
                 &args.proposal,
             ),
+            AdmitContract(args) => (
+                ActionSpec::AdmitContract {
+                    contract: args.contract.clone(),
+                    code: args.code.clone(),
+                    manifest: args.manifest.clone(),
+                },
+                &args.proposal,
+            ),
+            UpgradeContract(args) => (
+                ActionSpec::UpgradeContract {
+                    contract: args.contract.clone(),
+                    code: args.code.clone(),
+                    manifest: args.manifest.clone(),
+                },
+                &args.proposal,
+            ),
+            PauseContract(args) => (ActionSpec::PauseContract(args.contract.clone()), &args.proposal),
+            ResumeContract(args) => (ActionSpec::ResumeContract(args.contract.clone()), &args.proposal),
+            RetireContract(args) => (ActionSpec::RetireContract(args.contract.clone()), &args.proposal),
         }
     }
 }
@@ -517,6 +547,35 @@ impl DefinitionArgs {
     }
 }
 
+/// `admit-contract` / `upgrade-contract` / `contract propose admit|upgrade`.
+#[derive(Debug, Args)]
+pub struct ContractCodeArgs {
+    /// Contract id, e.g. escrow.
+    #[arg(value_name = "ID")]
+    pub contract: String,
+    /// The module: WebAssembly binary (.wasm) or text (.wat, compiled here).
+    #[arg(long, value_name = "FILE")]
+    pub code: PathBuf,
+    /// The manifest: TOML (or .json) with name, version, owner, steward and every function's access
+    /// policy (docs/contract-abi.md).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
+    /// Signer, reason, expiry.
+    #[command(flatten)]
+    pub proposal: ProposalArgs,
+}
+
+/// A contract named by id.
+#[derive(Debug, Args)]
+pub struct ContractIdArgs {
+    /// Contract id, e.g. escrow.
+    #[arg(value_name = "ID")]
+    pub contract: String,
+    /// Signer, reason, expiry.
+    #[command(flatten)]
+    pub proposal: ProposalArgs,
+}
+
 /// `covenant member`.
 #[derive(Debug, Args)]
 pub struct MemberArgs {
@@ -640,7 +699,13 @@ pub fn run_node_admin(args: NodeAdminArgs, out: &mut dyn Write, err: &mut dyn Wr
     propose(args.api, &command, out, err)
 }
 
-fn propose(api: String, command: &ProposeCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
+/// Checks, signs and submits the proposal `command` describes.
+pub(crate) fn propose(
+    api: String,
+    command: &ProposeCommand,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
     let (spec, proposal) = command.spec();
     super::propose(&proposal.signer.options(api), &spec, &proposal.text(), out, err)
 }

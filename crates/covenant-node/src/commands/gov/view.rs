@@ -184,10 +184,32 @@ pub fn describe(action: &GovernanceAction) -> String {
         SetParameter { name, value } => format!("set parameter {name} to {value}"),
         SetThreshold { class, members } => format!("set the {class} threshold to {members} members"),
         RegisterSchema { schema, definition } => format!("register schema {schema} (definition {definition})"),
-        AdmitContract { contract, code, .. } => format!("admit contract {contract} ({} bytes of code)", code.len()),
+        AdmitContract { contract, code, manifest } => {
+            format!("admit contract {contract}: {}", contract_text(code, manifest))
+        }
+        UpgradeContract { contract, code, manifest } => {
+            format!("upgrade contract {contract} to {}", contract_text(code, manifest))
+        }
         PauseContract(contract) => format!("pause contract {contract}"),
         ResumeContract(contract) => format!("resume contract {contract}"),
         RetireContract(contract) => format!("retire contract {contract}"),
+    }
+}
+
+/// Code and manifest of a contract proposal in words: name, version, owner, steward, code hash and size.
+fn contract_text(code: &[u8], manifest: &[u8]) -> String {
+    let hash = covenant_execution::vm::code_hash(code).to_hex();
+    let code = format!("code {}… ({} bytes)", &hash[..16], code.len());
+    match covenant_execution::vm::Manifest::decode(manifest) {
+        Ok(manifest) => format!(
+            "{:?} {}, owner {}, steward {}, {} function(s), {code}",
+            manifest.name,
+            manifest.version,
+            manifest.owner,
+            manifest.steward,
+            manifest.functions.len()
+        ),
+        Err(error) => format!("{code}, manifest refused: {error}"),
     }
 }
 
@@ -335,7 +357,7 @@ pub fn write_members(members: &[Member], out: &mut dyn Write) -> Result<()> {
 }
 
 /// Writes rows under a header, columns padded to their widest cell, line ends trimmed.
-fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+pub(crate) fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|title| title.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -1,0 +1,120 @@
+//! Audit anchoring (article 33): every [`AUDIT_ANCHOR_INTERVAL_BLOCKS`] blocks the node puts the
+//! head of its local audit log on chain, in a transaction signed with its consensus key (the only
+//! transaction a node key may sign). A log rewritten afterwards, even with every hash recomputed,
+//! no longer contains the anchored entry, and `covenant audit verify` says so. The records a block
+//! produces about governance go into the audit log in the same atomic batch as the block.
+
+use std::sync::Arc;
+
+use covenant_execution::StateReader;
+use covenant_storage::AuditLog;
+use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
+use covenant_types::{
+    AuditAnchor, Block, ENCODING_VERSION, NodeId, Payload, Principal, Receipt, SecretKey, SignedTx, TxBody, TxOutcome,
+};
+use tracing::{debug, info};
+
+use crate::runtime::chain::{StoreState, now_ms};
+use crate::runtime::shared::Shared;
+
+/// Blocks between two anchors of this node's audit head.
+pub const AUDIT_ANCHOR_INTERVAL_BLOCKS: u64 = 10;
+
+/// Puts the audit head on chain if `height` is an anchoring height and the head moved since the
+/// last anchor. Best effort: a failure is logged and the next interval tries again.
+pub async fn anchor_if_due(shared: Arc<Shared>, key: SecretKey, height: u64) {
+    if height == 0 || !height.is_multiple_of(AUDIT_ANCHOR_INTERVAL_BLOCKS) {
+        return;
+    }
+    match anchor_tx(&shared, &key) {
+        Ok(Some(tx)) => {
+            let sequence = match &tx.body.payload {
+                Payload::AuditAnchor(anchor) => anchor.sequence,
+                _ => 0,
+            };
+            match shared.submit(tx.encode()).await {
+                Ok(hash) => info!(height, sequence, %hash, "audit head anchored"),
+                Err(error) => debug!(height, %error, "audit anchor not admitted; the next interval retries"),
+            }
+        }
+        Ok(None) => {}
+        Err(error) => debug!(height, %error, "no audit anchor this interval"),
+    }
+}
+
+/// The anchoring transaction, or `None` if the anchored head is current or one is still pending.
+fn anchor_tx(shared: &Shared, key: &SecretKey) -> anyhow::Result<Option<SignedTx>> {
+    let Some(head) = shared.store.head()? else { return Ok(None) };
+    let node = shared.node_id.clone();
+    let state = StoreState(&shared.store);
+    let last = state.get::<u64>(&covenant_execution::StateKey::LastAuditAnchor(node.clone()))?;
+    if last.is_some_and(|last| head.sequence <= last) {
+        return Ok(None);
+    }
+    let sender = Principal::Node(node);
+    if shared.mempool.lock().expect("mempool lock poisoned").next_nonce(&sender).is_some() {
+        return Ok(None);
+    }
+    let body = TxBody {
+        version: ENCODING_VERSION,
+        chain_id: shared.chain_id.clone(),
+        nonce: state.next_nonce(&sender)?,
+        sender,
+        created_at_ms: now_ms(),
+        payload: Payload::AuditAnchor(AuditAnchor { sequence: head.sequence, hash: head.hash }),
+    };
+    Ok(Some(SignedTx::sign(body, key)))
+}
+
+/// The audit records of a committed block: each governance step, each anchor, with its outcome.
+pub fn block_records(node: &NodeId, block: &Block, receipts: &[Receipt]) -> Vec<AuditRecord> {
+    let mut records = Vec::new();
+    for (tx, receipt) in block.transactions.iter().zip(receipts) {
+        let body = &tx.body;
+        let (event, subject) = match &body.payload {
+            Payload::GovernancePropose(proposal) => (EventType::GovernanceAction, action_name(&proposal.action)),
+            Payload::GovernanceApprove(id) | Payload::GovernanceReject(id) | Payload::GovernanceWithdraw(id) => {
+                (EventType::GovernanceAction, id.to_hex())
+            }
+            Payload::AuditAnchor(anchor) => (EventType::Custom("audit_anchored".into()), anchor.sequence.to_string()),
+            _ => continue,
+        };
+        let actor = match &body.sender {
+            Principal::Operator(operator) => Actor::Operator(operator.clone()),
+            Principal::Node(node) => Actor::Node(node.clone()),
+        };
+        let outcome = match &receipt.outcome {
+            TxOutcome::Success => Outcome::Success,
+            TxOutcome::Failed { .. } => Outcome::Failure,
+        };
+        let mut record = AuditRecord::new(block.header.timestamp_ms, node.clone(), event, actor, outcome)
+            .with_detail("kind", body.payload.kind())
+            .with_detail("subject", subject)
+            .with_detail("tx", receipt.tx_hash.to_hex())
+            .with_detail("height", block.header.height.to_string());
+        if let TxOutcome::Failed { rule: Some(rule), .. } = &receipt.outcome {
+            record = record.with_detail("rule", rule.clone());
+        }
+        records.push(record);
+    }
+    records
+}
+
+/// A proposal's action as a short name for the audit log.
+fn action_name(action: &covenant_types::GovernanceAction) -> String {
+    let debug = format!("{action:?}");
+    debug.split(['(', ' ', '{']).next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_the_variant_names() {
+        let action = covenant_types::GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 5 };
+        assert_eq!(action_name(&action), "SetParameter");
+        let action = covenant_types::GovernanceAction::SuspendMember(covenant_types::MemberId::new("bank-a").unwrap());
+        assert_eq!(action_name(&action), "SuspendMember");
+    }
+}
