@@ -89,6 +89,20 @@ fn sessions_give_auditors_the_audit_log_and_customer_data_only_to_those_who_need
     assert!(read.is_success(), "{:?}", read.body);
     assert_eq!(read.body["record"]["classification"], "CustomerData");
 
+    // A refused transaction is audited by the node it was sent to, with its rule.
+    let gap = covenant_client::transfer(
+        &ChainId::new(LOCAL_CHAIN).unwrap(),
+        &OperatorId::new("bank-0.ops").unwrap(),
+        &consortium.operator_key("bank-0.ops"),
+        1_000,
+        now_ms(),
+        AccountId::new("bank-0/treasury").unwrap(),
+        AccountId::new("bank-1/treasury").unwrap(),
+        AssetId::new("twd").unwrap(),
+        1,
+    );
+    assert_eq!(api.submit(&gap).unwrap().status, 422);
+
     // The auditor reads the audit log: the customer-data read is there with who read what (COV-40),
     // and so is the refused one.
     let auditor = session(&consortium, "bank-0.audit", &auditor_key);
@@ -105,6 +119,12 @@ fn sessions_give_auditors_the_audit_log_and_customer_data_only_to_those_who_need
     assert_eq!(read_entry["actor"]["Operator"], "bank-1.ops");
     assert_eq!(read_entry["details"]["record"], record.to_hex());
     assert_eq!(read_entry["details"]["subject"], "bank-1/customers/c-001");
+    assert!(
+        entries.iter().any(|entry| entry["event_type"] == "TxRejected"
+            && entry["details"]["rule"] == "COV-34-ORDERED-NONCES"
+            && entry["actor"]["Operator"] == "bank-0.ops"),
+        "the refused transaction is not in the audit log"
+    );
     assert!(
         entries.iter().any(|entry| entry["event_type"] == "ApiAccessDenied"
             && entry["details"]["rule"] == "COV-08-CUSTOMER-DATA-ACCESS")

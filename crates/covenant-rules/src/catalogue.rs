@@ -653,7 +653,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Tamper-evident audit log",
         class: RuleClass::N,
         description: "Hash-chained audit log with event type, time, place and user identity; only auditors read it.",
-        enforcement: Enforcement::Partial {
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_storage::audit::AuditEntry::seal",
                 "covenant_node::runtime::anchor::anchor_if_due",
@@ -662,8 +662,6 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 "covenant_node::access::read_audit",
             ],
             stages: &[S::Storage, S::MempoolAdmission, S::BlockValidation, S::Api, S::Observability],
-            enforced: "every entry records event type, time, node, actor and outcome in a hash chain; each node anchors its audit head on chain every few blocks in a transaction only its consensus key may sign, strictly forward; `covenant audit verify` names the first edited entry and catches a rewritten or truncated log against the anchors (end to end); through the API only operators holding the auditor role read the log, in a session; node start and stop, configuration, refused peers, governance steps, anchors, clock alerts, API refusals, customer-data reads, backups, audit verification and export are recorded",
-            missing: "refused transactions are not yet recorded in the audit log (they are counted in metrics by rule)",
         },
     },
     RuleEntry {
@@ -1035,6 +1033,7 @@ mod tests {
                 RuleId::NoReentrancy,
                 RuleId::FunctionAcl,
                 RuleId::DataSchema,
+                RuleId::AuditTrail,
                 RuleId::OrderedNonces,
                 RuleId::ClockDrift,
                 RuleId::TimestampIntegrity,

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use covenant_execution::StateReader;
-use covenant_types::{Hash, SignedTx, VerifiedTx};
+use covenant_types::{Hash, Principal, SignedTx, VerifiedTx};
 
 use crate::mempool::AdmissionError;
 use crate::metrics::RejectionStage;
@@ -78,8 +78,8 @@ pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// A transaction's metadata, hash and verification result.
-type Verdict = (Meta, Hash, Result<VerifiedTx, AdmissionError>);
+/// A transaction's metadata, hash, sender and verification result.
+type Verdict = (Meta, Hash, Principal, Result<VerifiedTx, AdmissionError>);
 
 /// Verifies the batch's signatures in up to `threads` chunks at once.
 async fn verify(shared: &Arc<Shared>, jobs: Vec<Job>, threads: usize) -> Vec<Verdict> {
@@ -98,8 +98,11 @@ async fn verify(shared: &Arc<Shared>, jobs: Vec<Job>, threads: usize) -> Vec<Ver
                 .into_iter()
                 .zip(results)
                 .map(|(meta, result)| match result {
-                    Ok(verified) => (meta, verified.hash(), Ok(verified)),
-                    Err(rejected) => (meta, rejected.tx.body.hash(), Err(AdmissionError::from(rejected.error))),
+                    Ok(verified) => (meta, verified.hash(), verified.tx().body.sender.clone(), Ok(verified)),
+                    Err(rejected) => {
+                        let sender = rejected.tx.body.sender.clone();
+                        (meta, rejected.tx.body.hash(), sender, Err(AdmissionError::from(rejected.error)))
+                    }
                 })
                 .collect::<Vec<Verdict>>()
         }));
@@ -125,16 +128,16 @@ async fn admit(shared: &Arc<Shared>, verdicts: Vec<Verdict>) {
         let params = state.params();
         let mut mempool = shared.mempool.lock().expect("mempool lock poisoned");
         let now = now_ms();
-        for (meta, hash, verdict) in verdicts {
+        for (meta, hash, sender, verdict) in verdicts {
             let result = verdict.and_then(|verified| {
                 let params = params.as_ref().map_err(|error| AdmissionError::State(error.clone()))?;
                 mempool.admit(verified, &state, params, now)
             });
-            answers.push((meta, hash, result));
+            answers.push((meta, hash, sender, result));
         }
     }
     let mut admitted_any = false;
-    for (meta, hash, result) in answers {
+    for (meta, hash, sender, result) in answers {
         match &result {
             Ok(_) => {
                 admitted_any = true;
@@ -149,8 +152,10 @@ async fn admit(shared: &Arc<Shared>, verdicts: Vec<Verdict>) {
                 if let Some(rule) = error.rule() {
                     shared.metrics.rejected(RejectionStage::Admission, rule);
                 }
-                if meta.origin == Origin::Peer {
-                    debug!(%error, "peer transaction not admitted");
+                match meta.origin {
+                    Origin::Peer => debug!(%error, "peer transaction not admitted"),
+                    // The node a client sent it to records the refusal (peers' copies are echoes).
+                    Origin::Client => shared.audit_refusal(&hash, &sender, error),
                 }
             }
         }

@@ -59,7 +59,21 @@ pub struct Shared {
     pub sessions: crate::auth::Sessions,
     admission: mpsc::Sender<Job>,
     rejections: Mutex<Rejections>,
+    refusal_audit: Mutex<RefusalAudit>,
 }
+
+/// Refused transactions written to the audit log: at most [`REFUSALS_AUDITED_PER_SECOND`] a second,
+/// the rest counted and summed up in one record, so that a flood of bad transactions cannot turn
+/// into a flood of synced audit writes.
+#[derive(Default)]
+struct RefusalAudit {
+    second: u64,
+    written: u32,
+    suppressed: u64,
+}
+
+/// Refused transactions recorded individually per second, at most.
+pub const REFUSALS_AUDITED_PER_SECOND: u32 = 50;
 
 #[derive(Default)]
 struct Rejections {
@@ -83,6 +97,7 @@ impl Shared {
             sessions: crate::auth::Sessions::default(),
             admission,
             rejections: Mutex::new(Rejections::default()),
+            refusal_audit: Mutex::new(RefusalAudit::default()),
         });
         tokio::spawn(admission::run(Arc::downgrade(&shared), jobs));
         shared
@@ -130,6 +145,54 @@ impl Shared {
         while rejections.order.len() > REJECTIONS_REMEMBERED_MAX {
             if let Some(oldest) = rejections.order.pop_front() {
                 rejections.by_hash.remove(&oldest);
+            }
+        }
+    }
+
+    /// Records a client's refused transaction in the audit log (COV-33), within the rate bound.
+    pub(crate) fn audit_refusal(&self, hash: &Hash, sender: &covenant_types::Principal, error: &AdmissionError) {
+        use covenant_storage::AuditLog;
+        use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
+        let now = crate::runtime::chain::now_ms();
+        let mut records = Vec::new();
+        {
+            let mut budget = self.refusal_audit.lock().expect("refusal audit lock poisoned");
+            if budget.second != now / 1000 {
+                if budget.suppressed > 0 {
+                    records.push(
+                        AuditRecord::new(
+                            now,
+                            self.node_id.clone(),
+                            EventType::TxRejected,
+                            Actor::System,
+                            Outcome::Refused,
+                        )
+                        .with_detail("suppressed_refusals", budget.suppressed.to_string()),
+                    );
+                }
+                *budget = RefusalAudit { second: now / 1000, written: 0, suppressed: 0 };
+            }
+            if budget.written >= REFUSALS_AUDITED_PER_SECOND {
+                budget.suppressed += 1;
+            } else {
+                budget.written += 1;
+                let actor = match sender {
+                    covenant_types::Principal::Operator(operator) => Actor::Operator(operator.clone()),
+                    covenant_types::Principal::Node(node) => Actor::Node(node.clone()),
+                };
+                let mut record =
+                    AuditRecord::new(now, self.node_id.clone(), EventType::TxRejected, actor, Outcome::Refused)
+                        .with_detail("tx", hash.to_hex())
+                        .with_detail("reason", error.to_string().chars().take(300).collect::<String>());
+                if let Some(rule) = error.rule() {
+                    record = record.with_detail("rule", rule.id());
+                }
+                records.push(record);
+            }
+        }
+        for record in records {
+            if let Err(failure) = self.store.append(record) {
+                tracing::warn!(%failure, "a refused transaction could not be audited");
             }
         }
     }
