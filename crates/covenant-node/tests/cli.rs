@@ -81,7 +81,8 @@ fn rules_json_has_rules_and_all_articles() {
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let rules = json["rules"].as_array().unwrap();
     assert_eq!(rules.len(), RuleId::ALL.len());
-    assert!(rules.iter().any(|rule| rule["id"] == "COV-30-SIGNED" && rule["enforcement"]["status"] == "partial"));
+    assert!(rules.iter().any(|rule| rule["id"] == "COV-30-SIGNED" && rule["enforcement"]["status"] == "enforced"));
+    assert!(rules.iter().any(|rule| rule["id"] == "COV-45-LOAD-LIMITS" && rule["enforcement"]["status"] == "partial"));
     let articles = json["articles"].as_array().unwrap();
     assert_eq!(articles.len(), 53);
     assert_eq!(articles[51]["rules"], serde_json::json!(["COV-49-BLOCK-LIMITS"]));

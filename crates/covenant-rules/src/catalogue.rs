@@ -235,7 +235,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "No members or validators in sanctioned jurisdictions",
         class: RuleClass::P,
         description: "Every member carries an ISO 3166 jurisdiction; the chain holds a sanctioned list changed by vote; members and validators there cannot be admitted, existing ones are suspended and their nodes disconnected; a node refuses to start for such a member.",
-        enforcement: Enforcement::Partial {
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_rules::checks::check_jurisdiction_allowed",
                 GENESIS_VALIDATE,
@@ -245,8 +245,6 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 "covenant_node::runtime::Runtime::refresh_allowlist",
             ],
             stages: &[S::Genesis, S::GovernanceExecution, S::PeerHandshake],
-            enforced: "a genesis with a member in a sanctioned jurisdiction is refused; admitting a member in a sanctioned jurisdiction is refused before voting; a new sanctioned list suspends the members there and drops their validators from the next height's set; the allowlist excludes nodes of members that are not active, so they are disconnected; a node of a suspended member refuses to start",
-            missing: "an end-to-end test of the disconnection and of the start refusal (the governance side is tested)",
         },
     },
     RuleEntry {
@@ -600,7 +598,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Every transaction strictly signed",
         class: RuleClass::P,
         description: "Every transaction is signed with strict ed25519 (canonical, torsion-free keys and signatures); receipts, Merkle roots and commit seals give integrity and non-repudiation.",
-        enforcement: Enforcement::Partial {
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_types::crypto::PublicKey::from_bytes",
                 "covenant_types::tx::VerifiedTx::verify_batch",
@@ -608,8 +606,6 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 CHECK_SENDER,
             ],
             stages: &[S::KeyDecoding, S::Genesis, S::MempoolAdmission, S::BlockValidation],
-            enforced: "every public key decoded anywhere is refused unless canonical and not of small order; every transaction is strictly verified at admission (VerifiedTx) and every transaction of a proposal not already verified is verified before execution; the signer must be the sender's registered key; commit seals of a quorum are required for the parent and for a decision; receipts are committed with each block",
-            missing: "nothing for transfers and data records; contract receipts arrive with contracts (issue 7)",
         },
     },
     RuleEntry {
@@ -1014,6 +1010,7 @@ mod tests {
         assert_eq!(
             enforced,
             vec![
+                RuleId::SanctionedJurisdiction,
                 RuleId::KycRequired,
                 RuleId::CustomerDataAccess,
                 RuleId::SessionIdle,
@@ -1031,6 +1028,7 @@ mod tests {
                 RuleId::ContractLimits,
                 RuleId::Fuel,
                 RuleId::NoReentrancy,
+                RuleId::Signed,
                 RuleId::FunctionAcl,
                 RuleId::DataSchema,
                 RuleId::AuditTrail,
