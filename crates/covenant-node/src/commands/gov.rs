@@ -28,7 +28,7 @@ use std::io::Write;
 use anyhow::{Context, Result, anyhow};
 use serde_json::Value;
 
-use covenant_types::{ChainId, Hash, OperatorId, Payload, ProposalId};
+use covenant_types::{Hash, Payload, ProposalId};
 
 use super::Outcome;
 use super::inventory::{Member, Operator};
@@ -131,37 +131,7 @@ pub(crate) fn sign_and_submit(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Option<(Api, String)>> {
-    let api = Api::new(&options.api)?;
-    let operator = OperatorId::new(options.operator.as_str()).context("--operator")?;
-    let key = crate::keyfile::read_plaintext_key(&options.key_file)?;
-    if key.too_open() {
-        writeln!(
-            err,
-            "warning: key file {} can be read by others (mode {:04o}); keep key files at 0600",
-            options.key_file.display(),
-            key.mode.unwrap_or_default()
-        )?;
-    }
-
-    let status = api.get_object("/v1/status")?;
-    let chain_text = status
-        .get("chain_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("GET /v1/status on {} has no chain_id: {status}", api.address()))?;
-    let chain = ChainId::new(chain_text).with_context(|| format!("chain_id from {}", api.address()))?;
-    let nonce = match options.nonce {
-        Some(nonce) => nonce,
-        None => {
-            let path = format!("/v1/operators/{}/nonce", path_segment(operator.as_str()));
-            let answer = api.get_object(&path)?;
-            answer
-                .get("next_nonce")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| anyhow!("GET {path} on {} has no next_nonce: {answer}", api.address()))?
-        }
-    };
-
-    let tx = covenant_client::operator_tx(&chain, &operator, &key.key, nonce, crate::runtime::chain::now_ms(), payload);
+    let (api, tx) = crate::commands::tx::sign(options, payload, err)?;
     let local_hash = tx.body.hash();
     let response = api.submit(&tx)?;
     if options.json {

@@ -91,11 +91,15 @@ pub enum Content {
     Digest(String),
 }
 
-/// Builds, signs and submits one transaction; with [`SubmitOptions::wait`] waits for its outcome.
-pub fn submit(options: &SubmitOptions, action: &Action, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
+/// Signs `payload` as `options.operator`: the key from its file (warning on `err` if others can read
+/// it), the chain id from `GET /v1/status`, the nonce from the node unless given.
+pub(crate) fn sign(
+    options: &SubmitOptions,
+    payload: Payload,
+    err: &mut dyn Write,
+) -> Result<(Api, covenant_types::SignedTx)> {
     let api = Api::new(&options.api)?;
     let operator = OperatorId::new(options.operator.as_str()).context("--operator")?;
-    let payload = payload(action)?;
     let key = crate::keyfile::read_plaintext_key(&options.key_file)?;
     if key.too_open() {
         writeln!(
@@ -105,7 +109,6 @@ pub fn submit(options: &SubmitOptions, action: &Action, out: &mut dyn Write, err
             key.mode.unwrap_or_default()
         )?;
     }
-
     let status = api.get_object("/v1/status")?;
     let chain_text = status
         .get("chain_id")
@@ -123,9 +126,14 @@ pub fn submit(options: &SubmitOptions, action: &Action, out: &mut dyn Write, err
                 .ok_or_else(|| anyhow!("GET {path} on {} has no next_nonce: {answer}", api.address()))?
         }
     };
+    let tx = covenant_client::operator_tx(&chain, &operator, &key.key, nonce, crate::runtime::chain::now_ms(), payload);
+    Ok((api, tx))
+}
 
-    let created_at_ms = crate::runtime::chain::now_ms();
-    let tx = covenant_client::operator_tx(&chain, &operator, &key.key, nonce, created_at_ms, payload);
+/// Builds, signs and submits one transaction; with [`SubmitOptions::wait`] waits for its outcome.
+pub fn submit(options: &SubmitOptions, action: &Action, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
+    let payload = payload(action)?;
+    let (api, tx) = sign(options, payload, err)?;
     let local_hash = tx.body.hash();
     let response = api.submit(&tx)?;
     if options.json {
