@@ -73,6 +73,7 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     // Article 41: plaintext keys only on a test chain whose config allows them; encrypted keys are
     // opened with the passphrase from key_passphrase_file or COVENANT_KEY_PASSPHRASE.
     let keys = load_node_keys(&config, genesis.environment())?;
+    let key_formats = format!("consensus {:?}, network {:?}", keys.consensus.format, keys.network.format);
     let (consensus_key, network_key) = (keys.consensus, keys.network);
     if let Some(me) = genesis.node(&config.node_id) {
         check_keys_match(&config, me, &consensus_key.key, &network_key.key, "genesis")?;
@@ -125,6 +126,7 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     let shared = Shared::new(genesis.chain_id().clone(), config.node_id.clone(), store.clone(), network.clone());
     // The consensus key also signs this node's audit anchors (the only transaction a node signs).
     let anchor_key = SecretKey::from_seed(&consensus_key.key.seed());
+    let anchor_public = anchor_key.public_key();
     let engine = Engine::new(
         genesis.chain_id().clone(),
         config.node_id.clone(),
@@ -138,13 +140,12 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
         .await
         .with_context(|| format!("binding the API on {api_address}"))?;
     info!(node = %config.node_id, chain = %genesis.chain_id(), height = tip.height, api = %api_address, "node started");
-    store.append(AuditRecord::new(
-        now_ms(),
-        config.node_id.clone(),
-        EventType::NodeStarted,
-        Actor::System,
-        Outcome::Success,
-    ))?;
+    // Article 41: which keys the node runs with, and how they were kept.
+    store.append(
+        AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStarted, Actor::System, Outcome::Success)
+            .with_detail("consensus_key", anchor_public.to_hex())
+            .with_detail("key_files", key_formats.clone()),
+    )?;
 
     let (stop, stopped) = watch::channel(false);
     let api = tokio::spawn(crate::api::serve(listener, shared.clone(), stopped.clone()));

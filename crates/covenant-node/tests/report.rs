@@ -135,6 +135,13 @@ fn chain_routes(operators: bool) -> Vec<(&'static str, Value)> {
                  "key": "08", "key_expires_at_ms": 0, "revoked": true},
             ]}),
         ));
+        routes.push((
+            "/v1/contracts",
+            json!({"contracts": [
+                {"id": "escrow", "status": "paused", "name": "settlement escrow", "version": "1.0.0",
+                 "owner": "bank-0", "steward": "bank-0.steward", "code_hash": "ab12"},
+            ]}),
+        ));
     }
     routes
 }
@@ -279,7 +286,7 @@ fn inventory_report_of_a_node_without_operators_endpoint() {
     assert!(line("validator-1 ").contains("unknown (not reachable from here)"), "{text}");
     assert!(line("observer-0 ").contains("removed"), "{text}");
     assert!(text.contains("operators: endpoint not available on this node"), "{text}");
-    assert!(text.contains("contracts: none (contracts are not supported by this version)"), "{text}");
+    assert!(text.contains("contracts: endpoint not available on this node"), "{text}");
     assert!(line("block_txs_max ").contains("77") && line("block_txs_max ").contains("COV-49-BLOCK-LIMITS"));
 
     let run = covenant(&["inventory", "--api", &api, "--json"]);
@@ -303,8 +310,11 @@ fn inventory_report_lists_operators_with_roles_and_key_expiry() {
     assert!(line.contains("admin,submitter") && line.contains("2025-03-01 00:00:00Z") && line.contains("active"));
     let line = run.stdout.lines().find(|line| line.trim_start().starts_with("bank-1.audit")).unwrap();
     assert!(line.contains("auditor") && line.contains("revoked"), "{line}");
+    let line = run.stdout.lines().find(|line| line.trim_start().starts_with("escrow")).unwrap();
+    assert!(line.contains("paused") && line.contains("bank-0.steward"), "{line}");
     let run = covenant(&["inventory", "--api", &api, "--json"]);
     let inventory: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(inventory["operators"]["available"], true);
     assert_eq!(inventory["operators"]["operators"][0]["person"], "bank-0/alice");
+    assert_eq!(inventory["contracts"]["contracts"][0]["id"], "escrow");
 }

@@ -22,8 +22,8 @@ pub const VERSION_UNKNOWN: &str = "unknown (not reachable from here)";
 /// What the inventory says when the node has no operators endpoint.
 pub const OPERATORS_UNAVAILABLE: &str = "endpoint not available on this node";
 
-/// What the inventory says about contracts.
-pub const CONTRACTS_NONE: &str = "none (contracts are not supported by this version)";
+/// What the inventory says when the node has no contracts endpoint (an older version).
+pub const CONTRACTS_UNAVAILABLE: &str = "contracts: endpoint not available on this node";
 
 /// Options of `covenant inventory`.
 #[derive(Debug, Clone)]
@@ -173,11 +173,12 @@ pub struct Operator {
 /// Contracts on the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Contracts {
-    /// Whether this version runs contracts.
+    /// Whether the node serves its contracts.
     pub supported: bool,
-    /// [`CONTRACTS_NONE`].
-    pub note: &'static str,
-    /// The contracts (none).
+    /// Why not, when it does not.
+    pub note: Option<&'static str>,
+    /// The contracts as `GET /v1/contracts` lists them: id, status, name, version, owner, steward,
+    /// code hash.
     pub contracts: Vec<Value>,
 }
 
@@ -245,15 +246,21 @@ pub fn collect(api: &Api) -> Result<Inventory> {
             })
             .collect(),
     };
-    Ok(Inventory {
-        source,
-        members,
-        nodes,
-        validators,
-        operators,
-        contracts: Contracts { supported: false, note: CONTRACTS_NONE, contracts: Vec::new() },
-        parameters,
-    })
+    Ok(Inventory { source, members, nodes, validators, operators, contracts: contracts(api)?, parameters })
+}
+
+fn contracts(api: &Api) -> Result<Contracts> {
+    let response = api.get("/v1/contracts")?;
+    if response.status == 404 {
+        return Ok(Contracts { supported: false, note: Some(CONTRACTS_UNAVAILABLE), contracts: Vec::new() });
+    }
+    let contracts = response
+        .body
+        .get("contracts")
+        .and_then(Value::as_array)
+        .with_context(|| format!("GET /v1/contracts on {}: no `contracts` list", api.address()))?
+        .clone();
+    Ok(Contracts { supported: true, note: None, contracts })
 }
 
 fn operators(api: &Api) -> Result<Operators> {
@@ -392,7 +399,26 @@ pub fn write_text(inventory: &Inventory, out: &mut dyn Write) -> Result<()> {
         }
     }
     writeln!(out)?;
-    writeln!(out, "contracts: {}", inventory.contracts.note)?;
+    match (inventory.contracts.note, inventory.contracts.contracts.is_empty()) {
+        (Some(note), _) => writeln!(out, "{note}")?,
+        (None, true) => writeln!(out, "contracts: none admitted")?,
+        (None, false) => {
+            writeln!(out, "contracts ({})", inventory.contracts.contracts.len())?;
+            let text = |contract: &Value, field: &str| contract[field].as_str().unwrap_or("").to_string();
+            let rows: Vec<Vec<String>> = inventory
+                .contracts
+                .contracts
+                .iter()
+                .map(|contract| {
+                    ["id", "name", "version", "status", "owner", "steward", "code_hash"]
+                        .iter()
+                        .map(|field| text(contract, field))
+                        .collect()
+                })
+                .collect();
+            table(out, &["ID", "NAME", "VERSION", "STATUS", "OWNER", "STEWARD", "CODE HASH"], &rows)?;
+        }
+    }
     writeln!(out)?;
     writeln!(out, "parameters (hash {})", inventory.parameters.hash)?;
     let rows: Vec<Vec<String>> = inventory
