@@ -412,7 +412,7 @@ pub fn check_action<S: StateView + ?Sized>(
             }
         }
         RegisterOperator(record) => check_register_operator(state, record, &params, context)?,
-        RevokeOperator(operator) => {
+        RevokeOperator(operator) | EmergencyRevokeOperator(operator) => {
             active_operator(state, operator)?;
         }
         RotateOperatorKey { operator, key, key_expires_at_ms } => {
@@ -603,7 +603,7 @@ fn apply_action<V: StateView + ?Sized>(
             overlay.put(&StateKey::Person(record.member.clone(), record.person.clone()), &record.id);
             overlay.put(&StateKey::KeyOwner(record.key), &format!("operator {}", record.id));
         }
-        RevokeOperator(operator) => {
+        RevokeOperator(operator) | EmergencyRevokeOperator(operator) => {
             let mut state = active_operator(&*overlay, operator)?;
             state.revoked = true;
             overlay.delete(&StateKey::Person(state.record.member.clone(), state.record.person.clone()));

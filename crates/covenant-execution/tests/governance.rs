@@ -563,3 +563,26 @@ fn nodes_anchor_their_audit_heads_in_order_with_their_consensus_keys() {
     let by_operator = chain.tx("bank-a.ops", Payload::AuditAnchor(AuditAnchor { sequence: 99, hash: Hash::ZERO }));
     assert_eq!(chain.block(vec![by_operator]).unwrap_err(), RuleId::AuditTrail);
 }
+
+// covers: COV-41-KEY-ROTATION, COV-17-REVOCATION
+#[test]
+fn emergency_revocation_needs_only_the_emergency_threshold() {
+    let mut chain = Chain::new();
+    let raised = chain.pass(GovernanceAction::SetThreshold { class: "operators".into(), members: 3 });
+    assert!(matches!(raised.status, ProposalStatus::Executed { .. }));
+    // Two members and two approving persons: short of the operators class's three members...
+    let operator = OperatorId::new("bank-a.ops").unwrap();
+    let normal = chain.propose("bank-a.admin", GovernanceAction::RevokeOperator(operator.clone())).unwrap();
+    chain.approve("bank-b.admin", normal).unwrap();
+    chain.approve("bank-b.admin2", normal).unwrap();
+    assert_eq!(chain.proposal(normal).status, ProposalStatus::Open);
+    // ...but enough for the emergency class, which revokes from the next block.
+    let emergency = chain.propose("bank-a.admin", GovernanceAction::EmergencyRevokeOperator(operator)).unwrap();
+    chain.approve("bank-b.admin", emergency).unwrap();
+    chain.approve("bank-b.admin2", emergency).unwrap();
+    assert!(matches!(chain.proposal(emergency).status, ProposalStatus::Executed { .. }));
+    assert_eq!(
+        chain.send("bank-a.ops", transfer("bank-a/treasury", "bank-b/treasury", "")).unwrap_err(),
+        RuleId::Revocation
+    );
+}

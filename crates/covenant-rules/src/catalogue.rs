@@ -733,7 +733,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
         title: "Key rotation and emergency revocation",
         class: RuleClass::P,
         description: "Rotation and emergency revocation transactions; key files encrypted at rest; key backup and restore check.",
-        enforcement: Enforcement::Partial {
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_node::commands::config_check::cross_check",
                 "covenant_execution::governance::check_action",
@@ -741,8 +741,6 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 "covenant_node::keyfile::check_key_policy",
             ],
             stages: &[S::NodeConfig, S::GovernanceExecution],
-            enforced: "operator keys are rotated and revoked by vote, effective from the next block; a key is registered once, ever; key files are encrypted at rest (argon2id, XChaCha20-Poly1305); plaintext keys only on a test chain with allow_plaintext_keys = true; key backups are re-encrypted under their own passphrase and restores checked against the expected public key",
-            missing: "an emergency revocation class with its own, lower threshold (revocation today needs the operators class threshold)",
         },
     },
     RuleEntry {
@@ -1037,6 +1035,7 @@ mod tests {
                 RuleId::TimestampIntegrity,
                 RuleId::PiiProtection,
                 RuleId::CustomerDataReadAudit,
+                RuleId::KeyRotation,
                 RuleId::BlockLimits,
                 RuleId::LogManagement,
             ]

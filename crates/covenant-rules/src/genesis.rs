@@ -133,7 +133,7 @@ impl ActionClass {
             AdmitContract { .. } | UpgradeContract { .. } | ResumeContract(_) | RetireContract(_) => {
                 ActionClass::Contracts
             }
-            PauseContract(_) => ActionClass::Emergency,
+            PauseContract(_) | EmergencyRevokeOperator(_) => ActionClass::Emergency,
         }
     }
 }

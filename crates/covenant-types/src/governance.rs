@@ -209,4 +209,7 @@ pub enum GovernanceAction {
         /// The new encoded manifest.
         manifest: Vec<u8>,
     },
+    /// Revoke an operator at once on suspected compromise (COV-41): the emergency class, whose lower
+    /// threshold still needs two members and the two-person rule. Added last: BCS numbers variants.
+    EmergencyRevokeOperator(OperatorId),
 }

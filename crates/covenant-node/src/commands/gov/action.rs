@@ -95,6 +95,8 @@ pub enum ActionSpec {
     },
     /// Revoke an operator account.
     RevokeOperator(String),
+    /// Revoke an operator account at once (emergency class).
+    EmergencyRevokeOperator(String),
     /// Replace an operator's key.
     RotateKey {
         /// The operator.
@@ -204,6 +206,9 @@ impl ActionSpec {
             }
             ActionSpec::RevokeOperator(operator) => {
                 GovernanceAction::RevokeOperator(OperatorId::new(operator.as_str())?)
+            }
+            ActionSpec::EmergencyRevokeOperator(operator) => {
+                GovernanceAction::EmergencyRevokeOperator(OperatorId::new(operator.as_str())?)
             }
             ActionSpec::RotateKey { operator, key, expires_in_days } => GovernanceAction::RotateOperatorKey {
                 operator: OperatorId::new(operator.as_str()).context("--operator-id")?,

@@ -152,6 +152,9 @@ pub enum ProposeCommand {
     RegisterOperator(RegisterOperatorArgs),
     /// Revoke an operator account, from the next block (COV-17, class operators).
     RevokeOperator(OperatorIdArgs),
+    /// Revoke an operator account at once on suspected compromise (COV-41, class emergency: its
+    /// lower threshold, still two members and two approving persons).
+    EmergencyRevokeOperator(OperatorIdArgs),
     /// Replace an operator's key (COV-41, class operators).
     RotateKey(RotateKeyArgs),
     /// Add a validator or observer node (class nodes).
@@ -209,6 +212,9 @@ impl ProposeCommand {
                 &args.proposal,
             ),
             RevokeOperator(args) => (ActionSpec::RevokeOperator(args.operator_id.clone()), &args.proposal),
+            EmergencyRevokeOperator(args) => {
+                (ActionSpec::EmergencyRevokeOperator(args.operator_id.clone()), &args.proposal)
+            }
             RotateKey(args) => (
                 ActionSpec::RotateKey {
                     operator: args.operator_id.clone(),

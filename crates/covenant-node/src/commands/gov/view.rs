@@ -166,6 +166,7 @@ pub fn describe(action: &GovernanceAction) -> String {
             utc_text(record.key_expires_at_ms)
         ),
         RevokeOperator(operator) => format!("revoke operator {operator}"),
+        EmergencyRevokeOperator(operator) => format!("revoke operator {operator} at once (emergency)"),
         RotateOperatorKey { operator, key, key_expires_at_ms } => format!(
             "rotate the key of operator {operator} to {} (expires {})",
             short_key(key),
