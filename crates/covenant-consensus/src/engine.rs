@@ -176,6 +176,9 @@ impl Engine {
             Input::Timeout { now_ms, timeout } => {
                 self.observe(now_ms);
                 self.with_height(&mut out, |state, ctx| state.on_timeout(ctx, timeout));
+                // A sync request can go unanswered (a peer without the blocks, a lost reply) while the
+                // validator ahead sends little; retry on this node's own timers too (rate-limited).
+                self.check_behind(&mut out);
             }
             Input::TransactionsPending { now_ms, count } => {
                 self.observe(now_ms);

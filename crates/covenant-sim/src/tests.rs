@@ -87,6 +87,15 @@ fn fixed_seeds_with_random_faults() {
     run_suite("fixed_seeds_with_random_faults", 1..=200, SimConfig::from_seed);
 }
 
+/// Seeds that once broke an invariant, kept as regressions. 24994588570456: a silent Byzantine
+/// validator, crashes and lost commits left two honest laggards whose sync requests went to peers
+/// without the block; they retried only on messages from the one honest validator ahead, which sent
+/// too few (fixed: laggards retry sync on their own timers too).
+#[test]
+fn regression_seeds() {
+    run_suite("regression_seeds", [24_994_588_570_456], SimConfig::from_seed);
+}
+
 #[test]
 fn random_seeds() {
     let count: u64 = std::env::var("COVENANT_SIM_SEEDS").ok().and_then(|value| value.parse().ok()).unwrap_or(40);
