@@ -12,6 +12,9 @@ use crate::mempool::Mempool;
 use crate::runtime::chain::StoreState;
 use covenant_storage::RocksStore;
 
+/// Most transactions this node puts in one proposal (see [`build`]).
+pub const PROPOSAL_TXS_MAX: u64 = 2_000;
+
 /// Most execution outcomes kept while their blocks are being decided (a few rounds' worth).
 pub const OUTCOMES_CACHED_MAX: usize = 64;
 
@@ -130,8 +133,12 @@ pub fn build(
     mempool: &Mempool,
     request: &ProposalRequest,
 ) -> Result<BuiltProposal, covenant_execution::StateError> {
+    // A node-local bound below the chain's `block_txs_max`: a proposal every validator can validate,
+    // execute and commit well within the round timer, so that a backlog is worked off in many
+    // moderate blocks instead of one that times the round out and makes the next one bigger still.
+    let transactions_max = request.transactions_max.min(PROPOSAL_TXS_MAX);
     let candidates = mempool.select(
-        usize::try_from(request.transactions_max).unwrap_or(usize::MAX),
+        usize::try_from(transactions_max).unwrap_or(usize::MAX),
         usize::try_from(request.transactions_bytes_max).unwrap_or(usize::MAX),
     );
     let context = BlockContext { height: request.height, timestamp_ms: request.timestamp_ms };
