@@ -46,7 +46,8 @@ fn denied(denied: Denied) -> Response {
     error(status, denied.reason, denied.rule)
 }
 
-/// Records a refused API access in the audit log (best effort: the refusal stands either way).
+/// Records a refused API access in the audit log, within the node's refusal budget (best effort: the
+/// refusal stands either way).
 fn audit_refusal(shared: &Shared, who: Actor, what: &str, denied: &Denied) {
     let mut record =
         AuditRecord::new(now_ms(), shared.node_id.clone(), EventType::ApiAccessDenied, who, Outcome::Refused)
@@ -55,7 +56,7 @@ fn audit_refusal(shared: &Shared, who: Actor, what: &str, denied: &Denied) {
     if let Some(rule) = denied.rule {
         record = record.with_detail("rule", rule.id());
     }
-    let _ = shared.store.append(record);
+    shared.audit_refusal(record);
 }
 
 fn authenticate(shared: &Shared, headers: &HeaderMap, what: &str) -> Result<Authenticated, Box<Response>> {

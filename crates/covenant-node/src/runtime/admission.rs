@@ -155,7 +155,7 @@ async fn admit(shared: &Arc<Shared>, verdicts: Vec<Verdict>) {
                 match meta.origin {
                     Origin::Peer => debug!(%error, "peer transaction not admitted"),
                     // The node a client sent it to records the refusal (peers' copies are echoes).
-                    Origin::Client => shared.audit_refusal(&hash, &sender, error),
+                    Origin::Client => shared.audit_tx_refusal(&hash, &sender, error),
                 }
             }
         }

@@ -62,9 +62,7 @@ pub struct Shared {
     refusal_audit: Mutex<RefusalAudit>,
 }
 
-/// Refused transactions written to the audit log: at most [`REFUSALS_AUDITED_PER_SECOND`] a second,
-/// the rest counted and summed up in one record, so that a flood of bad transactions cannot turn
-/// into a flood of synced audit writes.
+/// Refusals written to the audit log this second (see [`Shared::audit_refusal`]).
 #[derive(Default)]
 struct RefusalAudit {
     second: u64,
@@ -72,7 +70,7 @@ struct RefusalAudit {
     suppressed: u64,
 }
 
-/// Refused transactions recorded individually per second, at most.
+/// Refusals (transactions, API requests) recorded individually per second, at most.
 pub const REFUSALS_AUDITED_PER_SECOND: u32 = 50;
 
 #[derive(Default)]
@@ -150,10 +148,29 @@ impl Shared {
     }
 
     /// Records a client's refused transaction in the audit log (COV-33), within the rate bound.
-    pub(crate) fn audit_refusal(&self, hash: &Hash, sender: &covenant_types::Principal, error: &AdmissionError) {
+    pub(crate) fn audit_tx_refusal(&self, hash: &Hash, sender: &covenant_types::Principal, error: &AdmissionError) {
+        use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
+        let actor = match sender {
+            covenant_types::Principal::Operator(operator) => Actor::Operator(operator.clone()),
+            covenant_types::Principal::Node(node) => Actor::Node(node.clone()),
+        };
+        let now = crate::runtime::chain::now_ms();
+        let mut record = AuditRecord::new(now, self.node_id.clone(), EventType::TxRejected, actor, Outcome::Refused)
+            .with_detail("tx", hash.to_hex())
+            .with_detail("reason", error.to_string().chars().take(300).collect::<String>());
+        if let Some(rule) = error.rule() {
+            record = record.with_detail("rule", rule.id());
+        }
+        self.audit_refusal(record);
+    }
+
+    /// Appends a refusal (a transaction, an API request) to the audit log, at most
+    /// [`REFUSALS_AUDITED_PER_SECOND`] a second: refusals are driven by outside input, and each append
+    /// is a synced write. The rest are counted and summed up in one record the next second.
+    pub(crate) fn audit_refusal(&self, record: covenant_storage::audit::AuditRecord) {
         use covenant_storage::AuditLog;
         use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
-        let now = crate::runtime::chain::now_ms();
+        let now = record.time_ms;
         let mut records = Vec::new();
         {
             let mut budget = self.refusal_audit.lock().expect("refusal audit lock poisoned");
@@ -163,7 +180,7 @@ impl Shared {
                         AuditRecord::new(
                             now,
                             self.node_id.clone(),
-                            EventType::TxRejected,
+                            EventType::Custom("refusals_suppressed".into()),
                             Actor::System,
                             Outcome::Refused,
                         )
@@ -176,23 +193,12 @@ impl Shared {
                 budget.suppressed += 1;
             } else {
                 budget.written += 1;
-                let actor = match sender {
-                    covenant_types::Principal::Operator(operator) => Actor::Operator(operator.clone()),
-                    covenant_types::Principal::Node(node) => Actor::Node(node.clone()),
-                };
-                let mut record =
-                    AuditRecord::new(now, self.node_id.clone(), EventType::TxRejected, actor, Outcome::Refused)
-                        .with_detail("tx", hash.to_hex())
-                        .with_detail("reason", error.to_string().chars().take(300).collect::<String>());
-                if let Some(rule) = error.rule() {
-                    record = record.with_detail("rule", rule.id());
-                }
                 records.push(record);
             }
         }
         for record in records {
             if let Err(failure) = self.store.append(record) {
-                tracing::warn!(%failure, "a refused transaction could not be audited");
+                tracing::warn!(%failure, "a refusal could not be audited");
             }
         }
     }
