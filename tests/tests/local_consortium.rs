@@ -109,6 +109,51 @@ fn four_validators_agree_refuse_with_rules_and_survive_a_killed_validator() {
         consortium.apis[1].post_json("/v1/txs", &serde_json::json!({ "tx": hex::encode(&oversized) })).unwrap();
     assert_eq!(response.body["rule"], "COV-45-LOAD-LIMITS", "{:?}", response.body);
 
+    // A batch: each transaction gets its own verdict, in order; a sender's consecutive nonces may
+    // share it. Bank 0's next nonce is 5 (the refusals above stored nothing).
+    let first = demo_transfer(&consortium, 0, 5, CHAIN);
+    let second = demo_transfer(&consortium, 0, 6, CHAIN);
+    let mut forged = demo_transfer(&consortium, 1, 5, CHAIN);
+    forged.signature.0[3] ^= 1;
+    let response = consortium.apis[2]
+        .post_json(
+            "/v1/txs/batch",
+            &serde_json::json!({ "txs": [
+                hex::encode(first.encode()),
+                hex::encode(second.encode()),
+                hex::encode(first.encode()),
+                hex::encode(forged.encode()),
+                "00ff",
+            ] }),
+        )
+        .unwrap();
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    let results = response.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5, "{results:?}");
+    assert_eq!(results[0]["status"], "pending", "{results:?}");
+    assert_eq!(results[0]["hash"], first.body.hash().to_hex());
+    assert_eq!(results[1]["status"], "pending", "{results:?}");
+    assert_eq!((results[2]["status"].as_str(), results[2]["code"].as_u64()), (Some("rejected"), Some(409)));
+    assert_eq!((results[3]["code"].as_u64(), results[3]["rule"].as_str()), (Some(422), Some("COV-30-SIGNED")));
+    assert_eq!(results[3]["hash"], forged.body.hash().to_hex());
+    assert_eq!((results[4]["code"].as_u64(), results[4]["hash"].is_null()), (Some(422), true), "{results:?}");
+    let third = demo_transfer(&consortium, 0, 7, CHAIN);
+    let binary = consortium.apis[3].submit_batch(std::slice::from_ref(&third)).unwrap();
+    assert_eq!(binary.body["results"][0]["status"], "pending", "{:?}", binary.body);
+    wait_committed(
+        &consortium,
+        &[first.body.hash().to_hex(), second.body.hash().to_hex(), third.body.hash().to_hex()],
+        Duration::from_secs(60),
+    );
+    // A batch that does not parse is refused whole.
+    for (response, expected) in [
+        (consortium.apis[2].post_json("/v1/txs/batch", &serde_json::json!({ "txs": [] })).unwrap(), "1 to 4096"),
+        (consortium.apis[2].post_bytes("/v1/txs/batch", vec![2, 1, 9]).unwrap(), "cut short"),
+    ] {
+        assert_eq!(response.status, 400, "{:?}", response.body);
+        assert!(response.body["error"].as_str().unwrap().contains(expected), "{:?}", response.body);
+    }
+
     // One validator killed: the chain goes on; restarted, it catches up.
     consortium.kill_node(3);
     let before = consortium.height(0);

@@ -148,6 +148,19 @@ impl Client {
         self.request("POST", "/v1/txs", Some(("application/octet-stream", tx.encode())))
     }
 
+    /// Submits many signed transactions in one request (`POST /v1/txs/batch`); the answer's
+    /// `results` hold one verdict per transaction, in order.
+    pub fn submit_batch(&self, txs: &[SignedTx]) -> Result<Response, ClientError> {
+        let encoded: Vec<Vec<u8>> = txs.iter().map(SignedTx::encode).collect();
+        let batch = covenant_types::batch::encode_tx_batch(encoded.iter().map(Vec::as_slice));
+        self.post_bytes("/v1/txs/batch", batch)
+    }
+
+    /// POSTs raw bytes (`application/octet-stream`).
+    pub fn post_bytes(&self, path: &str, body: Vec<u8>) -> Result<Response, ClientError> {
+        self.request("POST", path, Some(("application/octet-stream", body)))
+    }
+
     fn request(&self, method: &str, path: &str, body: Option<(&str, Vec<u8>)>) -> Result<Response, ClientError> {
         self.request_with(method, path, body, None)
     }

@@ -48,15 +48,16 @@ pub enum NetworkEvent {
     },
     /// A consensus message, gossiped or sent point to point.
     Consensus {
-        /// The author: for gossip the peer whose libp2p key signed the message (checked against
-        /// the allowlist), for a point-to-point message the sender.
+        /// The peer that delivered it (allowed, authenticated by Noise): for gossip the author or
+        /// a relay (the payload carries its author's signature), for a point-to-point message
+        /// the sender.
         from: PeerId,
         /// The payload, at most [`crate::limits::CONSENSUS_PAYLOAD_BYTES_MAX`] bytes.
         bytes: Vec<u8>,
     },
-    /// A transaction gossiped by a peer.
+    /// Transactions gossiped by a peer (the node defines the payload: a batch of transactions).
     Transaction {
-        /// The author (signer of the gossip message, checked against the allowlist).
+        /// The peer that delivered it (allowed, authenticated by Noise; author or relay).
         from: PeerId,
         /// The payload, at most [`crate::limits::TX_PAYLOAD_BYTES_MAX`] bytes.
         bytes: Vec<u8>,

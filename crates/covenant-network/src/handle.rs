@@ -70,7 +70,8 @@ impl NetworkHandle {
         self.send(Command::BroadcastConsensus(bytes)).await
     }
 
-    /// Gossips a transaction (at most [`TX_PAYLOAD_BYTES_MAX`] bytes).
+    /// Gossips transactions (a payload the node defines, at most [`TX_PAYLOAD_BYTES_MAX`] bytes).
+    /// Identical payloads are sent once (gossip names messages by their content).
     pub async fn broadcast_tx(&self, bytes: Vec<u8>) -> Result<(), NetworkError> {
         check_size("transaction", &bytes, TX_PAYLOAD_BYTES_MAX)?;
         self.send(Command::BroadcastTx(bytes)).await

@@ -15,9 +15,10 @@
 //! - **The allowlist follows the chain.** [`NetworkHandle::set_allowed`] replaces it; peers that
 //!   are no longer allowed are disconnected at once.
 //! - **Authenticated broadcast.** Consensus messages and transactions travel on two gossipsub
-//!   topics with their own size limits; every message is signed by its author's network key
-//!   (strict validation), and the author must be allowed, or the message is neither delivered nor
-//!   forwarded.
+//!   topics with their own size limits. Gossip messages are anonymous (ADR 0006): every payload
+//!   carries its author's signature at the application layer, and the peer that relays a message
+//!   is authenticated by Noise and must be allowed, or the message is neither delivered nor
+//!   forwarded. Messages are named by the SHA-256 of their content.
 //! - **Block sync.** A request-response protocol asks a peer for a range of blocks; the network
 //!   does not know blocks, so requests reach the node as [`NetworkEvent::BlockRequest`] and it
 //!   answers with the encoded blocks. A periodic status exchange reports every peer's height.

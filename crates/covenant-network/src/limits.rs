@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use covenant_types::limits::{BLOCK_BYTES_MAX, CONSENSUS_MESSAGE_BYTES_MAX, TX_BYTES_MAX, VALIDATORS_MAX};
+use covenant_types::limits::{BLOCK_BYTES_MAX, CONSENSUS_MESSAGE_BYTES_MAX, TX_BATCH_BYTES_MAX, VALIDATORS_MAX};
 
 /// Largest consensus payload the network carries (gossip or point to point).
 pub const CONSENSUS_PAYLOAD_BYTES_MAX: usize = CONSENSUS_MESSAGE_BYTES_MAX;
-/// Largest transaction payload the network carries.
-pub const TX_PAYLOAD_BYTES_MAX: usize = TX_BYTES_MAX;
-/// Room a gossipsub frame needs around the payload: protobuf framing, topic, author, sequence
-/// number, public key and signature (about 200 bytes in practice; generous on purpose).
+/// Largest transaction payload the network carries (the node gossips transactions in batches).
+pub const TX_PAYLOAD_BYTES_MAX: usize = TX_BATCH_BYTES_MAX;
+/// Room a gossipsub frame needs around the payload: protobuf framing and topic (generous on
+/// purpose).
 pub const GOSSIP_ENVELOPE_BYTES_MAX: usize = 4 * 1024;
 
 /// Largest block-sync response body (the sum of the block encodings it carries).

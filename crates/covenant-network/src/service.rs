@@ -19,7 +19,7 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionDenied, DialError, ListenError, NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identity, noise, ping, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, noise, ping, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -87,18 +87,27 @@ impl Names {
 
 /// The gossip topic names for a network id, for tools and tests that speak the protocol directly.
 pub fn topic_names(network_id: &str) -> (String, String) {
-    (format!("/covenant/{network_id}/consensus/1"), format!("/covenant/{network_id}/tx/1"))
+    (format!("/covenant/{network_id}/consensus/2"), format!("/covenant/{network_id}/tx/2"))
 }
 
 fn setup_error(error: impl std::fmt::Display) -> NetworkError {
     NetworkError::Setup { detail: error.to_string() }
 }
 
-fn gossip_behaviour(keypair: &identity::Keypair, names: &Names) -> Result<gossipsub::Behaviour, NetworkError> {
+fn gossip_behaviour(names: &Names) -> Result<gossipsub::Behaviour, NetworkError> {
     let config = gossipsub::ConfigBuilder::default()
-        // Every message is signed by its author's network key and checked on receipt; the author
-        // is then checked against the allowlist before the message is accepted or forwarded.
-        .validation_mode(ValidationMode::Strict)
+        // Messages carry no author, sequence number or signature (ADR 0006): every payload is
+        // signed by its author at the application layer (transactions by their operator, consensus
+        // messages by their validator), and the peer that relays a message is authenticated by
+        // Noise and checked against the allowlist. A gossipsub signature per message would cost a
+        // second ed25519 signing and verification per transaction and per vote.
+        .validation_mode(ValidationMode::Anonymous)
+        // Without authors and sequence numbers a message is named by its content; SHA-256 so
+        // that no peer can make a different message collide with (and so suppress) one to come.
+        .message_id_fn(|message: &gossipsub::Message| {
+            let digest = covenant_types::Hash::digest_parts(&[message.topic.as_str().as_bytes(), &message.data]);
+            gossipsub::MessageId::from(digest.as_bytes().to_vec())
+        })
         .validate_messages()
         // Publish straight to every subscribed peer, not only the mesh: in a full mesh of
         // validators a message reaches everyone in one hop.
@@ -109,8 +118,7 @@ fn gossip_behaviour(keypair: &identity::Keypair, names: &Names) -> Result<gossip
         .max_transmit_size_for_topic(TX_PAYLOAD_BYTES_MAX + GOSSIP_ENVELOPE_BYTES_MAX, names.tx.hash())
         .build()
         .map_err(setup_error)?;
-    let mut gossip =
-        gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), config).map_err(setup_error)?;
+    let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).map_err(setup_error)?;
     gossip.subscribe(&names.consensus).map_err(setup_error)?;
     gossip.subscribe(&names.tx).map_err(setup_error)?;
     Ok(gossip)
@@ -146,7 +154,7 @@ impl Network {
         let behaviour = Behaviour {
             allow,
             limits,
-            gossip: gossip_behaviour(&keypair, &names)?,
+            gossip: gossip_behaviour(&names)?,
             sync: request_response::Behaviour::with_codec(
                 SyncCodec,
                 [(names.sync.clone(), ProtocolSupport::Full)],
@@ -415,6 +423,8 @@ impl Service {
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
                 tracing::debug!(%topic, "nothing to publish to: no peer subscribed");
             }
+            // Messages are named by content: the same bytes again are already on their way.
+            Err(gossipsub::PublishError::Duplicate) => tracing::debug!(%topic, "duplicate message not published again"),
             Err(error) => tracing::warn!(%topic, %error, "publish failed"),
         }
     }
@@ -674,16 +684,13 @@ impl Service {
         }
     }
 
-    /// Decides the fate of a gossiped message: its author (who signed it, checked by gossipsub in
-    /// strict mode) and the peer that relayed it must both be admitted, the topic known and the
+    /// Decides the fate of a gossiped message: the peer that relayed it (authenticated by Noise)
+    /// must be admitted, the message anonymous (gossipsub checked that), the topic known and the
     /// payload within its limit. Accepted messages go to the node and are forwarded; rejected ones
     /// are neither; ignored ones (event channel full) are dropped without blame.
     fn accept_gossip(&mut self, relay: PeerId, message: gossipsub::Message) -> MessageAcceptance {
-        let Some(author) = message.source else {
-            return MessageAcceptance::Reject;
-        };
-        if !self.is_admitted(&author) || !self.is_admitted(&relay) {
-            tracing::warn!(%author, %relay, "gossip from a peer outside the allowlist rejected");
+        if !self.is_admitted(&relay) {
+            tracing::warn!(%relay, "gossip from a peer outside the allowlist rejected");
             return MessageAcceptance::Reject;
         }
         let consensus = if message.topic == self.names.consensus.hash() {
@@ -695,14 +702,14 @@ impl Service {
         };
         let max = if consensus { CONSENSUS_PAYLOAD_BYTES_MAX } else { TX_PAYLOAD_BYTES_MAX };
         if message.data.len() > max {
-            tracing::warn!(%author, bytes = message.data.len(), max, "oversized gossip rejected");
+            tracing::warn!(%relay, bytes = message.data.len(), max, "oversized gossip rejected");
             return MessageAcceptance::Reject;
         }
         let bytes = message.data;
         let event = if consensus {
-            NetworkEvent::Consensus { from: author, bytes }
+            NetworkEvent::Consensus { from: relay, bytes }
         } else {
-            NetworkEvent::Transaction { from: author, bytes }
+            NetworkEvent::Transaction { from: relay, bytes }
         };
         if self.emit(event) { MessageAcceptance::Accept } else { MessageAcceptance::Ignore }
     }

@@ -75,13 +75,14 @@ struct Rogue {
 fn rogue_swarm(index: u8) -> Swarm<Rogue> {
     let keypair = identity::Keypair::ed25519_from_bytes(seed(index)).expect("seed");
     let config = gossipsub::ConfigBuilder::default()
-        .validation_mode(ValidationMode::Strict)
-        .max_transmit_size(4 * 1024 * 1024)
+        .validation_mode(ValidationMode::Anonymous)
+        .message_id_fn(|message: &gossipsub::Message| gossipsub::MessageId::from(message.data.clone()))
+        .max_transmit_size(32 * 1024 * 1024)
         .flood_publish(true)
         .heartbeat_interval(Duration::from_millis(200))
         .build()
         .expect("gossip config");
-    let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), config).expect("gossip");
+    let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).expect("gossip");
     let (consensus, tx) = topic_names(NETWORK_ID);
     gossip.subscribe(&IdentTopic::new(consensus)).expect("subscribe");
     gossip.subscribe(&IdentTopic::new(tx)).expect("subscribe");

@@ -24,19 +24,18 @@ async fn four_validators_connect_and_broadcast_both_kinds() {
         nodes[0].handle.broadcast_consensus(b"prepare from 0".to_vec()).await.expect("broadcast");
         nodes[1].handle.broadcast_tx(b"tx from 1".to_vec()).await.expect("broadcast");
         for node in nodes.iter_mut() {
-            // Everyone but the author hears each message, in whatever order they arrive.
+            // Everyone but the author hears each message, in whatever order they arrive, from the
+            // author or a relay (gossip is anonymous; the payload names its author).
             let mut consensus_expected = node.index != 0;
             let mut tx_expected = node.index != 1;
             let index = node.index;
             while consensus_expected || tx_expected {
                 wait_event(node, &format!("broadcasts at node {index}"), |event| match event {
-                    NetworkEvent::Consensus { from, bytes } if *from == peer(0) => {
-                        assert_eq!(bytes, b"prepare from 0");
+                    NetworkEvent::Consensus { bytes, .. } if bytes == b"prepare from 0" => {
                         consensus_expected = false;
                         Some(())
                     }
-                    NetworkEvent::Transaction { from, bytes } if *from == peer(1) => {
-                        assert_eq!(bytes, b"tx from 1");
+                    NetworkEvent::Transaction { bytes, .. } if bytes == b"tx from 1" => {
                         tx_expected = false;
                         Some(())
                     }

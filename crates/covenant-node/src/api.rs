@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use covenant_storage::ChainStore;
-use covenant_types::{Hash, limits::TX_BYTES_MAX};
+use covenant_types::Hash;
+use covenant_types::batch::decode_tx_batch;
+use covenant_types::limits::{TX_BATCH_BYTES_MAX, TX_BATCH_TXS_MAX, TX_BYTES_MAX};
 
 use covenant_execution::{
     ContractState, MemberState, NodeState, OperatorState, ProposalState, ProposalStatus, StateKey, StateReader,
@@ -27,6 +29,9 @@ use crate::runtime::shared::Shared;
 
 /// Largest request body accepted (a hex-encoded transaction in JSON, with room for the wrapper).
 pub const REQUEST_BODY_BYTES_MAX: usize = 2 * TX_BYTES_MAX + 1024;
+
+/// Largest batch request body (a batch of hex-encoded transactions in JSON, with room for quotes).
+pub const BATCH_REQUEST_BODY_BYTES_MAX: usize = 2 * TX_BATCH_BYTES_MAX + 4 * TX_BATCH_TXS_MAX + 1024;
 
 /// An API error as JSON.
 #[derive(Debug, Serialize)]
@@ -87,6 +92,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
         .route("/v1/txs", post(submit))
+        .route("/v1/txs/batch", post(submit_batch).layer(DefaultBodyLimit::max(BATCH_REQUEST_BODY_BYTES_MAX)))
         .route("/v1/txs/{hash}", get(transaction))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{id}", get(block))
@@ -107,7 +113,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/admin/backup", post(admin_backup))
         .merge(crate::access::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)
 }
 
@@ -163,11 +169,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
 /// Takes a transaction as its canonical bytes (`application/octet-stream`) or as JSON
 /// `{"tx": "<hex of the canonical bytes>"}`.
 async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
-    let bytes = if is_json {
+    let bytes = if is_json(&headers) {
         let value: Value = serde_json::from_slice(&body)
             .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("body is not JSON: {error}")))?;
         let hex_text = value
@@ -181,6 +183,65 @@ async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     };
     let hash = shared.submit(bytes).await?;
     Ok(Json(json!({ "hash": hash, "status": "pending" })))
+}
+
+/// Takes many transactions at once: a transaction batch (`application/octet-stream`, the encoding
+/// of `covenant_types::batch`) or JSON `{"txs": ["<hex>", ...]}`, at most 4,096 transactions. Each
+/// is admitted as by `POST /v1/txs`; the answer lists one result per transaction, in order:
+/// `{"hash", "status": "pending"}` or `{"hash"?, "status": "rejected", "code", "error", "rule"?,
+/// "article"?}`, where `code` is the HTTP status `POST /v1/txs` would have answered (409 already
+/// pending, 422 refused, 503 busy). A batch that does not parse is refused as a whole (400).
+async fn submit_batch(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let bad_request = |detail: String| ApiError::new(StatusCode::BAD_REQUEST, detail);
+    let txs: Vec<Vec<u8>> = if is_json(&headers) {
+        let value: Value =
+            serde_json::from_slice(&body).map_err(|error| bad_request(format!("body is not JSON: {error}")))?;
+        let items = value
+            .get("txs")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad_request("expected {\"txs\": [\"<hex>\", ...]}".into()))?;
+        if items.is_empty() || items.len() > TX_BATCH_TXS_MAX {
+            return Err(bad_request(format!("{} transactions; a batch holds 1 to {TX_BATCH_TXS_MAX}", items.len())));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let text = item.as_str().ok_or_else(|| bad_request(format!("txs[{index}] is not a string")))?;
+                hex::decode(text).map_err(|error| bad_request(format!("txs[{index}] is not hex: {error}")))
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        let txs = decode_tx_batch(&body).map_err(|error| bad_request(error.to_string()))?;
+        txs.into_iter().map(<[u8]>::to_vec).collect()
+    };
+    let results: Vec<Value> = shared
+        .submit_batch(txs)
+        .await
+        .into_iter()
+        .map(|(hash, verdict)| match verdict {
+            Ok(hash) => json!({ "hash": hash, "status": "pending" }),
+            Err(error) => {
+                let error = ApiError::from(error);
+                json!({
+                    "hash": hash,
+                    "status": "rejected",
+                    "code": error.status.as_u16(),
+                    "error": error.error,
+                    "rule": error.rule,
+                    "article": error.article,
+                })
+            }
+        })
+        .collect();
+    Ok(Json(json!({ "results": results })))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"))
 }
 
 async fn transaction(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult {

@@ -102,6 +102,10 @@ enum Command {
         /// Keep-alive connections, one request in flight on each (at most one per sender is used).
         #[arg(long, value_name = "C", default_value_t = bench::CONNECTIONS_DEFAULT)]
         connections: usize,
+        /// Most transactions per request: the slots due when a request leaves go together
+        /// (POST /v1/txs/batch); 1 sends each transaction alone (POST /v1/txs).
+        #[arg(long, value_name = "B", default_value_t = bench::BATCH_DEFAULT)]
+        batch: usize,
         /// Workload seed (recipients and amounts).
         #[arg(long, value_name = "S", default_value_t = bench::SEED_DEFAULT)]
         seed: u64,
@@ -533,6 +537,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             duration,
             senders,
             connections,
+            batch,
             seed,
             drain,
             data_dir,
@@ -551,6 +556,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 duration: std::time::Duration::from_secs(duration),
                 senders,
                 connections,
+                batch,
                 seed,
                 drain: std::time::Duration::from_secs(drain),
                 json,

@@ -93,11 +93,15 @@ impl std::hash::Hash for PublicKey {
 impl PublicKey {
     /// Decodes and checks a key: canonical encoding, not of small order.
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_BYTES]) -> Result<PublicKey, CryptoError> {
+        if let Some(point) = key_cache::get(bytes) {
+            return Ok(PublicKey { bytes: *bytes, point });
+        }
         let key_hex = || hex::encode(bytes);
         let point = decompress_canonical(bytes).ok_or_else(|| CryptoError::NonCanonicalKey { key_hex: key_hex() })?;
         if point.is_small_order() {
             return Err(CryptoError::WeakKey { key_hex: key_hex() });
         }
+        key_cache::insert(bytes, point);
         Ok(PublicKey { bytes: *bytes, point })
     }
 
@@ -316,10 +320,58 @@ pub struct BatchItem<'a> {
     pub signature: &'a Signature,
 }
 
-/// Decompresses a point, refusing non-canonical encodings.
+/// Decompresses a point, refusing non-canonical encodings: exactly those whose decompressed point
+/// would not re-encode to the same bytes, decided from the bytes instead of by re-encoding (which
+/// costs a field inversion, as much again as the decompression). Decompression reduces `y` modulo
+/// `p = 2²⁵⁵ − 19` and ignores the sign bit when `x = 0`, so the non-canonical encodings are `y ≥ p`
+/// and a set sign bit with `x = 0`, i.e. with `y = ±1`.
 fn decompress_canonical(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
-    let point = CompressedEdwardsY(*bytes).decompress()?;
-    (point.compress().to_bytes() == *bytes).then_some(point)
+    if !is_canonical_encoding(bytes) {
+        return None;
+    }
+    CompressedEdwardsY(*bytes).decompress()
+}
+
+/// Whether `bytes` is the canonical encoding of its point, if it is one (see [`decompress_canonical`]).
+fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
+    let sign = bytes[31] & 0x80 != 0;
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    // p − 1 = 2²⁵⁵ − 20, little-endian: 0xec, thirty 0xff, 0x7f.
+    let high_all_ones = y[1..31].iter().all(|&byte| byte == 0xff) && y[31] == 0x7f;
+    let at_least_p = high_all_ones && y[0] >= 0xed;
+    let is_minus_one = high_all_ones && y[0] == 0xec;
+    let is_one = y[0] == 1 && y[1..].iter().all(|&byte| byte == 0);
+    !(at_least_p || (sign && (is_one || is_minus_one)))
+}
+
+/// The decompressed points of keys that passed the strict checks, by encoding: a consortium signs
+/// with a few hundred keys, and every transaction, state record and consensus message that carries
+/// one would otherwise pay a decompression (a field exponentiation) on every decode. Only keys that
+/// passed are cached, so the cache never changes a verdict; when full it is emptied (simplest
+/// bound; refilling costs one decompression per key in use).
+mod key_cache {
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, RwLock};
+
+    /// Most keys cached (about 200 bytes each).
+    pub const KEYS_CACHED_MAX: usize = 16_384;
+
+    static CACHE: LazyLock<RwLock<HashMap<[u8; 32], EdwardsPoint>>> = LazyLock::new(RwLock::default);
+
+    pub fn get(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
+        CACHE.read().ok()?.get(bytes).copied()
+    }
+
+    pub fn insert(bytes: &[u8; 32], point: EdwardsPoint) {
+        if let Ok(mut cache) = CACHE.write() {
+            if cache.len() >= KEYS_CACHED_MAX {
+                cache.clear();
+            }
+            cache.insert(*bytes, point);
+        }
+    }
 }
 
 /// `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
@@ -424,4 +476,43 @@ fn batch_coefficients(parsed: &[(usize, ParsedSignature)], challenges: &[Scalar]
             Scalar::from(u128::from_le_bytes(low))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition the byte test replaces: decompress, re-encode, compare.
+    fn canonical_by_roundtrip(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
+        let point = CompressedEdwardsY(*bytes).decompress()?;
+        (point.compress().to_bytes() == *bytes).then_some(point)
+    }
+
+    /// Every encoding near the edges (`y` around 0, 1, p − 1 and p..2²⁵⁵, both signs) and a few
+    /// thousand pseudo-random ones get the same verdict and point from both definitions.
+    #[test]
+    fn byte_canonicality_check_agrees_with_the_roundtrip() {
+        let mut cases: Vec<[u8; 32]> = Vec::new();
+        for low in 0u8..=255 {
+            let mut near_p = [0xff; 32];
+            near_p[0] = low;
+            near_p[31] = 0x7f;
+            let mut small = [0u8; 32];
+            small[0] = low;
+            cases.push(near_p);
+            cases.push(small);
+        }
+        let mut state = [7u8; 32];
+        for _ in 0..4096 {
+            state = sha2::Sha256::digest(state).into();
+            cases.push(state);
+        }
+        for case in cases {
+            for sign in [0u8, 0x80] {
+                let mut bytes = case;
+                bytes[31] = (bytes[31] & 0x7f) | sign;
+                assert_eq!(decompress_canonical(&bytes), canonical_by_roundtrip(&bytes), "{}", hex::encode(bytes));
+            }
+        }
+    }
 }

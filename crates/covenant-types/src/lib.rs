@@ -32,6 +32,7 @@
 //! assert!(VerifiedTx::verify(tx.clone(), &ChainId::new("other").unwrap()).is_err());
 //! ```
 
+pub mod batch;
 pub mod block;
 pub mod bytes;
 pub mod crypto;

@@ -18,6 +18,10 @@ pub const CONTRACT_BYTES_MAX: usize = 192 * 1024;
 pub const CALL_INPUT_BYTES_MAX: usize = 64 * 1024;
 /// Most validators in a set (bounds commit seals carried in a header).
 pub const VALIDATORS_MAX: usize = 256;
+/// Most transactions in one batch (a client's `POST /v1/txs/batch`, one gossip message).
+pub const TX_BATCH_TXS_MAX: usize = 4_096;
+/// Largest encoded batch of transactions.
+pub const TX_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Largest encoded consensus message (a pre-prepare carries a block, a round change a certificate).
 pub const CONSENSUS_MESSAGE_BYTES_MAX: usize = BLOCK_BYTES_MAX + 64 * 1024;
 
@@ -26,3 +30,4 @@ const _: () = assert!(DATA_RECORD_BYTES_MAX < TX_BYTES_MAX);
 const _: () = assert!(CALL_INPUT_BYTES_MAX < TX_BYTES_MAX);
 const _: () = assert!(CONTRACT_BYTES_MAX < TX_BYTES_MAX);
 const _: () = assert!(CONSENSUS_MESSAGE_BYTES_MAX > BLOCK_BYTES_MAX);
+const _: () = assert!(TX_BATCH_BYTES_MAX > TX_BYTES_MAX && TX_BATCH_BYTES_MAX < BLOCK_BYTES_MAX);

@@ -41,6 +41,8 @@ use anyhow::{Context, Result, bail, ensure};
 
 use covenant_client::{Client, parse_api_address};
 
+use covenant_types::limits::TX_BATCH_TXS_MAX;
+
 use crate::commands::init::BENCH_SENDERS_MAX;
 use cluster::{Cluster, ProcSample};
 use report::{Report, StepSummary};
@@ -55,7 +57,9 @@ pub const DURATION_SECS_MAX: u64 = 3_600;
 /// Default number of sender operators.
 pub const SENDERS_DEFAULT: usize = 128;
 /// Default number of keep-alive connections (one request in flight on each).
-pub const CONNECTIONS_DEFAULT: usize = 128;
+pub const CONNECTIONS_DEFAULT: usize = 16;
+/// Default most transactions per request.
+pub const BATCH_DEFAULT: usize = 1_024;
 /// Most connections.
 pub const CONNECTIONS_MAX: usize = 1_024;
 /// Default workload seed.
@@ -129,6 +133,8 @@ pub struct BenchOptions {
     pub senders: usize,
     /// Keep-alive connections (at most one per sender is used).
     pub connections: usize,
+    /// Most transactions per request (1: each alone with `POST /v1/txs`).
+    pub batch: usize,
     /// Seed of the workload (recipients and amounts).
     pub seed: u64,
     /// Longest wait after the window for accepted transactions to be committed.
@@ -162,6 +168,11 @@ impl BenchOptions {
             (1..=CONNECTIONS_MAX).contains(&self.connections),
             "--connections must be from 1 to {CONNECTIONS_MAX}, not {}",
             self.connections
+        );
+        ensure!(
+            (1..=TX_BATCH_TXS_MAX).contains(&self.batch),
+            "--batch must be from 1 to {TX_BATCH_TXS_MAX} transactions per request, not {}",
+            self.batch
         );
         ensure!(
             self.drain.as_secs() <= DRAIN_SECS_MAX,
@@ -309,6 +320,7 @@ fn bench_header(bench: &Bench<'_>) -> report::Header {
         duration_s: options.duration.as_secs(),
         senders: bench.senders.len(),
         connections: options.connections.min(bench.senders.len()),
+        batch: options.batch,
         seed: options.seed,
     }
 }
@@ -352,6 +364,7 @@ fn measure(
         apis: bench.apis.clone(),
         senders: bench.senders.len(),
         connections,
+        batch: options.batch,
         rate,
         duration: options.duration,
         tracker: tracker.clone(),

@@ -11,6 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use covenant_execution::StateReader;
+use covenant_types::batch::encode_tx_batch;
+use covenant_types::limits::{TX_BATCH_BYTES_MAX, TX_BATCH_TXS_MAX};
 use covenant_types::{Hash, Principal, SignedTx, VerifiedTx};
 
 use crate::mempool::AdmissionError;
@@ -137,13 +139,13 @@ async fn admit(shared: &Arc<Shared>, verdicts: Vec<Verdict>) {
         }
     }
     let mut admitted_any = false;
+    let mut to_gossip = Vec::new();
     for (meta, hash, sender, result) in answers {
         match &result {
             Ok(_) => {
                 admitted_any = true;
                 if meta.origin == Origin::Client {
-                    // Best effort: the transaction is admitted here either way and will be proposed.
-                    let _ = shared.network.broadcast_tx(meta.bytes).await;
+                    to_gossip.push(meta.bytes);
                 }
             }
             Err(AdmissionError::Duplicate(_)) => {}
@@ -167,4 +169,32 @@ async fn admit(shared: &Arc<Shared>, verdicts: Vec<Verdict>) {
     if admitted_any {
         shared.mempool_changed.notify_one();
     }
+    gossip(shared, &to_gossip).await;
 }
+
+/// Gossips what clients sent, in as few batches as the batch limits allow. Best effort: the
+/// transactions are admitted here either way and will be proposed.
+async fn gossip(shared: &Shared, txs: &[Vec<u8>]) {
+    let mut start = 0;
+    while start < txs.len() {
+        let mut end = start;
+        let mut bytes = BATCH_FRAMING_BYTES_MAX;
+        while end < txs.len()
+            && end - start < TX_BATCH_TXS_MAX
+            && bytes + txs[end].len() + BATCH_FRAMING_BYTES_MAX <= TX_BATCH_BYTES_MAX
+        {
+            bytes += txs[end].len() + BATCH_FRAMING_BYTES_MAX;
+            end += 1;
+        }
+        // Never empty: one transaction (at most `TX_BYTES_MAX`) always fits in a batch.
+        let end = end.max(start + 1);
+        let batch = encode_tx_batch(txs[start..end].iter().map(Vec::as_slice));
+        if let Err(error) = shared.network.broadcast_tx(batch).await {
+            debug!(%error, "transaction gossip not sent");
+        }
+        start = end;
+    }
+}
+
+/// Most bytes a batch spends on one length (ULEB128 of a 32-bit length).
+const BATCH_FRAMING_BYTES_MAX: usize = 5;

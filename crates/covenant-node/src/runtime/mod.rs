@@ -183,7 +183,7 @@ impl Runtime {
             },
             NetworkEvent::Transaction { from, bytes } => {
                 // Queued for the admission stage; a peer's transaction is not gossiped again.
-                if let Err(error) = self.shared.submit_from_peer(bytes) {
+                if let Err(error) = self.shared.submit_from_peer(&bytes) {
                     warn!(%from, %error, "peer gossiped bytes that are not a transaction; disconnecting it");
                     let _ =
                         self.shared.network.disconnect(from, format!("gossiped an invalid transaction: {error}")).await;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use covenant_network::NetworkHandle;
+use covenant_types::batch::decode_tx_batch;
 use covenant_types::{ChainId, Hash, NodeId, SignedTx};
 
 use crate::mempool::{AdmissionError, Mempool};
@@ -36,6 +37,9 @@ pub struct NodeStatus {
     /// `None` until a peer answered a status request.
     pub clock_offset_ms: Option<i64>,
 }
+
+/// Where the admission stage answers a client's transaction.
+type Verdict = oneshot::Receiver<Result<Hash, AdmissionError>>;
 
 /// State shared between the event loop and the API.
 pub struct Shared {
@@ -105,27 +109,64 @@ impl Shared {
     /// stage (chain id, strict signature in a batch, the mempool's state checks). Once admitted the
     /// transaction is gossiped to the other validators.
     pub async fn submit(&self, bytes: Vec<u8>) -> Result<Hash, AdmissionError> {
-        let tx = SignedTx::decode(&bytes).map_err(|error| {
-            let error = AdmissionError::from(error);
-            if let Some(rule) = error.rule() {
-                self.metrics.rejected(crate::metrics::RejectionStage::Admission, rule);
-            }
-            error
-        })?;
-        let (reply, verdict) = oneshot::channel();
-        self.admission.try_send(Job::new(tx, bytes, Origin::Client, Some(reply))).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => AdmissionError::Busy { queued: admission::VERIFY_QUEUE_TXS_MAX },
-            mpsc::error::TrySendError::Closed(_) => AdmissionError::Malformed("the node is shutting down".into()),
-        })?;
+        let verdict = self.queue_from_client(bytes).1?;
         verdict.await.map_err(|_| AdmissionError::Malformed("transaction verification failed".into()))?
     }
 
-    /// Queues a transaction gossiped by a peer. Undecodable bytes are refused here; when the
-    /// queue is full the copy is dropped and counted (the node it was sent to proposes it anyway).
-    pub fn submit_from_peer(&self, bytes: Vec<u8>) -> Result<(), AdmissionError> {
-        let tx = SignedTx::decode(&bytes)?;
-        if self.admission.try_send(Job::new(tx, Vec::new(), Origin::Peer, None)).is_err() {
-            self.metrics.gossip_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    /// Admits many transactions from a client at once (`POST /v1/txs/batch`): each is queued as
+    /// [`Shared::submit`] would, and the verdicts come back in order. A transaction that does not
+    /// fit in the admission queue is answered "busy" without affecting the others.
+    ///
+    /// Each verdict comes with the transaction's hash when its bytes decoded.
+    pub async fn submit_batch(&self, txs: Vec<Vec<u8>>) -> Vec<(Option<Hash>, Result<Hash, AdmissionError>)> {
+        let pending: Vec<_> = txs.into_iter().map(|bytes| self.queue_from_client(bytes)).collect();
+        let mut verdicts = Vec::with_capacity(pending.len());
+        for (hash, queued) in pending {
+            let verdict = match queued {
+                Ok(verdict) => verdict
+                    .await
+                    .unwrap_or_else(|_| Err(AdmissionError::Malformed("transaction verification failed".into()))),
+                Err(error) => Err(error),
+            };
+            verdicts.push((hash, verdict));
+        }
+        verdicts
+    }
+
+    /// Decodes a client's transaction and queues it for admission: its hash if the bytes decoded,
+    /// and the receiver that gets the verdict (or why it was not queued).
+    fn queue_from_client(&self, bytes: Vec<u8>) -> (Option<Hash>, Result<Verdict, AdmissionError>) {
+        let tx = match SignedTx::decode(&bytes) {
+            Ok(tx) => tx,
+            Err(error) => {
+                let error = AdmissionError::from(error);
+                if let Some(rule) = error.rule() {
+                    self.metrics.rejected(crate::metrics::RejectionStage::Admission, rule);
+                }
+                return (None, Err(error));
+            }
+        };
+        let hash = tx.body.hash();
+        let (reply, verdict) = oneshot::channel();
+        let queued = self.admission.try_send(Job::new(tx, bytes, Origin::Client, Some(reply)));
+        (
+            Some(hash),
+            queued.map(|()| verdict).map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => AdmissionError::Busy { queued: admission::VERIFY_QUEUE_TXS_MAX },
+                mpsc::error::TrySendError::Closed(_) => AdmissionError::Malformed("the node is shutting down".into()),
+            }),
+        )
+    }
+
+    /// Queues the transactions of a batch gossiped by a peer. A batch that does not decode, or holds
+    /// a transaction that does not, is refused here (the peer sent garbage); when the queue is full
+    /// the remaining copies are dropped and counted (the node they were sent to proposes them anyway).
+    pub fn submit_from_peer(&self, batch: &[u8]) -> Result<(), AdmissionError> {
+        let txs = decode_tx_batch(batch)?.into_iter().map(SignedTx::decode).collect::<Result<Vec<_>, _>>()?;
+        for tx in txs {
+            if self.admission.try_send(Job::new(tx, Vec::new(), Origin::Peer, None)).is_err() {
+                self.metrics.gossip_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         Ok(())
     }

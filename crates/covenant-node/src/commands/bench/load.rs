@@ -4,9 +4,12 @@
 //! A bounded set of keep-alive HTTP/1.1 connections carries the load, one request in flight on
 //! each, on a small tokio runtime (two worker threads): sender k belongs to connection
 //! `k mod connections`, connection c talks to node `c mod nodes`, so each sender's nonces reach one
-//! node in order. The SDK's blocking client opens a connection per request; at thousands of
-//! requests per second that costs a handshake each and fills the port range with TIME_WAIT sockets,
-//! hence this small client of its own (it speaks just enough HTTP/1.1 for `POST /v1/txs`).
+//! node in order. A request carries the connection's slots that are due when it leaves, up to the
+//! batch size, with at least [`BATCH_TICK`] between two requests (`POST /v1/txs/batch`; with a batch
+//! size of 1, one `POST /v1/txs` per slot). One request per transaction would cost the node more
+//! than the transaction's signature check. The SDK's blocking client opens a connection per request;
+//! that costs a handshake each and fills the port range with TIME_WAIT sockets, hence this small
+//! client of its own (it speaks just enough HTTP/1.1 for the two requests).
 //!
 //! A refused transaction is offered again in its sender's next slot, since the sender's later nonces
 //! cannot be admitted before it; a 409 (already pending) counts as accepted; a COV-34 refusal naming
@@ -22,6 +25,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tokio::net::TcpStream;
 
+use covenant_types::batch::encode_tx_batch;
+
 use super::workload::{Workload, connection_of_sender};
 
 /// Longest wait for one answer (connecting included).
@@ -36,8 +41,10 @@ const LATE_THRESHOLD: Duration = Duration::from_millis(100);
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
 /// Largest response head read.
 const RESPONSE_HEAD_BYTES_MAX: usize = 16 * 1024;
-/// Largest response body read.
-const RESPONSE_BODY_BYTES_MAX: usize = 64 * 1024;
+/// Largest response body read (a batch's answer: about 150 bytes per transaction).
+const RESPONSE_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Least time between two batch requests of one connection: the slots due meanwhile go together.
+const BATCH_TICK: Duration = Duration::from_millis(20);
 /// Worker threads of the load runtime.
 const LOAD_THREADS: usize = 2;
 /// The rule whose refusal carries the sender's next nonce.
@@ -152,7 +159,7 @@ impl Tracker {
 /// What the submitters counted.
 #[derive(Clone, Debug, Default)]
 pub struct LoadStats {
-    /// Requests sent (a retried transaction counts once per attempt).
+    /// Transactions sent (a retried transaction counts once per attempt).
     pub requests: u64,
     /// Answers saying the transaction is already pending (counted as accepted).
     pub duplicates: u64,
@@ -198,6 +205,8 @@ pub struct LoadPlan {
     pub senders: usize,
     /// Connections (at most `senders`).
     pub connections: usize,
+    /// Most transactions per request (1: `POST /v1/txs`, more: `POST /v1/txs/batch`).
+    pub batch: usize,
     /// Offered transactions per second.
     pub rate: u64,
     /// Length of the window.
@@ -271,7 +280,31 @@ struct Queue {
     stalled: bool,
 }
 
-/// One connection's submitter: its senders' slots, in due order.
+/// A connection's slots in due order: round r holds slot `r × senders + k` of each of its senders k
+/// (in increasing order, so slots increase).
+struct Slots {
+    round: u64,
+    position: usize,
+}
+
+impl Slots {
+    /// The next slot and the position of its sender's queue, if any is left.
+    fn peek(&self, queues: &[Queue], senders: u64, count: u64) -> Option<(u64, usize)> {
+        let slot = self.round * senders + queues[self.position].sender as u64;
+        (slot < count).then_some((slot, self.position))
+    }
+
+    fn advance(&mut self, queues: &[Queue]) {
+        self.position += 1;
+        if self.position == queues.len() {
+            self.position = 0;
+            self.round += 1;
+        }
+    }
+}
+
+/// One connection's submitter: its senders' slots, in due order, in batches of the slots that are
+/// due when a request can leave.
 async fn submitter(plan: &LoadPlan, connection: usize, window_start: Instant) -> LoadStats {
     let mut stats = LoadStats::default();
     let api = plan.apis[connection % plan.apis.len()];
@@ -288,50 +321,83 @@ async fn submitter(plan: &LoadPlan, connection: usize, window_start: Instant) ->
     }
     let deadline = window_start + plan.duration + LATE_GRACE;
     let mut http: Option<HttpConnection> = None;
-    'rounds: for round in 0u64.. {
-        for queue in &mut queues {
-            let slot = round * senders + queue.sender as u64;
-            if slot >= count {
-                // Senders are in increasing order: every later slot of this connection is beyond too.
-                break 'rounds;
-            }
-            let due = window_start + Duration::from_nanos(due_ns(slot, plan.rate));
-            if !sleep_until(due, &plan.stop).await || Instant::now() > deadline {
+    let mut slots = Slots { round: 0, position: 0 };
+    let mut last_request: Option<Instant> = None;
+    // Per queue: transactions of its sender already in the batch being built.
+    let mut planned = vec![0u64; queues.len()];
+    while let Some((first, _)) = slots.peek(&queues, senders, count) {
+        let due = window_start + Duration::from_nanos(due_ns(first, plan.rate));
+        // Batching waits at least a tick between requests so that a batch gathers the slots due meanwhile.
+        let wake = match last_request {
+            Some(last) if plan.batch > 1 => due.max(last + BATCH_TICK),
+            _ => due,
+        };
+        let running = sleep_until(wake, &plan.stop).await;
+        let now = Instant::now();
+        if !running || now > deadline {
+            while slots.peek(&queues, senders, count).is_some() {
                 stats.unsent += 1;
-                continue;
+                slots.advance(&queues);
             }
-            let now = Instant::now();
+            break;
+        }
+        planned.fill(0);
+        let mut batch: Vec<(usize, usize)> = Vec::new();
+        while let Some((slot, position)) = slots.peek(&queues, senders, count) {
+            let due = window_start + Duration::from_nanos(due_ns(slot, plan.rate));
+            if due > now || batch.len() >= plan.batch {
+                break;
+            }
+            slots.advance(&queues);
             let lag = now.saturating_duration_since(due);
             stats.lag_max = stats.lag_max.max(lag);
             if lag > LATE_THRESHOLD {
                 stats.late += 1;
             }
+            let queue = &queues[position];
             if queue.stalled {
                 stats.stalled += 1;
                 continue;
             }
-            let index = queue.next * senders + queue.sender as u64;
+            let index = (queue.next + planned[position]) * senders + queue.sender as u64;
             if index >= count {
                 // Everything of this sender is in already (a COV-34 answer moved it forward).
                 continue;
             }
-            let index = index as usize;
+            planned[position] += 1;
+            batch.push((position, index as usize));
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        last_request = Some(now);
+        for &(_, index) in &batch {
             plan.tracker.mark_submitted(index, plan.tracker.nanos(now));
-            stats.requests += 1;
-            let answer =
-                tokio::time::timeout(REQUEST_TIMEOUT, post_tx(&mut http, api, plan.workload.bytes(index))).await;
-            match answer {
-                Ok(Ok(answer)) => handle_answer(plan, queue, index, answer, &mut stats),
-                Ok(Err(kind)) => {
-                    http = None;
-                    *stats.errors.entry(kind.to_string()).or_default() += 1;
-                    plan.tracker.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        stats.requests += batch.len() as u64;
+        let indexes: Vec<usize> = batch.iter().map(|&(_, index)| index).collect();
+        match tokio::time::timeout(REQUEST_TIMEOUT, submit(&mut http, api, &plan.workload, &indexes)).await {
+            Ok(Ok(answers)) => {
+                // After a sender's first refusal its later nonces in the batch are refused for the gap:
+                // counted, but they say nothing new about the sender's place.
+                let mut refused = vec![false; queues.len()];
+                for (&(position, index), answer) in batch.iter().zip(answers) {
+                    if refused[position] {
+                        count_refusal(plan, &answer, &mut stats);
+                    } else if !handle_answer(plan, &mut queues[position], index, &answer, &mut stats) {
+                        refused[position] = true;
+                    }
                 }
-                Err(_) => {
-                    http = None;
-                    *stats.errors.entry("timeout".to_string()).or_default() += 1;
-                    plan.tracker.errors.fetch_add(1, Ordering::Relaxed);
-                }
+            }
+            Ok(Err(kind)) => {
+                http = None;
+                *stats.errors.entry(kind.to_string()).or_default() += batch.len() as u64;
+                plan.tracker.errors.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(_) => {
+                http = None;
+                *stats.errors.entry("timeout".to_string()).or_default() += batch.len() as u64;
+                plan.tracker.errors.fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
         }
     }
@@ -358,7 +424,8 @@ async fn sleep_until(due: Instant, stop: &AtomicBool) -> bool {
     }
 }
 
-fn handle_answer(plan: &LoadPlan, queue: &mut Queue, index: usize, answer: Answer, stats: &mut LoadStats) {
+/// Handles the answer for transaction `index` of `queue`'s sender; true if it was accepted.
+fn handle_answer(plan: &LoadPlan, queue: &mut Queue, index: usize, answer: &Answer, stats: &mut LoadStats) -> bool {
     let senders = plan.senders as u64;
     if (200..300).contains(&answer.status) || answer.status == 409 {
         if answer.status == 409 {
@@ -366,19 +433,15 @@ fn handle_answer(plan: &LoadPlan, queue: &mut Queue, index: usize, answer: Answe
         }
         plan.tracker.mark_accepted(index);
         queue.next += 1;
-        return;
+        return true;
     }
-    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or(serde_json::Value::Null);
-    let rule = body["rule"].as_str();
-    let key = rule.map_or_else(|| format!("HTTP {}", answer.status), str::to_string);
-    *stats.rejected.entry(key).or_default() += 1;
-    plan.tracker.rejected.fetch_add(1, Ordering::Relaxed);
-    if rule != Some(ORDERED_NONCES) {
+    let rule = count_refusal(plan, answer, stats);
+    if rule.as_deref() != Some(ORDERED_NONCES) {
         // Offered again in the sender's next slot.
-        return;
+        return false;
     }
-    let Some(expected) = body["error"].as_str().and_then(next_nonce_in) else { return };
-    let Some(base) = plan.workload.first_nonce(queue.sender) else { return };
+    let Some(expected) = answer.body["error"].as_str().and_then(next_nonce_in) else { return false };
+    let Some(base) = plan.workload.first_nonce(queue.sender) else { return false };
     let ours = base + queue.next;
     if expected > ours {
         // Our earlier attempts got in though their answers were lost.
@@ -393,6 +456,16 @@ fn handle_answer(plan: &LoadPlan, queue: &mut Queue, index: usize, answer: Answe
     } else if expected < ours {
         queue.stalled = true;
     }
+    false
+}
+
+/// Counts a refusal by its rule (or HTTP status); returns the rule.
+fn count_refusal(plan: &LoadPlan, answer: &Answer, stats: &mut LoadStats) -> Option<String> {
+    let rule = answer.body["rule"].as_str().map(str::to_string);
+    let key = rule.clone().unwrap_or_else(|| format!("HTTP {}", answer.status));
+    *stats.rejected.entry(key).or_default() += 1;
+    plan.tracker.rejected.fetch_add(1, Ordering::Relaxed);
+    rule
 }
 
 /// The next nonce named by a COV-34 refusal ("... the sender's next nonce is N").
@@ -401,10 +474,11 @@ fn next_nonce_in(error: &str) -> Option<u64> {
     rest.trim().trim_end_matches('.').parse().ok()
 }
 
-/// An HTTP answer.
+/// The answer for one transaction: the HTTP status `POST /v1/txs` answers (or answered) and the JSON
+/// body (`Null` if there was none).
 struct Answer {
     status: u16,
-    body: Vec<u8>,
+    body: serde_json::Value,
 }
 
 /// One keep-alive connection.
@@ -413,16 +487,54 @@ struct HttpConnection {
     buffer: Vec<u8>,
 }
 
-/// `POST /v1/txs` with the transaction's bytes, on the kept connection or a new one. A kept
-/// connection that turns out closed before any answer byte is replaced once (the node may have
+/// Submits the workload's transactions `indexes`: one alone with `POST /v1/txs`, more with
+/// `POST /v1/txs/batch`. One answer per transaction, in order.
+async fn submit(
+    http: &mut Option<HttpConnection>,
+    api: SocketAddr,
+    workload: &Workload,
+    indexes: &[usize],
+) -> Result<Vec<Answer>, &'static str> {
+    if let [index] = indexes {
+        let (status, body) = post(http, api, "/v1/txs", workload.bytes(*index)).await?;
+        let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        return Ok(vec![Answer { status, body }]);
+    }
+    let batch = encode_tx_batch(indexes.iter().map(|&index| workload.bytes(index)));
+    let (status, body) = post(http, api, "/v1/txs/batch", &batch).await?;
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    if status != 200 {
+        // The batch as a whole was refused: every transaction in it was.
+        return Ok(indexes.iter().map(|_| Answer { status, body: body.clone() }).collect());
+    }
+    let results = body.get("results").and_then(serde_json::Value::as_array).ok_or("bad-response")?;
+    if results.len() != indexes.len() {
+        return Err("bad-response");
+    }
+    Ok(results
+        .iter()
+        .map(|result| {
+            let status = result["code"].as_u64().and_then(|code| u16::try_from(code).ok()).unwrap_or(200);
+            Answer { status, body: result.clone() }
+        })
+        .collect())
+}
+
+/// `POST path` with `body`, on the kept connection or a new one: the status and body of the answer.
+/// A kept connection that turns out closed before any answer byte is replaced once (the node may have
 /// closed it while idle; a duplicate submission is answered 409 and counts as accepted).
-async fn post_tx(http: &mut Option<HttpConnection>, api: SocketAddr, tx: &[u8]) -> Result<Answer, &'static str> {
+async fn post(
+    http: &mut Option<HttpConnection>,
+    api: SocketAddr,
+    path: &str,
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), &'static str> {
     let mut request = format!(
-        "POST /v1/txs HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-        tx.len()
+        "POST {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
     )
     .into_bytes();
-    request.extend_from_slice(tx);
+    request.extend_from_slice(body);
     for attempt in 0..2 {
         let reused = http.is_some();
         if http.is_none() {
@@ -468,7 +580,7 @@ impl Failure {
 }
 
 /// Writes the request and reads one answer; the flag says whether the connection can be kept.
-async fn exchange(connection: &mut HttpConnection, request: &[u8]) -> Result<(Answer, bool), Failure> {
+async fn exchange(connection: &mut HttpConnection, request: &[u8]) -> Result<((u16, Vec<u8>), bool), Failure> {
     write_all(&connection.stream, request).await.map_err(|error| match error.kind() {
         std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => Failure::ClosedBeforeAnswer,
         _ => Failure::Io,
@@ -516,7 +628,7 @@ async fn exchange(connection: &mut HttpConnection, request: &[u8]) -> Result<(An
     let body = buffer[body_start..body_start + length].to_vec();
     // No pipelining: anything after the body would be a protocol error; do not reuse then.
     let keep = keep && buffer.len() == body_start + length;
-    Ok((Answer { status, body }, keep))
+    Ok(((status, body), keep))
 }
 
 async fn write_all(stream: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {

@@ -34,6 +34,8 @@ pub struct Header {
     pub senders: usize,
     /// Keep-alive connections.
     pub connections: usize,
+    /// Most transactions per request.
+    pub batch: usize,
     /// Workload seed.
     pub seed: u64,
 }
@@ -374,8 +376,8 @@ impl Report {
         }
         writeln!(
             out,
-            "offered    {} tx/s for {} s: {} transfers from {} senders over {} connections",
-            result.offered_rate, header.duration_s, result.offered, header.senders, header.connections
+            "offered    {} tx/s for {} s: {} transfers from {} senders over {} connections (up to {} per request)",
+            result.offered_rate, header.duration_s, result.offered, header.senders, header.connections, header.batch
         )?;
         writeln!(
             out,
@@ -574,6 +576,7 @@ mod tests {
             duration_s: 1,
             senders: 1,
             connections: 1,
+            batch: 1,
             seed: 1,
         };
         let value = serde_json::to_value(Report::single(header, StepSummary::new(StepInput::empty()))).unwrap();
