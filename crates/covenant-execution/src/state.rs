@@ -1,6 +1,7 @@
 //! The state layout: typed keys over a flat byte key space, typed values in the canonical encoding, a
 //! read-only view trait the storage implements, and an overlay that collects a block's writes.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -11,6 +12,7 @@ use covenant_rules::ChainParams;
 use covenant_types::{
     AccountId, AssetId, ChainId, ContractId, Hash, Jurisdiction, KycAttestation, MemberId, MemberStatus, NodeId,
     NodeRecord, OperatorId, OperatorRecord, PersonId, Principal, PublicKey, SchemaId, ValidatorSet, encode,
+    encode_into,
 };
 
 /// Largest state value accepted from a store (a validator set of 256 nodes is the largest we write).
@@ -106,7 +108,8 @@ impl StateKey {
 
     /// The encoded key.
     pub fn encode(&self) -> Vec<u8> {
-        let mut key = vec![self.table()];
+        let mut key = Vec::with_capacity(64);
+        key.push(self.table());
         match self {
             StateKey::Chain
             | StateKey::Params
@@ -116,32 +119,32 @@ impl StateKey {
             | StateKey::MemberIndex
             | StateKey::NodeIndex
             | StateKey::ContractIndex => {}
-            StateKey::Member(id) => key.extend(encode(id)),
-            StateKey::Operator(id) => key.extend(encode(id)),
-            StateKey::Node(id) => key.extend(encode(id)),
-            StateKey::Nonce(principal) => key.extend(encode(principal)),
-            StateKey::Balance(account, asset) => key.extend(encode(&(account, asset))),
-            StateKey::Schema(id) => key.extend(encode(id)),
-            StateKey::Kyc(account) => key.extend(encode(account)),
-            StateKey::Record(hash) => key.extend(encode(hash)),
-            StateKey::Person(member, person) => key.extend(encode(&(member, person))),
-            StateKey::KeyOwner(public_key) => key.extend(encode(public_key)),
-            StateKey::Proposal(id) => key.extend(encode(id)),
+            StateKey::Member(id) => encode_into(&mut key, id),
+            StateKey::Operator(id) => encode_into(&mut key, id),
+            StateKey::Node(id) => encode_into(&mut key, id),
+            StateKey::Nonce(principal) => encode_into(&mut key, principal),
+            StateKey::Balance(account, asset) => encode_into(&mut key, &(account, asset)),
+            StateKey::Schema(id) => encode_into(&mut key, id),
+            StateKey::Kyc(account) => encode_into(&mut key, account),
+            StateKey::Record(hash) => encode_into(&mut key, hash),
+            StateKey::Person(member, person) => encode_into(&mut key, &(member, person)),
+            StateKey::KeyOwner(public_key) => encode_into(&mut key, public_key),
+            StateKey::Proposal(id) => encode_into(&mut key, id),
             // Big-endian sequence, so one node's anchors scan in order.
             StateKey::AuditAnchor(node, sequence) => {
-                key.extend(encode(node));
+                encode_into(&mut key, node);
                 key.extend(sequence.to_be_bytes());
             }
-            StateKey::LastAuditAnchor(node) => key.extend(encode(node)),
-            StateKey::Contract(contract) => key.extend(encode(contract)),
-            StateKey::ContractCode(hash) => key.extend(encode(hash)),
+            StateKey::LastAuditAnchor(node) => encode_into(&mut key, node),
+            StateKey::Contract(contract) => encode_into(&mut key, contract),
+            StateKey::ContractCode(hash) => encode_into(&mut key, hash),
             // The contract id is length-prefixed, so the raw key after it is unambiguous and one
             // contract's storage is a contiguous, prefix-scannable range.
             StateKey::ContractStorage(contract, storage_key) => {
-                key.extend(encode(contract));
+                encode_into(&mut key, contract);
                 key.extend_from_slice(storage_key);
             }
-            StateKey::ContractResult(tx_hash) => key.extend(encode(tx_hash)),
+            StateKey::ContractResult(tx_hash) => encode_into(&mut key, tx_hash),
         }
         key
     }
@@ -295,16 +298,21 @@ fn hex_of(bytes: &[u8]) -> String {
 ///
 /// Writes of the transaction being executed are kept apart until [`Overlay::commit_tx`], so a failed
 /// transaction is undone by [`Overlay::rollback_tx`] in time proportional to its own writes.
+///
+/// Reads that reach the base are remembered for the rest of the block: a block's transactions read
+/// the same few records (their senders, members, parameters) over and over, and the base is the
+/// store. The memory this takes is bounded by what a block may read (its transactions are bounded).
 pub struct Overlay<'a, V: StateView + ?Sized> {
     base: &'a V,
     block_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     tx_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    base_reads: RefCell<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
 }
 
 impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
     /// An empty overlay over `base`.
     pub fn new(base: &'a V) -> Overlay<'a, V> {
-        Overlay { base, block_writes: BTreeMap::new(), tx_writes: BTreeMap::new() }
+        Overlay { base, block_writes: BTreeMap::new(), tx_writes: BTreeMap::new(), base_reads: RefCell::default() }
     }
 
     /// Writes a typed value.
@@ -339,9 +347,14 @@ impl<V: StateView + ?Sized> StateView for Overlay<'_, V> {
         if let Some(value) = self.tx_writes.get(key) {
             return Ok(value.clone());
         }
-        match self.block_writes.get(key) {
-            Some(value) => Ok(value.clone()),
-            None => self.base.get_raw(key),
+        if let Some(value) = self.block_writes.get(key) {
+            return Ok(value.clone());
         }
+        if let Some(value) = self.base_reads.borrow().get(key) {
+            return Ok(value.clone());
+        }
+        let value = self.base.get_raw(key)?;
+        self.base_reads.borrow_mut().insert(key.to_vec(), value.clone());
+        Ok(value)
     }
 }

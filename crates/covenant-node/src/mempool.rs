@@ -3,7 +3,7 @@
 //! (COV-45). Signatures are verified before a transaction gets here ([`VerifiedTx`] proves it), so
 //! block validation never verifies them again.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use covenant_execution::{BlockContext, StateError, StateReader, TxInvalid, check_payload, check_sender};
 use covenant_rules::{ChainParams, RuleId, Violation};
@@ -104,7 +104,14 @@ pub struct Mempool {
     by_hash: HashMap<Hash, (Principal, u64)>,
     next_arrival: u64,
     total_bytes: usize,
+    /// Hashes of the latest committed transactions, oldest first, at most
+    /// [`RECENTLY_COMMITTED_MAX`]: a peer's gossiped copy of one of them is not worth verifying.
+    recently_committed: VecDeque<Hash>,
+    recently_committed_set: HashSet<Hash>,
 }
+
+/// Committed transaction hashes remembered (a few large blocks' worth).
+pub const RECENTLY_COMMITTED_MAX: usize = 65_536;
 
 impl Mempool {
     /// An empty mempool.
@@ -142,6 +149,26 @@ impl Mempool {
     /// Whether `hash` is pending.
     pub fn contains(&self, hash: &Hash) -> bool {
         self.by_hash.contains_key(hash)
+    }
+
+    /// Whether `hash` is pending or among the latest committed transactions: a copy of it needs no
+    /// verification (it would be refused as a duplicate or a stale nonce).
+    pub fn knows(&self, hash: &Hash) -> bool {
+        self.by_hash.contains_key(hash) || self.recently_committed_set.contains(hash)
+    }
+
+    /// Remembers the hashes of a committed block's transactions (see [`Mempool::knows`]).
+    pub fn note_committed(&mut self, hashes: impl IntoIterator<Item = Hash>) {
+        for hash in hashes {
+            if self.recently_committed_set.insert(hash) {
+                self.recently_committed.push_back(hash);
+            }
+        }
+        while self.recently_committed.len() > RECENTLY_COMMITTED_MAX {
+            if let Some(oldest) = self.recently_committed.pop_front() {
+                self.recently_committed_set.remove(&oldest);
+            }
+        }
     }
 
     /// Admits a verified transaction against the latest committed `state` at time `now_ms`: sender

@@ -63,6 +63,11 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     bcs::to_bytes(value).expect("covenant types always have a canonical encoding")
 }
 
+/// Appends the canonical bytes of `value` to `out` (as [`encode`], without a buffer of its own).
+pub fn encode_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    bcs::serialize_into(out, value).expect("covenant types always have a canonical encoding")
+}
+
 /// SHA-256 of the canonical bytes of `value`.
 pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> Hash {
     Hash::digest(&encode(value))

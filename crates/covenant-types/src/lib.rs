@@ -48,7 +48,7 @@ pub use block::{
     Block, BlockHeader, CommitSeal, Receipt, SealedVote, TxOutcome, Validator, ValidatorSet, ValidatorSetError,
 };
 pub use crypto::{BatchItem, CryptoError, PublicKey, SecretKey, Signature, SignatureDomain, verify_batch};
-pub use encoding::{DecodeError, ENCODING_VERSION, decode, encode, hash_of};
+pub use encoding::{DecodeError, ENCODING_VERSION, decode, encode, encode_into, hash_of};
 pub use governance::{
     GovernanceAction, Jurisdiction, MemberStatus, NodeRecord, NodeRole, OperatorRecord, ProposalId, Role,
 };

@@ -10,7 +10,7 @@ use std::sync::{Arc, Weak};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
-use covenant_execution::StateReader;
+use covenant_execution::{Overlay, StateReader};
 use covenant_types::batch::encode_tx_batch;
 use covenant_types::limits::{TX_BATCH_BYTES_MAX, TX_BATCH_TXS_MAX};
 use covenant_types::{Hash, Principal, SignedTx, VerifiedTx};
@@ -126,7 +126,10 @@ async fn verify(shared: &Arc<Shared>, jobs: Vec<Job>, threads: usize) -> Vec<Ver
 async fn admit(shared: &Arc<Shared>, verdicts: Vec<Verdict>) {
     let mut answers = Vec::with_capacity(verdicts.len());
     {
-        let state = StoreState(&shared.store);
+        // One overlay for the batch: its transactions read the same senders and members again and
+        // again, and it remembers what it read from the store. (Nothing is written to it.)
+        let store = StoreState(&shared.store);
+        let state = Overlay::new(&store);
         let params = state.params();
         let mut mempool = shared.mempool.lock().expect("mempool lock poisoned");
         let now = now_ms();

@@ -3,6 +3,7 @@
 //! until its block commits so that a committed block is executed once.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use covenant_consensus::{BlockOutcome as ConsensusOutcome, ProposalRequest};
 use covenant_execution::{BlockContext, BlockOutcome, build_block, execute_block};
@@ -67,27 +68,35 @@ impl Outcomes {
     }
 }
 
-/// Verifies the transactions of a block, reusing the verification done at admission for those in
-/// the mempool and batch-verifying the others. Fails with the first bad transaction.
+/// The transactions of `block` this node already verified at admission (still pending in its
+/// mempool), by position. Holds the mempool lock only for the lookups.
+pub fn known_verified(block: &Block, mempool: &Mutex<Mempool>) -> Vec<Option<VerifiedTx>> {
+    let hashes: Vec<Hash> = block.transactions.iter().map(|tx| tx.body.hash()).collect();
+    let mempool = mempool.lock().expect("mempool lock poisoned");
+    block
+        .transactions
+        .iter()
+        .zip(&hashes)
+        .map(|(tx, hash)| mempool.verified(hash).filter(|known| known.tx() == tx))
+        .collect()
+}
+
+/// Verifies the transactions of a block that were not verified at admission (`known` holds those
+/// that were, by position), in batches spread over the cores. Fails with the first bad transaction.
 pub fn verify_transactions(
     transactions: &[SignedTx],
-    mempool: &Mempool,
+    known: Vec<Option<VerifiedTx>>,
     chain: &covenant_types::ChainId,
 ) -> Result<Vec<VerifiedTx>, String> {
-    let mut verified: Vec<Option<VerifiedTx>> = Vec::with_capacity(transactions.len());
-    let mut unverified = Vec::new();
-    let mut unverified_positions = Vec::new();
-    for (index, tx) in transactions.iter().enumerate() {
-        match mempool.verified(&tx.body.hash()).filter(|known| known.tx() == tx) {
-            Some(known) => verified.push(Some(known)),
-            None => {
-                verified.push(None);
-                unverified.push(tx.clone());
-                unverified_positions.push(index);
-            }
-        }
-    }
-    for (position, result) in unverified_positions.into_iter().zip(VerifiedTx::verify_batch(unverified, chain)) {
+    let unverified: Vec<(usize, SignedTx)> = known
+        .iter()
+        .zip(transactions)
+        .enumerate()
+        .filter(|(_, (known, _))| known.is_none())
+        .map(|(position, (_, tx))| (position, tx.clone()))
+        .collect();
+    let mut verified = known;
+    for (position, result) in verify_in_parallel(unverified, chain) {
         match result {
             Ok(tx) => verified[position] = Some(tx),
             Err(rejected) => return Err(format!("transaction {position} is invalid: {}", rejected.error)),
@@ -96,14 +105,49 @@ pub fn verify_transactions(
     Ok(verified.into_iter().map(|tx| tx.expect("every position verified")).collect())
 }
 
+/// Smallest share of a batch worth its own thread.
+const VERIFY_CHUNK_MIN: usize = 64;
+
+/// Batch-verifies positioned transactions on up to as many threads as there are cores.
+fn verify_in_parallel(
+    txs: Vec<(usize, SignedTx)>,
+    chain: &covenant_types::ChainId,
+) -> Vec<(usize, Result<VerifiedTx, covenant_types::RejectedTx>)> {
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let chunks = threads.min(txs.len().div_ceil(VERIFY_CHUNK_MIN)).max(1);
+    let chunk_len = txs.len().div_ceil(chunks).max(1);
+    let verify_chunk = |chunk: Vec<(usize, SignedTx)>| {
+        let (positions, txs): (Vec<usize>, Vec<SignedTx>) = chunk.into_iter().unzip();
+        positions.into_iter().zip(VerifiedTx::verify_batch(txs, chain)).collect::<Vec<_>>()
+    };
+    let mut chunked: Vec<Vec<(usize, SignedTx)>> = Vec::with_capacity(chunks);
+    let mut remaining = txs;
+    while remaining.len() > chunk_len {
+        let rest = remaining.split_off(chunk_len);
+        chunked.push(std::mem::replace(&mut remaining, rest));
+    }
+    chunked.push(remaining);
+    let last = chunked.pop().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunked.into_iter().map(|chunk| scope.spawn(move || verify_chunk(chunk))).collect();
+        let mut results = verify_chunk(last);
+        for handle in handles {
+            // Verification does not panic on any input; if it ever did, the panic is the bug to see.
+            results.extend(handle.join().expect("a signature verification thread panicked"));
+        }
+        results
+    })
+}
+
 /// Validates a proposed block: verify, execute on the committed parent state, report the root.
 pub fn validate(
     store: &RocksStore,
-    mempool: &Mempool,
+    mempool: &Mutex<Mempool>,
     parent_state_root: &Hash,
     block: &Block,
 ) -> (ConsensusOutcome, Option<BlockOutcome>) {
-    let verified = match verify_transactions(&block.transactions, mempool, &block.header.chain_id) {
+    let known = known_verified(block, mempool);
+    let verified = match verify_transactions(&block.transactions, known, &block.header.chain_id) {
         Ok(verified) => verified,
         Err(reason) => return (ConsensusOutcome::Invalid { reason }, None),
     };
@@ -130,14 +174,14 @@ pub struct BuiltProposal {
 /// Builds a proposal for `request` from the mempool.
 pub fn build(
     store: &RocksStore,
-    mempool: &Mempool,
+    mempool: &Mutex<Mempool>,
     request: &ProposalRequest,
 ) -> Result<BuiltProposal, covenant_execution::StateError> {
     // A node-local bound below the chain's `block_txs_max`: a proposal every validator can validate,
     // execute and commit well within the round timer, so that a backlog is worked off in many
     // moderate blocks instead of one that times the round out and makes the next one bigger still.
     let transactions_max = request.transactions_max.min(PROPOSAL_TXS_MAX);
-    let candidates = mempool.select(
+    let candidates = mempool.lock().expect("mempool lock poisoned").select(
         usize::try_from(transactions_max).unwrap_or(usize::MAX),
         usize::try_from(request.transactions_bytes_max).unwrap_or(usize::MAX),
     );

@@ -24,7 +24,7 @@ use covenant_execution::{MemberState, NodeState, StateKey, StateReader};
 use covenant_network::{GetBlocks, NetworkEvent, PeerId, peer_id_of};
 use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
 use covenant_storage::{AuditLog, ChainStore, CommitBatch};
-use covenant_types::{BlockHeader, MemberStatus, Principal, PublicKey, ValidatorSet};
+use covenant_types::{BlockHeader, Hash, MemberStatus, Principal, PublicKey, ValidatorSet};
 
 use crate::metrics::{RejectionStage, median_offset};
 use crate::runtime::chain::{StoreState, now_ms, scan_table};
@@ -418,10 +418,9 @@ impl Runtime {
             }
             Action::ValidateBlock { height, round: _, block } => {
                 let block_hash = block.hash();
-                let (outcome, execution) = {
-                    let mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
-                    tokio::task::block_in_place(|| validate(&self.shared.store, &mempool, &self.tip.state_root, &block))
-                };
+                let (outcome, execution) = tokio::task::block_in_place(|| {
+                    validate(&self.shared.store, &self.shared.mempool, &self.tip.state_root, &block)
+                });
                 if let Some(execution) = execution {
                     self.outcomes.insert(ExecutionKey::of(&block), execution);
                 }
@@ -438,10 +437,7 @@ impl Runtime {
                 Ok(None)
             }
             Action::BuildProposal(request) => {
-                let built = {
-                    let mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
-                    tokio::task::block_in_place(|| build(&self.shared.store, &mempool, &request))?
-                };
+                let built = tokio::task::block_in_place(|| build(&self.shared.store, &self.shared.mempool, &request))?;
                 if !built.dropped.is_empty() {
                     let mut mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
                     for hash in &built.dropped {
@@ -487,9 +483,8 @@ impl Runtime {
         let outcome = match self.outcomes.take(&key) {
             Some(outcome) => outcome,
             None => {
-                let mempool = self.shared.mempool.lock().expect("mempool lock poisoned");
                 match tokio::task::block_in_place(|| {
-                    validate(&self.shared.store, &mempool, &self.tip.state_root, block)
+                    validate(&self.shared.store, &self.shared.mempool, &self.tip.state_root, block)
                 }) {
                     (_, Some(outcome)) => outcome,
                     (covenant_consensus::BlockOutcome::Invalid { reason }, _) => {
@@ -515,10 +510,13 @@ impl Runtime {
         }
         let senders: BTreeSet<Principal> = block.transactions.iter().map(|tx| tx.body.sender.clone()).collect();
         let tx_count = block.transactions.len() as u64;
+        let committed: Vec<Hash> = outcome.receipts.iter().map(|receipt| receipt.tx_hash).collect();
         let audit = anchor::block_records(&self.shared.node_id, block, &outcome.receipts);
+        let header = block.header.clone();
+        let CommitCertificate { block, seals } = certificate;
         let batch = CommitBatch {
-            block: certificate.block.clone(),
-            seals: certificate.seals.clone(),
+            block,
+            seals: seals.clone(),
             receipts: outcome.receipts,
             state_writes: outcome.writes,
             audit,
@@ -530,7 +528,7 @@ impl Runtime {
         let metrics = &self.shared.metrics;
         metrics.store_commit.observe_ms(elapsed_ms(write_started));
         metrics.commit_latency.observe_ms(elapsed_ms(self.height_started));
-        metrics.block_interval.observe_ms(block.header.timestamp_ms.saturating_sub(self.tip.timestamp_ms));
+        metrics.block_interval.observe_ms(header.timestamp_ms.saturating_sub(self.tip.timestamp_ms));
         metrics.committed_blocks.fetch_add(1, Ordering::Relaxed);
         metrics.committed_txs.fetch_add(tx_count, Ordering::Relaxed);
         {
@@ -539,6 +537,7 @@ impl Runtime {
             for sender in &senders {
                 mempool.advance_sender(sender, state.next_nonce(sender)?);
             }
+            mempool.note_committed(committed);
             self.last_pending = mempool.len() as u64;
         }
         {
@@ -553,8 +552,8 @@ impl Runtime {
             tokio::spawn(anchor::anchor_if_due(self.shared.clone(), key, tip.height));
         }
         self.outcomes.forget_through(tip.height);
-        self.tip = certificate.block.header.clone();
-        let input = self.height_start(certificate.seals)?;
+        self.tip = header;
+        let input = self.height_start(seals)?;
         // The validator set or the node registry may have changed with this block.
         self.refresh_allowlist().await?;
         self.timers.clear();

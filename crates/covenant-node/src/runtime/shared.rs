@@ -161,9 +161,16 @@ impl Shared {
     /// Queues the transactions of a batch gossiped by a peer. A batch that does not decode, or holds
     /// a transaction that does not, is refused here (the peer sent garbage); when the queue is full
     /// the remaining copies are dropped and counted (the node they were sent to proposes them anyway).
+    /// Copies of transactions this node already has (pending or just committed, e.g. from a proposal
+    /// that arrived before the gossip) are dropped before verification.
     pub fn submit_from_peer(&self, batch: &[u8]) -> Result<(), AdmissionError> {
         let txs = decode_tx_batch(batch)?.into_iter().map(SignedTx::decode).collect::<Result<Vec<_>, _>>()?;
-        for tx in txs {
+        let hashes: Vec<Hash> = txs.iter().map(|tx| tx.body.hash()).collect();
+        let new: Vec<SignedTx> = {
+            let mempool = self.mempool.lock().expect("mempool lock poisoned");
+            txs.into_iter().zip(&hashes).filter(|(_, hash)| !mempool.knows(hash)).map(|(tx, _)| tx).collect()
+        };
+        for tx in new {
             if self.admission.try_send(Job::new(tx, Vec::new(), Origin::Peer, None)).is_err() {
                 self.metrics.gossip_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
