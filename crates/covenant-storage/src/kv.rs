@@ -143,6 +143,12 @@ pub trait Backend: Send + Sync {
     /// The value under `key`, if any.
     fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
 
+    /// The values under `keys`, in order: one lookup of many keys, which a backend may do faster
+    /// than one by one.
+    fn get_many(&self, column: Column, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        keys.iter().map(|key| self.get(column, key)).collect()
+    }
+
     /// Up to `limit` entries with keys `>= start` that start with `prefix`, in key order, stopping
     /// at the first key without the prefix. Callers pass `start >= prefix`.
     fn scan(&self, column: Column, start: &[u8], prefix: &[u8], limit: usize) -> Result<KvPairs, StorageError>;

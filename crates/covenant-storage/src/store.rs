@@ -371,8 +371,10 @@ impl<B: Backend> Store<B> {
                 receipts: receipts.len(),
             });
         }
+        let keys: Vec<&[u8]> = tx_hashes.iter().map(|hash| hash.as_bytes().as_slice()).collect();
+        let committed = self.backend.get_many(Column::TxIndex, &keys)?;
         let mut seen = BTreeSet::new();
-        for (index, (tx_hash, receipt)) in tx_hashes.iter().zip(&receipts).enumerate() {
+        for (index, ((tx_hash, receipt), committed)) in tx_hashes.iter().zip(&receipts).zip(committed).enumerate() {
             if receipt.tx_hash != *tx_hash {
                 return Err(StorageError::ReceiptMismatch {
                     height,
@@ -384,7 +386,8 @@ impl<B: Backend> Store<B> {
             if !seen.insert(*tx_hash) {
                 return Err(StorageError::DuplicateTransaction { height, tx_hash: *tx_hash, existing_height: height });
             }
-            if let Some(existing) = self.tx_location(tx_hash)? {
+            if let Some(bytes) = committed {
+                let existing: TxLocation = decode_stored("tx index", || format!("tx {tx_hash}"), &bytes, 16)?;
                 return Err(StorageError::DuplicateTransaction {
                     height,
                     tx_hash: *tx_hash,
