@@ -1,6 +1,6 @@
-//! `covenant bench` as a user runs it: it spawns a 4-validator consortium, offers signed transfers,
-//! prints one JSON report with the fields outside checks read, and leaves no node running. Bad
-//! arguments are refused before anything starts.
+//! `covenant bench` as a user runs it: it spawns a consortium, offers signed transfers (batched, or
+//! one per request with `--batch 1`), prints one JSON report with the fields outside checks read, and
+//! leaves no node running. Bad arguments are refused before anything starts.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -30,12 +30,12 @@ impl Drop for Running {
     }
 }
 
-#[test]
-fn bench_spawns_loads_reports_json_and_stops_its_nodes() {
-    let (p2p, api) = port_bases();
+/// Runs `covenant bench ARGS --json` to the end and returns its report and its stderr.
+fn run_bench(args: &[&str]) -> (serde_json::Value, String) {
     let child = Command::new(covenant_binary())
-        .args(["bench", "--spawn", "4", "--rate", "50", "--duration", "5", "--json", "--senders", "16"])
-        .args(["--api-port-base", &api.to_string(), "--p2p-port-base", &p2p.to_string()])
+        .arg("bench")
+        .args(args)
+        .arg("--json")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -65,9 +65,13 @@ fn bench_spawns_loads_reports_json_and_stops_its_nodes() {
     let stdout = out.join().expect("stdout reader");
     let stderr = err.join().expect("stderr reader");
     assert!(status.success(), "covenant bench exited with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}");
-
-    let report: serde_json::Value = serde_json::from_str(&stdout)
+    let report = serde_json::from_str(&stdout)
         .unwrap_or_else(|error| panic!("stdout is not one JSON object ({error}):\n{stdout}\nstderr:\n{stderr}"));
+    (report, stderr)
+}
+
+/// The interface fields are there and consistent; returns (submitted, committed).
+fn check_report(report: &serde_json::Value, stderr: &str) -> (u64, u64) {
     let number = |field: &str| {
         report[field].as_u64().unwrap_or_else(|| panic!("{field} is not a count in {report:#}\nstderr:\n{stderr}"))
     };
@@ -82,6 +86,28 @@ fn bench_spawns_loads_reports_json_and_stops_its_nodes() {
     };
     let (p50, p95, p99) = (latency("p50"), latency("p95"), latency("p99"));
     assert!(0.0 <= p50 && p50 <= p95 && p95 <= p99, "latency not ordered: p50 {p50} p95 {p95} p99 {p99}");
+    (submitted, committed)
+}
+
+#[test]
+fn bench_spawns_loads_reports_json_and_stops_its_nodes() {
+    let (p2p, api) = port_bases();
+    let (report, stderr) = run_bench(&[
+        "--spawn",
+        "4",
+        "--rate",
+        "50",
+        "--duration",
+        "5",
+        "--senders",
+        "16",
+        "--api-port-base",
+        &api.to_string(),
+        "--p2p-port-base",
+        &p2p.to_string(),
+    ]);
+    check_report(&report, &stderr);
+    assert_eq!(report["batch"], 1024, "batched submission by default: {report:#}");
     let nodes = report["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 4, "one usage entry per spawned node: {report:#}");
     assert!(nodes.iter().all(|node| node["peak_rss_mib"].as_f64().is_some_and(|mib| mib > 0.0)));
@@ -95,12 +121,41 @@ fn bench_spawns_loads_reports_json_and_stops_its_nodes() {
 }
 
 #[test]
+fn bench_with_batch_one_submits_each_transaction_alone() {
+    // Ten ports above the other test's: both may run at once in this process.
+    let (p2p, api) = port_bases();
+    let (report, stderr) = run_bench(&[
+        "--spawn",
+        "2",
+        "--rate",
+        "20",
+        "--duration",
+        "3",
+        "--senders",
+        "4",
+        "--connections",
+        "4",
+        "--batch",
+        "1",
+        "--api-port-base",
+        &(api + 10).to_string(),
+        "--p2p-port-base",
+        &(p2p + 10).to_string(),
+    ]);
+    let (_, committed) = check_report(&report, &stderr);
+    assert_eq!(report["batch"], 1, "{report:#}");
+    assert_eq!(committed, 60, "every transaction of the window committed: {report:#}\nstderr:\n{stderr}");
+}
+
+#[test]
 fn bench_refuses_bad_arguments_before_starting_anything() {
     for (args, needle) in [
         (&["--rate", "0"][..], "--rate must be at least 1"),
         (&["--duration", "0"][..], "--duration must be at least 1 second"),
         (&["--rate", "1000000", "--duration", "60"][..], "transactions to pre-sign"),
         (&["--spawn", "1"][..], "--spawn must be from 2 to 64"),
+        (&["--batch", "0"][..], "--batch must be from 1 to 4096"),
+        (&["--batch", "5000"][..], "--batch must be from 1 to 4096"),
     ] {
         let output = Command::new(covenant_binary()).arg("bench").args(args).output().expect("covenant bench runs");
         let stderr = String::from_utf8_lossy(&output.stderr);

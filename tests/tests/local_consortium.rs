@@ -154,6 +154,8 @@ fn four_validators_agree_refuse_with_rules_and_survive_a_killed_validator() {
         assert_eq!(response.status, 400, "{:?}", response.body);
         assert!(response.body["error"].as_str().unwrap().contains(expected), "{:?}", response.body);
     }
+    let oversized = vec![0u8; covenant_node::api::BATCH_REQUEST_BODY_BYTES_MAX + 1];
+    assert_eq!(consortium.apis[2].post_bytes("/v1/txs/batch", oversized).unwrap().status, 413);
 
     // One validator killed: the chain goes on; restarted, it catches up.
     consortium.kill_node(3);

@@ -381,7 +381,7 @@ impl Report {
         )?;
         writeln!(
             out,
-            "submitted  {} requests ({} /s); {} accepted, {} refused, {} errors, {} not sent, {} stalled",
+            "submitted  {} transactions ({} /s); {} accepted, {} refused, {} errors, {} not sent, {} stalled",
             result.submitted,
             result.submitted_tps,
             result.accepted,
