@@ -97,4 +97,31 @@ fn a_new_member_joins_as_observer_syncs_and_is_voted_in_as_validator() {
         assert!(sealed_by(&consortium, 0, height, "validator-4"), "block {height} lacks validator-4's seal");
     }
     consortium.assert_same_chain(&[0, 1, 2, 4]);
+
+    // The four executed proposals, listed a page of one at a time, are the whole list.
+    let api = &consortium.apis[0];
+    let whole = api.get("/v1/proposals?status=all").unwrap().body;
+    assert!(whole["next"].is_null(), "{whole}");
+    let ids = |page: &serde_json::Value| -> Vec<String> {
+        page["proposals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|proposal| proposal["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (mut paged, mut after) = (Vec::new(), String::new());
+    loop {
+        let path = format!("/v1/proposals?status=all&limit=1{after}");
+        let page = api.get(&path).unwrap().body;
+        paged.extend(ids(&page));
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+        assert!(paged.len() <= 4, "paging does not end: {paged:?}");
+    }
+    assert_eq!((paged.len(), &paged), (4, &ids(&whole)));
+    assert!(ids(&api.get("/v1/proposals").unwrap().body).is_empty(), "no proposal is still open");
+    assert_eq!(api.get("/v1/proposals?limit=0").unwrap().status, 400);
 }

@@ -436,8 +436,13 @@ async fn account(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> A
     })))
 }
 
-/// Most proposals a listing returns (newest first would need an index; the state keeps them by id).
-pub const PROPOSALS_MAX: usize = 4_096;
+/// Proposals one page of `GET /v1/proposals` returns by default, and at most.
+pub const PROPOSALS_PAGE_DEFAULT: usize = 256;
+/// See [`PROPOSALS_PAGE_DEFAULT`].
+pub const PROPOSALS_PAGE_MAX: usize = 1_024;
+/// Proposals one request reads at most while looking for open ones (they are kept by id, not by
+/// status): a page may come back short, with `next` to go on from.
+pub const PROPOSALS_SCANNED_MAX: usize = 4_096;
 
 async fn operators(State(shared): State<Arc<Shared>>) -> ApiResult {
     let any = covenant_types::OperatorId::new("x").expect("valid id");
@@ -466,27 +471,61 @@ async fn operators(State(shared): State<Arc<Shared>>) -> ApiResult {
 struct ProposalFilter {
     /// `open` (default) or `all`.
     status: Option<String>,
+    /// Continue after this proposal id (the previous page's `next`).
+    after: Option<String>,
+    /// Proposals per page (default [`PROPOSALS_PAGE_DEFAULT`], at most [`PROPOSALS_PAGE_MAX`]).
+    limit: Option<usize>,
 }
 
+/// Proposals in id order, a page at a time: `{"proposals": [...], "next": id or null}`. A `next`
+/// means more may follow: ask again with `after=<next>`.
 async fn proposals(State(shared): State<Arc<Shared>>, Query(filter): Query<ProposalFilter>) -> ApiResult {
+    let bad_request = |detail: String| ApiError::new(StatusCode::BAD_REQUEST, detail);
     let all = match filter.status.as_deref() {
         None | Some("open") => false,
         Some("all") => true,
-        Some(other) => {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("status must be open or all, not {other:?}")));
-        }
+        Some(other) => return Err(bad_request(format!("status must be open or all, not {other:?}"))),
     };
-    let proposals: Vec<(covenant_types::Hash, ProposalState)> =
-        scan_table(&shared.store, &table(StateKey::Proposal(Hash::ZERO)), PROPOSALS_MAX).map_err(ApiError::internal)?;
+    let limit = filter.limit.unwrap_or(PROPOSALS_PAGE_DEFAULT);
+    if !(1..=PROPOSALS_PAGE_MAX).contains(&limit) {
+        return Err(bad_request(format!("limit must be from 1 to {PROPOSALS_PAGE_MAX}, not {limit}")));
+    }
+    let mut start_after = match &filter.after {
+        Some(after) => Some(StateKey::Proposal(Hash::from_hex(after).map_err(bad_request)?).encode()),
+        None => None,
+    };
+    let prefix = table(StateKey::Proposal(Hash::ZERO));
     let now = crate::runtime::chain::now_ms();
-    let mut views = Vec::new();
-    for (id, proposal) in proposals {
-        let view = proposal_view(&shared, id, &proposal, now)?;
-        if all || view["status"] == "open" {
-            views.push(view);
+    let (mut views, mut scanned, mut next) = (Vec::new(), 0, None);
+    'pages: loop {
+        let page = shared.store.scan_state(&prefix, start_after.as_deref(), limit).map_err(ApiError::internal)?;
+        for (key, value) in &page.entries {
+            let corrupt = |error: covenant_types::DecodeError| ApiError::internal(format!("proposal entry: {error}"));
+            let id: Hash = covenant_types::decode("state key", &key[1..], key.len()).map_err(corrupt)?;
+            let proposal: ProposalState = covenant_types::decode("state value", value, value.len()).map_err(corrupt)?;
+            scanned += 1;
+            let view = proposal_view(&shared, id, &proposal, now)?;
+            if all || view["status"] == "open" {
+                views.push(view);
+            }
+            if views.len() >= limit || scanned >= PROPOSALS_SCANNED_MAX {
+                next = Some(id);
+                break 'pages;
+            }
+        }
+        match page.resume_after {
+            Some(resume) => start_after = Some(resume),
+            None => break,
         }
     }
-    Ok(Json(json!({ "proposals": views })))
+    // A page that ended exactly at the last proposal says so.
+    if let Some(id) = next {
+        let after = StateKey::Proposal(id).encode();
+        if shared.store.scan_state(&prefix, Some(&after), 1).map_err(ApiError::internal)?.entries.is_empty() {
+            next = None;
+        }
+    }
+    Ok(Json(json!({ "proposals": views, "next": next })))
 }
 
 async fn proposal(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {

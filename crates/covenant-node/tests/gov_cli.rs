@@ -522,9 +522,15 @@ fn gov_cli_refusals_and_wait_report_the_proposal() {
 fn gov_cli_show_and_list_render_proposals() {
     let known = format!("/v1/proposals/{TX_HASH}");
     let node = FakeNode::start(move |request| match request.path.as_str() {
-        "/v1/proposals?status=open" => json_answer(200, json!({"proposals": [proposal_json("open", 2, 1)]})),
-        "/v1/proposals?status=all" => {
-            json_answer(200, json!({"proposals": [proposal_json("open", 2, 1), proposal_json("executed", 3, 2)]}))
+        "/v1/proposals?status=open&limit=1024" => {
+            json_answer(200, json!({"proposals": [proposal_json("open", 2, 1)], "next": null}))
+        }
+        // Two pages: the CLI follows `next`.
+        "/v1/proposals?status=all&limit=1024" => {
+            json_answer(200, json!({"proposals": [proposal_json("open", 2, 1)], "next": TX_HASH}))
+        }
+        path if path == format!("/v1/proposals?status=all&limit=1024&after={TX_HASH}") => {
+            json_answer(200, json!({"proposals": [proposal_json("executed", 3, 2)], "next": null}))
         }
         path if path == known => json_answer(200, proposal_json("open", 2, 1)),
         path if path.starts_with("/v1/proposals/") => json_answer(404, json!({"error": "no proposal 00"})),

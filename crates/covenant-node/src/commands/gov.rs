@@ -149,15 +149,46 @@ pub(crate) fn sign_and_submit(
     Ok(Some((api, hash)))
 }
 
-/// `covenant gov list [--all]`: open proposals (or all) as a table, or the API's JSON.
+/// Most pages `covenant gov list` follows (of up to 1,024 proposals each).
+const LIST_PAGES_MAX: usize = 256;
+
+/// `covenant gov list [--all]`: open proposals (or all) as a table, or as JSON `{"proposals": [...]}`,
+/// following the API's pages.
 pub fn list(api: &str, all: bool, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
-    let path = if all { "/v1/proposals?status=all" } else { "/v1/proposals?status=open" };
-    let body = match read(api, path, json, out, err)? {
-        Answer::Body(body) => body,
-        Answer::Done(outcome) => return Ok(outcome),
-    };
-    let proposals: Vec<ProposalView> = serde_json::from_value(body.get("proposals").cloned().unwrap_or(Value::Null))
-        .with_context(|| format!("GET {path}: expected {{\"proposals\": [...]}}, got {body}"))?;
+    let status = if all { "all" } else { "open" };
+    let mut proposals: Vec<Value> = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..LIST_PAGES_MAX {
+        let path = match &after {
+            Some(id) => format!("/v1/proposals?status={status}&limit=1024&after={id}"),
+            None => format!("/v1/proposals?status={status}&limit=1024"),
+        };
+        let body = match read(api, &path, false, out, err)? {
+            Answer::Body(body) => body,
+            Answer::Done(outcome) => return Ok(outcome),
+        };
+        let page = body
+            .get("proposals")
+            .and_then(Value::as_array)
+            .with_context(|| format!("GET {path}: expected {{\"proposals\": [...]}}, got {body}"))?;
+        proposals.extend(page.iter().cloned());
+        match body.get("next").and_then(Value::as_str) {
+            Some(next) => after = Some(next.to_string()),
+            None => {
+                after = None;
+                break;
+            }
+        }
+    }
+    if let Some(next) = after {
+        writeln!(err, "warning: more than {LIST_PAGES_MAX} pages of proposals; listed up to {next}")?;
+    }
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&serde_json::json!({ "proposals": proposals }))?)?;
+        return Ok(Outcome::Success);
+    }
+    let proposals: Vec<ProposalView> = serde_json::from_value(Value::Array(proposals))
+        .context("GET /v1/proposals: a proposal is not in the expected shape")?;
     if proposals.is_empty() {
         writeln!(out, "no {}proposals", if all { "" } else { "open " })?;
     } else {
