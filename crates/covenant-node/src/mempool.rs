@@ -30,10 +30,11 @@ pub enum AdmissionError {
     /// The node could not read its state.
     #[error("node state unavailable: {0}")]
     State(#[from] StateError),
-    /// The verification queue is full: the node is receiving more than it can check.
-    #[error("the node is busy: {queued} transactions are waiting for verification; retry later")]
+    /// The node has more than it can work off soon (its verification queue is full, or its backlog
+    /// of pending transactions is at the node's bound): it is receiving more than it can commit.
+    #[error("the node is busy: {queued} transactions are pending or waiting for verification; retry later")]
     Busy {
-        /// Transactions queued.
+        /// Transactions pending and queued.
         queued: usize,
     },
 }

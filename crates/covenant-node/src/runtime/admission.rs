@@ -155,6 +155,7 @@ async fn admit(shared: &Arc<Shared>, verdicts: Vec<Verdict>) {
             });
             answers.push((meta, hash, sender, result));
         }
+        shared.pending_txs.store(mempool.len(), std::sync::atomic::Ordering::Relaxed);
     }
     let mut admitted_any = false;
     let mut to_gossip = Vec::new();

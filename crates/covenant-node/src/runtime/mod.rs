@@ -539,6 +539,7 @@ impl Runtime {
             }
             mempool.note_committed(committed);
             self.last_pending = mempool.len() as u64;
+            self.shared.pending_txs.store(mempool.len(), Ordering::Relaxed);
         }
         {
             let mut status = self.shared.status.write().expect("status lock poisoned");

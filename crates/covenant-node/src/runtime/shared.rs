@@ -15,6 +15,10 @@ use crate::metrics::Metrics;
 use crate::runtime::admission::{self, Job, Origin};
 use crate::runtime::chain::NodeStore;
 
+/// Pending and queued transactions beyond which this node answers clients "busy": about eight
+/// full proposals, a few seconds of work at this node's saturation rate (docs/benchmarking.md).
+pub const CLIENT_BACKLOG_TXS_MAX: usize = 8 * crate::runtime::executor::PROPOSAL_TXS_MAX as usize;
+
 /// How many refused transaction hashes are remembered for status queries.
 pub const REJECTIONS_REMEMBERED_MAX: usize = 10_000;
 
@@ -61,6 +65,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Operators' API sessions.
     pub sessions: crate::auth::Sessions,
+    /// Pending transactions as of the mempool's last change (read without its lock).
+    pub pending_txs: std::sync::atomic::AtomicUsize,
     admission: mpsc::Sender<Job>,
     rejections: Mutex<Rejections>,
     refusal_audit: Mutex<RefusalAudit>,
@@ -97,6 +103,7 @@ impl Shared {
             mempool_changed: Notify::new(),
             metrics: Metrics::new(),
             sessions: crate::auth::Sessions::default(),
+            pending_txs: std::sync::atomic::AtomicUsize::new(0),
             admission,
             rejections: Mutex::new(Rejections::default()),
             refusal_audit: Mutex::new(RefusalAudit::default()),
@@ -147,6 +154,12 @@ impl Shared {
             }
         };
         let hash = tx.body.hash();
+        // Load shedding: a backlog of more than a few seconds' worth of blocks would only grow
+        // latency (and cost the work of admitting what waits); the client hears "busy" instead.
+        let backlog = self.pending_txs.load(std::sync::atomic::Ordering::Relaxed) + self.verification_queue();
+        if backlog >= CLIENT_BACKLOG_TXS_MAX {
+            return (Some(hash), Err(AdmissionError::Busy { queued: backlog }));
+        }
         let (reply, verdict) = oneshot::channel();
         let queued = self.admission.try_send(Job::new(tx, bytes, Origin::Client, Some(reply)));
         (
