@@ -18,6 +18,7 @@ use covenant_types::{Hash, Principal, SignedTx, VerifiedTx};
 use crate::mempool::AdmissionError;
 use crate::metrics::RejectionStage;
 use crate::runtime::chain::{StoreState, now_ms};
+use crate::runtime::executor::verify_in_parallel;
 use crate::runtime::shared::Shared;
 
 /// Transactions waiting for verification, at most.
@@ -26,8 +27,6 @@ pub const VERIFY_QUEUE_TXS_MAX: usize = 8_192;
 pub const VERIFY_BATCH_MAX: usize = 1_024;
 /// Longest wait for more transactions when a batch starts small (added to admission latency).
 const VERIFY_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
-/// Smallest share of a batch worth its own thread.
-const VERIFY_CHUNK_MIN: usize = 64;
 
 /// Where a transaction came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +71,6 @@ pub fn queue() -> (mpsc::Sender<Job>, mpsc::Receiver<Job>) {
 /// Runs the worker until the node's shared state (which holds the queue's sender) is dropped. It
 /// holds only a weak reference so that it does not keep that state alive itself.
 pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
-    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let mut batch = Vec::with_capacity(VERIFY_BATCH_MAX);
     while jobs.recv_many(&mut batch, VERIFY_BATCH_MAX).await > 0 {
         // Under load, a moment's wait fills the batch: verification per signature costs about half
@@ -90,7 +88,7 @@ pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
         }
         let Some(shared) = shared.upgrade() else { return };
         let taken = std::mem::take(&mut batch);
-        let verdicts = verify(&shared, taken, threads).await;
+        let verdicts = verify(&shared, taken).await;
         admit(&shared, verdicts).await;
     }
 }
@@ -98,42 +96,32 @@ pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
 /// A transaction's metadata, hash, sender and verification result.
 type Verdict = (Meta, Hash, Principal, Result<VerifiedTx, AdmissionError>);
 
-/// Verifies the batch's signatures in up to `threads` chunks at once.
-async fn verify(shared: &Arc<Shared>, jobs: Vec<Job>, threads: usize) -> Vec<Verdict> {
-    let chunks = threads.min(jobs.len().div_ceil(VERIFY_CHUNK_MIN)).max(1);
-    let chunk_len = jobs.len().div_ceil(chunks);
-    let mut remaining = jobs;
-    let mut tasks = Vec::with_capacity(chunks);
-    while !remaining.is_empty() {
-        let rest = remaining.split_off(chunk_len.min(remaining.len()));
-        let chunk = std::mem::replace(&mut remaining, rest);
-        let chain = shared.chain_id.clone();
-        tasks.push(tokio::task::spawn_blocking(move || {
-            let (txs, metas): (Vec<SignedTx>, Vec<Meta>) = chunk.into_iter().map(|job| (job.tx, job.meta)).unzip();
-            let results = VerifiedTx::verify_batch(txs, &chain);
-            metas
-                .into_iter()
-                .zip(results)
-                .map(|(meta, result)| match result {
-                    Ok(verified) => (meta, verified.hash(), verified.tx().body.sender.clone(), Ok(verified)),
-                    Err(rejected) => {
-                        let sender = rejected.tx.body.sender.clone();
-                        (meta, rejected.tx.body.hash(), sender, Err(AdmissionError::from(rejected.error)))
-                    }
-                })
-                .collect::<Vec<Verdict>>()
-        }));
-    }
-    let mut verdicts = Vec::new();
-    for task in tasks {
-        match task.await {
-            Ok(chunk) => verdicts.extend(chunk),
-            // Verification does not panic on any input; if it ever did, those clients hear it (their
-            // reply channels were dropped with the task) and the stage goes on.
-            Err(error) => tracing::error!(%error, "signature verification task failed"),
+/// Verifies the batch's signatures, spread over the cores, off the async workers.
+async fn verify(shared: &Arc<Shared>, jobs: Vec<Job>) -> Vec<Verdict> {
+    let chain = shared.chain_id.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let (txs, metas): (Vec<SignedTx>, Vec<Meta>) = jobs.into_iter().map(|job| (job.tx, job.meta)).unzip();
+        metas
+            .into_iter()
+            .zip(verify_in_parallel(txs, &chain))
+            .map(|(meta, result)| match result {
+                Ok(verified) => (meta, verified.hash(), verified.tx().body.sender.clone(), Ok(verified)),
+                Err(rejected) => {
+                    let sender = rejected.tx.body.sender.clone();
+                    (meta, rejected.tx.body.hash(), sender, Err(AdmissionError::from(rejected.error)))
+                }
+            })
+            .collect::<Vec<Verdict>>()
+    });
+    match task.await {
+        Ok(verdicts) => verdicts,
+        // Verification does not panic on any input; if it ever did, those clients hear it (their
+        // reply channels were dropped with the task) and the stage goes on.
+        Err(error) => {
+            tracing::error!(%error, "signature verification task failed");
+            Vec::new()
         }
     }
-    verdicts
 }
 
 /// Runs the mempool's checks on the verified transactions, answers the clients, gossips what

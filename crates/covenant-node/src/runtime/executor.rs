@@ -88,15 +88,15 @@ pub fn verify_transactions(
     known: Vec<Option<VerifiedTx>>,
     chain: &covenant_types::ChainId,
 ) -> Result<Vec<VerifiedTx>, String> {
-    let unverified: Vec<(usize, SignedTx)> = known
+    let (positions, unverified): (Vec<usize>, Vec<SignedTx>) = known
         .iter()
         .zip(transactions)
         .enumerate()
         .filter(|(_, (known, _))| known.is_none())
         .map(|(position, (_, tx))| (position, tx.clone()))
-        .collect();
+        .unzip();
     let mut verified = known;
-    for (position, result) in verify_in_parallel(unverified, chain) {
+    for (position, result) in positions.into_iter().zip(verify_in_parallel(unverified, chain)) {
         match result {
             Ok(tx) => verified[position] = Some(tx),
             Err(rejected) => return Err(format!("transaction {position} is invalid: {}", rejected.error)),
@@ -108,33 +108,31 @@ pub fn verify_transactions(
 /// Smallest share of a batch worth its own thread.
 const VERIFY_CHUNK_MIN: usize = 64;
 
-/// Batch-verifies positioned transactions on up to as many threads as there are cores.
-fn verify_in_parallel(
-    txs: Vec<(usize, SignedTx)>,
+/// Batch-verifies transactions on up to as many threads as there are cores; one result per
+/// transaction, in order. Used by admission and by block validation alike.
+pub fn verify_in_parallel(
+    txs: Vec<SignedTx>,
     chain: &covenant_types::ChainId,
-) -> Vec<(usize, Result<VerifiedTx, covenant_types::RejectedTx>)> {
+) -> Vec<Result<VerifiedTx, covenant_types::RejectedTx>> {
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let chunks = threads.min(txs.len().div_ceil(VERIFY_CHUNK_MIN)).max(1);
     let chunk_len = txs.len().div_ceil(chunks).max(1);
-    let verify_chunk = |chunk: Vec<(usize, SignedTx)>| {
-        let (positions, txs): (Vec<usize>, Vec<SignedTx>) = chunk.into_iter().unzip();
-        positions.into_iter().zip(VerifiedTx::verify_batch(txs, chain)).collect::<Vec<_>>()
-    };
-    let mut chunked: Vec<Vec<(usize, SignedTx)>> = Vec::with_capacity(chunks);
+    let mut chunked: Vec<Vec<SignedTx>> = Vec::with_capacity(chunks);
     let mut remaining = txs;
     while remaining.len() > chunk_len {
         let rest = remaining.split_off(chunk_len);
         chunked.push(std::mem::replace(&mut remaining, rest));
     }
-    chunked.push(remaining);
-    let last = chunked.pop().unwrap_or_default();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = chunked.into_iter().map(|chunk| scope.spawn(move || verify_chunk(chunk))).collect();
-        let mut results = verify_chunk(last);
+        let handles: Vec<_> =
+            chunked.into_iter().map(|chunk| scope.spawn(move || VerifiedTx::verify_batch(chunk, chain))).collect();
+        let last = VerifiedTx::verify_batch(remaining, chain);
+        let mut results = Vec::new();
         for handle in handles {
             // Verification does not panic on any input; if it ever did, the panic is the bug to see.
             results.extend(handle.join().expect("a signature verification thread panicked"));
         }
+        results.extend(last);
         results
     })
 }

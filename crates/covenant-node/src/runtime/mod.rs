@@ -443,6 +443,7 @@ impl Runtime {
                     for hash in &built.dropped {
                         mempool.evict_from(hash);
                     }
+                    self.shared.pending_txs.store(mempool.len(), Ordering::Relaxed);
                 }
                 let state_root = built.outcome.state_root;
                 self.outcomes.insert(built.key, built.outcome);
