@@ -152,7 +152,7 @@ impl Fixture {
             parameters_hash: self.params.hash(),
             parent_commit_seals: self.parent_seals.clone(),
         };
-        Block { header, transactions }
+        Block { header, transactions: transactions.into() }
     }
 
     fn timestamp_ms(&self) -> u64 {

@@ -168,7 +168,7 @@ impl Consortium {
             parameters_hash: self.genesis.parameters().hash(),
             parent_commit_seals: parent_seals,
         };
-        Block { header, transactions }
+        Block { header, transactions: transactions.into() }
     }
 
     /// Commit seals of a quorum of the validators for `block` (sorted by validator id).

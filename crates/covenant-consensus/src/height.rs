@@ -755,7 +755,7 @@ impl HeightState {
             parameters_hash: self.params_hash,
             parent_commit_seals: self.parent_seals.clone(),
         };
-        let block = Block { header, transactions };
+        let block = Block { header, transactions: transactions.into() };
         let own_check = bcs::serialized_size(&block)
             .map_err(|error| ConsensusError::Malformed { what: "block", reason: error.to_string() })
             .and_then(|bytes| {

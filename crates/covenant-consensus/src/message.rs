@@ -344,7 +344,7 @@ impl Message {
         };
         if let Some(block) = block {
             covenant_types::encoding::check_version("block header", block.header.version)?;
-            for tx in &block.transactions {
+            for tx in block.transactions.iter() {
                 covenant_types::encoding::check_version("transaction", tx.body.version)?;
             }
         }

@@ -121,7 +121,7 @@ impl Fixture {
                 parameters_hash: self.params.hash(),
                 parent_commit_seals: vec![],
             },
-            transactions,
+            transactions: transactions.into(),
         }
     }
 
@@ -470,7 +470,7 @@ fn header_rules_refuse_proposals_with_the_rule_id() {
             "transactions root does not match",
             {
                 let mut block = good();
-                block.transactions.push(f.tx(5));
+                std::sync::Arc::make_mut(&mut block.transactions).push(f.tx(5));
                 block
             },
             |e| matches!(e, ConsensusError::WrongHeaderField { field: "transactions_root", .. }),

@@ -4,7 +4,7 @@
 
 use covenant_rules::checks::check_nonce;
 use covenant_rules::{Violation, pii};
-use covenant_types::{AccountId, MemberStatus, Payload, Principal, Role, VerifiedTx};
+use covenant_types::{AccountId, MemberId, MemberStatus, Payload, Principal, Role, VerifiedTx};
 
 use crate::execute::BlockContext;
 use crate::governance;
@@ -27,12 +27,37 @@ pub enum TxInvalid {
     State(#[from] StateError),
 }
 
+/// The sender's record, as [`check_sender`] found it: handed on to [`check_payload`] and execution so
+/// that a transaction reads and decodes its sender once per check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SenderRecord {
+    /// An operator account.
+    Operator(OperatorState),
+    /// A node (it signs audit anchors only).
+    Node(NodeState),
+}
+
+impl SenderRecord {
+    /// The member the sender belongs to.
+    pub fn member(&self) -> &MemberId {
+        match self {
+            SenderRecord::Operator(operator) => &operator.record.member,
+            SenderRecord::Node(node) => &node.record.member,
+        }
+    }
+}
+
 /// Checks that the sender may send this transaction now: registered, active, signing with its
 /// registered and unexpired key (COV-11, COV-17, COV-30), that node keys sign no operator actions
 /// (COV-11), and that this node executes the payload kind. `now_ms` is the block timestamp (or, at
 /// admission, the node's clock). Nonce order is checked separately ([`check_nonce_in_state`]) because
-/// the mempool counts its own pending transactions too.
-pub fn check_sender<S: StateReader + ?Sized>(state: &S, tx: &VerifiedTx, now_ms: u64) -> Result<(), TxInvalid> {
+/// the mempool counts its own pending transactions too. Returns the sender's record for
+/// [`check_payload`].
+pub fn check_sender<S: StateReader + ?Sized>(
+    state: &S,
+    tx: &VerifiedTx,
+    now_ms: u64,
+) -> Result<SenderRecord, TxInvalid> {
     let body = &tx.tx().body;
     match &body.sender {
         Principal::Operator(operator_id) => {
@@ -59,10 +84,8 @@ pub fn check_sender<S: StateReader + ?Sized>(state: &S, tx: &VerifiedTx, now_ms:
             }
             let member = state.get::<MemberState>(&StateKey::Member(operator.record.member.clone()))?;
             match member {
-                Some(member) if member.status == MemberStatus::Active => {}
-                _ => {
-                    return Err(Violation::MemberNotActive { member: operator.record.member.clone() }.into());
-                }
+                Some(member) if member.status == MemberStatus::Active => Ok(SenderRecord::Operator(operator)),
+                _ => Err(Violation::MemberNotActive { member: operator.record.member.clone() }.into()),
             }
         }
         Principal::Node(node_id) => {
@@ -83,12 +106,11 @@ pub fn check_sender<S: StateReader + ?Sized>(state: &S, tx: &VerifiedTx, now_ms:
                 .into());
             }
             match state.get::<MemberState>(&StateKey::Member(node.record.member.clone()))? {
-                Some(member) if member.status == MemberStatus::Active => {}
-                _ => return Err(Violation::MemberNotActive { member: node.record.member }.into()),
+                Some(member) if member.status == MemberStatus::Active => Ok(SenderRecord::Node(node)),
+                _ => Err(Violation::MemberNotActive { member: node.record.member }.into()),
             }
         }
     }
-    Ok(())
 }
 
 /// The role a payload kind needs (COV-12), or `None` when no one role decides:
@@ -125,10 +147,12 @@ fn check_anchor<S: StateReader + ?Sized>(
 /// (COV-12), KYC of the customer accounts it touches (COV-07), personal data in plaintext (COV-37),
 /// governance steps (COV-12, COV-15, COV-16), and a contract call's contract, limits and access
 /// policy (COV-27, COV-28, COV-29, COV-31). Runs at admission (with the next block's height
-/// and the node's clock) and in block execution, so both refuse the same transactions.
+/// and the node's clock) and in block execution, so both refuse the same transactions. `sender` is
+/// what [`check_sender`] returned for `tx`.
 pub fn check_payload<S: StateView + ?Sized>(
     state: &S,
     tx: &VerifiedTx,
+    sender: &SenderRecord,
     context: &BlockContext,
 ) -> Result<(), TxInvalid> {
     let body = &tx.tx().body;
@@ -144,9 +168,9 @@ pub fn check_payload<S: StateView + ?Sized>(
         }
         (Principal::Operator(operator), _) => operator,
     };
-    let operator = state
-        .get::<OperatorState>(&StateKey::Operator(operator_id.clone()))?
-        .ok_or_else(|| Violation::UnknownSender { sender: operator_id.to_string() })?;
+    let SenderRecord::Operator(operator) = sender else {
+        return Err(Violation::UnknownSender { sender: operator_id.to_string() }.into());
+    };
     if let Some(role) = required_role(&body.payload)
         && !operator.record.roles.contains(&role)
     {
@@ -169,7 +193,7 @@ pub fn check_payload<S: StateView + ?Sized>(
             pii::check_record_content(record.classification, &record.content)?;
         }
         Payload::KycAttestation(_) | Payload::AuditAnchor(_) => {}
-        Payload::ContractCall(call) => crate::contracts::check_call(state, &operator, call)?,
+        Payload::ContractCall(call) => crate::contracts::check_call(state, operator, call)?,
         Payload::GovernancePropose(proposal) => governance::check_propose(state, proposal, context)?,
         Payload::GovernanceApprove(id) | Payload::GovernanceReject(id) => {
             let vote = governance::voter(operator_id, state, context.height)?;

@@ -145,14 +145,14 @@ fn apply_tx<V: StateView + ?Sized>(
     tx: &VerifiedTx,
     block_fuel_used: &mut u64,
 ) -> Result<Receipt, TxInvalid> {
-    check_sender(&*overlay, tx, context.timestamp_ms)?;
+    let sender = check_sender(&*overlay, tx, context.timestamp_ms)?;
     check_nonce_in_state(&*overlay, tx)?;
-    check_payload(&*overlay, tx, context)?;
+    check_payload(&*overlay, tx, &sender, context)?;
     let body = &tx.tx().body;
     if let Some(fuel_limit) = contracts::fuel_limit(&body.payload) {
         contracts::check_block_fuel(&overlay.params()?, *block_fuel_used, fuel_limit)?;
     }
-    let sender_member = sender_member(&*overlay, tx)?;
+    let sender_member = sender.member().clone();
     let mut fuel_used = 0;
     let outcome = match run_payload(overlay, context, tx, &sender_member, &mut fuel_used)? {
         Ok(()) => TxOutcome::Success,
@@ -171,19 +171,6 @@ fn apply_tx<V: StateView + ?Sized>(
     // Within fuel_per_block_max: the call's fuel limit fitted, and it burnt at most that.
     *block_fuel_used = block_fuel_used.saturating_add(fuel_used);
     Ok(Receipt { tx_hash: tx.hash(), outcome, fuel_used })
-}
-
-fn sender_member<V: StateView + ?Sized>(overlay: &Overlay<'_, V>, tx: &VerifiedTx) -> Result<MemberId, TxInvalid> {
-    match &tx.tx().body.sender {
-        covenant_types::Principal::Operator(id) => overlay
-            .get::<OperatorState>(&StateKey::Operator(id.clone()))?
-            .map(|operator| operator.record.member)
-            .ok_or_else(|| Violation::UnknownSender { sender: id.to_string() }.into()),
-        covenant_types::Principal::Node(node) => overlay
-            .get::<crate::state::NodeState>(&StateKey::Node(node.clone()))?
-            .map(|state| state.record.member)
-            .ok_or_else(|| Violation::UnknownSender { sender: node.to_string() }.into()),
-    }
 }
 
 /// Why a valid transaction had no effect.

@@ -82,5 +82,5 @@ pub fn genesis_outcome(genesis: &Genesis) -> GenesisOutcome {
         parameters_hash: genesis.parameters().hash(),
         parent_commit_seals: Vec::new(),
     };
-    GenesisOutcome { block: Block { header, transactions: Vec::new() }, writes }
+    GenesisOutcome { block: Block { header, transactions: Vec::new().into() }, writes }
 }

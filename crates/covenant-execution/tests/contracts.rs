@@ -159,9 +159,10 @@ impl Chain {
     /// Why a transaction is refused at mempool admission (the checks a node runs before a block).
     fn admission(&self, tx: &VerifiedTx) -> Result<(), RuleId> {
         let context = self.next_context();
-        let result = check_sender(&self.state, tx, context.timestamp_ms)
-            .and_then(|()| check_nonce_in_state(&self.state, tx))
-            .and_then(|()| check_payload(&self.state, tx, &context));
+        let result = check_sender(&self.state, tx, context.timestamp_ms).and_then(|sender| {
+            check_nonce_in_state(&self.state, tx)?;
+            check_payload(&self.state, tx, &sender, &context)
+        });
         match result {
             Ok(()) => Ok(()),
             Err(TxInvalid::Violation(violation)) => Err(violation.rule()),

@@ -188,10 +188,10 @@ impl Mempool {
             return Err(AdmissionError::Duplicate(hash));
         }
         covenant_rules::checks::check_tx_size(tx.encoded_bytes() as u64, params)?;
-        check_sender(state, &tx, now_ms)?;
+        let sender_record = check_sender(state, &tx, now_ms)?;
         // The payload's own checks see the committed state and the node's clock; only the block
         // time matters to them (the height is recorded with votes, not compared).
-        check_payload(state, &tx, &BlockContext { height: 0, timestamp_ms: now_ms })?;
+        check_payload(state, &tx, &sender_record, &BlockContext { height: 0, timestamp_ms: now_ms })?;
         let sender = tx.tx().body.sender.clone();
         let committed_next = state.next_nonce(&sender)?;
         let (pending, expected) = match self.senders.get(&sender) {

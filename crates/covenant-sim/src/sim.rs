@@ -624,7 +624,7 @@ impl Simulation {
             // transactions here.
             Byzantine::InvalidBlock if count.is_multiple_of(2) => {
                 let too_many = self.config.params.block_txs_max as usize + 1;
-                (self.forge(slot, proposal, |block| block.transactions = tx_pool()[..too_many].to_vec()), None)
+                (self.forge(slot, proposal, |block| block.transactions = tx_pool()[..too_many].to_vec().into()), None)
             }
             Byzantine::BadTimestamp => {
                 let drift = self.config.params.clock_drift_ms_max;
@@ -748,7 +748,7 @@ impl Simulation {
                         (0..count).map(|offset| pool[(first + offset) % pool.len()].clone()).collect();
                     let probe = Block {
                         header: BlockHeader { parent_commit_seals: Vec::new(), ..self.genesis.clone() },
-                        transactions: transactions.clone(),
+                        transactions: transactions.clone().into(),
                     };
                     let state_root = match self.slots[slot].role {
                         Role::Byzantine(Byzantine::InvalidBlock) => {

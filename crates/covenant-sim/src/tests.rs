@@ -294,7 +294,7 @@ impl CheckerFixture {
                 proposer: self.validators.proposer(1, 0).id.clone(),
                 ..self.genesis.clone()
             },
-            transactions: vec![],
+            transactions: Vec::new().into(),
         };
         block.header.state_root = toy_state_root(&self.genesis.state_root, &block);
         let digest = seal_digest(1, 0, block.hash());

@@ -87,6 +87,15 @@ pub enum KvOp {
     },
 }
 
+impl KvOp {
+    /// The column and key the operation writes.
+    pub fn column_and_key(&self) -> (Column, &[u8]) {
+        match self {
+            KvOp::Put { column, key, .. } | KvOp::Delete { column, key } => (*column, key),
+        }
+    }
+}
+
 /// Operations applied all together or not at all, in order (a later operation on the same key wins).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KvBatch {

@@ -143,7 +143,12 @@ impl Backend for RocksBackend {
 
     fn write(&self, batch: KvBatch) -> Result<(), StorageError> {
         let mut rocks_batch = WriteBatch::default();
-        for op in batch.into_ops() {
+        // Sorted by column and key (stably, so that a later operation on a key still wins): RocksDB
+        // inserts each key into its memtable's skip list starting from where the previous insert
+        // ended, so keys in order, such as a block's transaction hashes, skip most of the search.
+        let mut ops = batch.into_ops();
+        ops.sort_by(|a, b| a.column_and_key().cmp(&b.column_and_key()));
+        for op in ops {
             match op {
                 KvOp::Put { column, key, value } => rocks_batch.put_cf(self.handle(column)?, key, value),
                 KvOp::Delete { column, key } => rocks_batch.delete_cf(self.handle(column)?, key),

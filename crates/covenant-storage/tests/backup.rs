@@ -31,7 +31,7 @@ fn block(height: u64, parent_hash: Hash) -> Block {
         parameters_hash: Hash::ZERO,
         parent_commit_seals: Vec::new(),
     };
-    Block { header, transactions: Vec::new() }
+    Block { header, transactions: Vec::new().into() }
 }
 
 /// Commits blocks `from..=to` on top of the store's tip, each with a state write and an audit record.

@@ -1,5 +1,7 @@
 //! Blocks, headers, commit seals, receipts and validator sets.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{CryptoError, PublicKey, SecretKey, Signature, SignatureDomain};
@@ -52,8 +54,10 @@ impl BlockHeader {
 pub struct Block {
     /// Header.
     pub header: BlockHeader,
-    /// Transactions, in execution order.
-    pub transactions: Vec<SignedTx>,
+    /// Transactions, in execution order. Shared, not copied, between the consensus engine's states
+    /// and the node's stages: a block holds thousands of transactions, and it is encoded exactly as
+    /// a plain list.
+    pub transactions: Arc<Vec<SignedTx>>,
 }
 
 impl Block {
@@ -77,7 +81,7 @@ impl Block {
     pub fn decode(bytes: &[u8]) -> Result<Block, DecodeError> {
         let block: Block = decode("block", bytes, BLOCK_BYTES_MAX)?;
         check_version("block header", block.header.version)?;
-        for tx in &block.transactions {
+        for tx in block.transactions.iter() {
             check_version("transaction", tx.body.version)?;
         }
         Ok(block)

@@ -76,7 +76,7 @@ proptest! {
 
     #[test]
     fn block_round_trip_is_exact(txs in prop::collection::vec(signed_tx(), 0..6)) {
-        let block = Block { header: header(), transactions: txs };
+        let block = Block { header: header(), transactions: txs.into() };
         let bytes = block.encode();
         prop_assert_eq!(Block::decode(&bytes).unwrap(), block);
     }

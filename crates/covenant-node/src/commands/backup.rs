@@ -712,7 +712,7 @@ fn replay_block(
     check_seals(chain, &validators, block, seals).map_err(|detail| ("commit seals", detail))?;
 
     let mut verified = Vec::with_capacity(block.transactions.len());
-    for (index, result) in VerifiedTx::verify_batch(block.transactions.clone(), chain).into_iter().enumerate() {
+    for (index, result) in VerifiedTx::verify_batch(block.transactions.to_vec(), chain).into_iter().enumerate() {
         match result {
             Ok(tx) => verified.push(tx),
             Err(rejected) => return Err(("transactions", format!("transaction {index}: {}", rejected.error))),

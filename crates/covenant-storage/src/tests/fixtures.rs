@@ -62,7 +62,7 @@ pub fn block(height: u64, parent: Hash, transactions: Vec<SignedTx>) -> Block {
         parameters_hash: Hash::ZERO,
         parent_commit_seals: Vec::new(),
     };
-    Block { header, transactions }
+    Block { header, transactions: transactions.into() }
 }
 
 /// One seal by the test validator.

@@ -169,7 +169,7 @@ pub fn tx_index_and_receipts<H: Harness>() {
     let mut replay = standard_batch(Some(tip), 1);
     let old_tx = batches[0].block.transactions[0].clone();
     replay.receipts[0].tx_hash = old_tx.body.hash();
-    replay.block.transactions[0] = old_tx;
+    std::sync::Arc::make_mut(&mut replay.block.transactions)[0] = old_tx;
     let error = store.commit_block(replay).expect_err("replayed transaction");
     assert!(matches!(error, StorageError::DuplicateTransaction { existing_height: 0, .. }), "{error}");
     assert_eq!(store.latest().expect("tip"), Some(tip));
