@@ -25,7 +25,9 @@ pub mod state;
 
 pub use covenant_vm as vm;
 
-pub use checks::{SenderRecord, TxInvalid, check_kyc, check_nonce_in_state, check_payload, check_sender, is_customer_account};
+pub use checks::{
+    SenderRecord, TxInvalid, check_kyc, check_nonce_in_state, check_payload, check_sender, is_customer_account,
+};
 pub use contracts::{CONTRACTS_MAX, ContractCallResult, ContractState, ContractStatus};
 pub use execute::{BlockContext, BlockError, BlockOutcome, BuiltBlock, account_owner, build_block, execute_block};
 pub use genesis::{GenesisOutcome, genesis_outcome};

@@ -88,6 +88,7 @@ pub mod kv;
 pub mod limits;
 pub mod memory;
 pub mod rocks;
+pub mod state_cache;
 pub mod store;
 
 pub use audit::{AuditEntry, AuditError, AuditLog, AuditPosition, AuditRecord, AuditSummary, PruneSummary, TamperKind};

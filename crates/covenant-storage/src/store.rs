@@ -15,6 +15,7 @@ use crate::limits::{
     AUDIT_RECORDS_PER_COMMIT_MAX, META_VALUE_BYTES_MAX, RECEIPT_BYTES_MAX, SAFETY_STATE_BYTES_MAX, SCAN_ENTRIES_MAX,
     SCHEMA_VERSION, SEALS_BYTES_MAX, STATE_KEY_BYTES_MAX, STATE_VALUE_BYTES_MAX, STATE_WRITES_PER_BLOCK_MAX,
 };
+use crate::state_cache::{Lookup, StateCache};
 
 /// Keys of the [`Column::Meta`] column family.
 pub(crate) mod meta_key {
@@ -166,6 +167,8 @@ pub struct Store<B> {
     write_lock: Mutex<()>,
     /// Held by audit verification and pruning, so a verification never sees a prune half done.
     audit_maintenance: Mutex<()>,
+    /// Committed state values recently read (only commits write state, and they update it).
+    state_cache: StateCache,
 }
 
 impl<B: std::fmt::Debug> std::fmt::Debug for Store<B> {
@@ -183,7 +186,12 @@ impl<B: Backend> Store<B> {
     /// Opens a store over `backend`: writes the schema version into an empty backend, refuses
     /// another schema version, and checks that the chain tip's block is present and intact.
     pub fn from_backend(backend: B) -> Result<Store<B>, StorageError> {
-        let store = Store { backend, write_lock: Mutex::new(()), audit_maintenance: Mutex::new(()) };
+        let store = Store {
+            backend,
+            write_lock: Mutex::new(()),
+            audit_maintenance: Mutex::new(()),
+            state_cache: StateCache::default(),
+        };
         match store.meta::<u32>(meta_key::SCHEMA_VERSION, "schema version")? {
             Some(SCHEMA_VERSION) => {}
             Some(found) => return Err(StorageError::UnsupportedSchema { found, supported: SCHEMA_VERSION }),
@@ -291,7 +299,12 @@ impl<B: Backend> Store<B> {
     }
 
     /// Checks a batch and turns it into backend operations; `Err` if it must be refused.
-    fn prepare_commit(&self, batch: CommitBatch) -> Result<(KvBatch, ChainTip), StorageError> {
+    /// Also hands back the state writes, for the state cache once the batch is written.
+    #[allow(clippy::type_complexity)]
+    fn prepare_commit(
+        &self,
+        batch: CommitBatch,
+    ) -> Result<(KvBatch, ChainTip, BTreeMap<Vec<u8>, Option<Vec<u8>>>), StorageError> {
         let CommitBatch { block, seals, receipts, state_writes, audit } = batch;
         let header = &block.header;
         let height = header.height;
@@ -410,10 +423,10 @@ impl<B: Backend> Store<B> {
             kv.put(Column::TxIndex, tx_hash.as_bytes().to_vec(), encode(&location));
             kv.put(Column::Receipts, tx_hash.as_bytes().to_vec(), receipt_bytes);
         }
-        for (key, value) in state_writes {
+        for (key, value) in &state_writes {
             match value {
-                Some(value) => kv.put(Column::State, key, encode(&value)),
-                None => kv.delete(Column::State, key),
+                Some(value) => kv.put(Column::State, key.clone(), encode(value)),
+                None => kv.delete(Column::State, key.clone()),
             }
         }
         if !audit.is_empty() {
@@ -425,7 +438,7 @@ impl<B: Backend> Store<B> {
             kv.put(Column::Meta, meta_key::GENESIS_HASH, encode(&hash));
         }
         kv.put(Column::Meta, meta_key::TIP, encode(&new_tip));
-        Ok((kv, new_tip))
+        Ok((kv, new_tip, state_writes))
     }
 }
 
@@ -552,10 +565,16 @@ impl<B: Backend> ChainStore for Store<B> {
     }
 
     fn get_state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        match self.backend.get(Column::State, key)? {
-            None => Ok(None),
-            Some(bytes) => decode_stored("state value", || show_key(key), &bytes, STATE_VALUE_BYTES_MAX + 8).map(Some),
-        }
+        let generation = match self.state_cache.get(key) {
+            Lookup::Hit(value) => return Ok(value),
+            Lookup::Miss(generation) => generation,
+        };
+        let value = match self.backend.get(Column::State, key)? {
+            None => None,
+            Some(bytes) => Some(decode_stored("state value", || show_key(key), &bytes, STATE_VALUE_BYTES_MAX + 8)?),
+        };
+        self.state_cache.fill(generation, key, &value);
+        Ok(value)
     }
 
     fn scan_state(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<StatePage, StorageError> {
@@ -601,8 +620,9 @@ impl<B: Backend> ChainStore for Store<B> {
 
     fn commit_block(&self, batch: CommitBatch) -> Result<ChainTip, StorageError> {
         let _writer = self.write_lock();
-        let (kv, tip) = self.prepare_commit(batch)?;
+        let (kv, tip, state_writes) = self.prepare_commit(batch)?;
         self.backend.write(kv)?;
+        self.state_cache.apply(state_writes.iter().map(|(key, value)| (key.as_slice(), value.as_deref())));
         Ok(tip)
     }
 }
