@@ -105,14 +105,15 @@ pub struct Mempool {
     by_hash: HashMap<Hash, (Principal, u64)>,
     next_arrival: u64,
     total_bytes: usize,
-    /// Hashes of the latest committed transactions, oldest first, at most
-    /// [`RECENTLY_COMMITTED_MAX`]: a peer's gossiped copy of one of them is not worth verifying.
-    recently_committed: VecDeque<Hash>,
-    recently_committed_set: HashSet<Hash>,
+    /// Hashes of the latest transactions seen in blocks (committed, or verified in a valid
+    /// proposal), oldest first, at most [`RECENTLY_IN_BLOCKS_MAX`]: a peer's gossiped copy of one of
+    /// them is not worth verifying.
+    recently_in_blocks: VecDeque<Hash>,
+    recently_in_blocks_set: HashSet<Hash>,
 }
 
-/// Committed transaction hashes remembered (a few large blocks' worth).
-pub const RECENTLY_COMMITTED_MAX: usize = 65_536;
+/// Hashes of transactions seen in blocks remembered (a few large blocks' worth).
+pub const RECENTLY_IN_BLOCKS_MAX: usize = 65_536;
 
 impl Mempool {
     /// An empty mempool.
@@ -152,22 +153,24 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
-    /// Whether `hash` is pending or among the latest committed transactions: a copy of it needs no
-    /// verification (it would be refused as a duplicate or a stale nonce).
+    /// Whether `hash` is pending or among the latest transactions seen in blocks: a copy of it needs
+    /// no verification (it would be refused as a duplicate or a stale nonce, or it was verified in
+    /// a proposal that, if it fails, other validators will propose it again from their mempools).
     pub fn knows(&self, hash: &Hash) -> bool {
-        self.by_hash.contains_key(hash) || self.recently_committed_set.contains(hash)
+        self.by_hash.contains_key(hash) || self.recently_in_blocks_set.contains(hash)
     }
 
-    /// Remembers the hashes of a committed block's transactions (see [`Mempool::knows`]).
-    pub fn note_committed(&mut self, hashes: impl IntoIterator<Item = Hash>) {
+    /// Remembers the hashes of a committed block's, or a validated proposal's, transactions (see
+    /// [`Mempool::knows`]).
+    pub fn note_in_block(&mut self, hashes: impl IntoIterator<Item = Hash>) {
         for hash in hashes {
-            if self.recently_committed_set.insert(hash) {
-                self.recently_committed.push_back(hash);
+            if self.recently_in_blocks_set.insert(hash) {
+                self.recently_in_blocks.push_back(hash);
             }
         }
-        while self.recently_committed.len() > RECENTLY_COMMITTED_MAX {
-            if let Some(oldest) = self.recently_committed.pop_front() {
-                self.recently_committed_set.remove(&oldest);
+        while self.recently_in_blocks.len() > RECENTLY_IN_BLOCKS_MAX {
+            if let Some(oldest) = self.recently_in_blocks.pop_front() {
+                self.recently_in_blocks_set.remove(&oldest);
             }
         }
     }

@@ -76,6 +76,10 @@ pub struct Metrics {
     pub committed_blocks: AtomicU64,
     /// Transactions from peers dropped because the verification queue was full.
     pub gossip_dropped: AtomicU64,
+    /// Transaction signatures verified at admission (clients' and peers' transactions).
+    pub verified_at_admission: AtomicU64,
+    /// Transaction signatures verified in proposals (those not verified at admission).
+    pub verified_in_blocks: AtomicU64,
     /// Median clock offset against peers in ms, `i64::MIN` while unknown.
     pub clock_offset_ms: AtomicI64,
     /// 1 while this node's clock is out of the drift bound against its peers (it does not propose).
@@ -195,6 +199,18 @@ impl Metrics {
             "Transactions from peers dropped because the verification queue was full.",
             self.gossip_dropped.load(Ordering::Relaxed),
         );
+        let _ = writeln!(
+            out,
+            "# HELP covenant_signatures_verified_total Transaction signatures verified, by where: at admission, \
+             or in a proposal for transactions not admitted before.\n# TYPE covenant_signatures_verified_total counter"
+        );
+        for (stage, count) in [("admission", &self.verified_at_admission), ("block", &self.verified_in_blocks)] {
+            let _ = writeln!(
+                out,
+                "covenant_signatures_verified_total{{stage=\"{stage}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
         if let Some(offset) = self.clock_offset() {
             gauge(
                 &mut out,

@@ -45,6 +45,7 @@ pub enum Origin {
 /// One transaction waiting for admission.
 pub struct Job {
     tx: SignedTx,
+    hash: Hash,
     meta: Meta,
 }
 
@@ -56,14 +57,15 @@ struct Meta {
 }
 
 impl Job {
-    /// A job for `tx` (decoded from `bytes`), answered on `reply` if given.
+    /// A job for `tx` (decoded from `bytes`, with body hash `hash`), answered on `reply` if given.
     pub fn new(
         tx: SignedTx,
+        hash: Hash,
         bytes: Vec<u8>,
         origin: Origin,
         reply: Option<oneshot::Sender<Result<Hash, AdmissionError>>>,
     ) -> Job {
-        Job { tx, meta: Meta { bytes, origin, reply } }
+        Job { tx, hash, meta: Meta { bytes, origin, reply } }
     }
 }
 
@@ -79,7 +81,7 @@ pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
     while jobs.recv_many(&mut batch, VERIFY_BATCH_MAX).await > 0 {
         fill_batch(&mut jobs, &mut batch).await;
         let Some(shared) = shared.upgrade() else { return };
-        let taken = std::mem::take(&mut batch);
+        let taken = without_known_copies(&shared, std::mem::take(&mut batch));
         let verdicts = verify(&shared, taken).await;
         admit(&shared, verdicts).await;
     }
@@ -113,12 +115,21 @@ async fn fill_batch(jobs: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
     }
 }
 
+/// Drops peers' copies of transactions the node has come to know while they waited: a proposal
+/// holding them was validated (verifying them) or committed meanwhile.
+fn without_known_copies(shared: &Shared, mut jobs: Vec<Job>) -> Vec<Job> {
+    let mempool = shared.mempool.lock().expect("mempool lock poisoned");
+    jobs.retain(|job| job.meta.origin == Origin::Client || !mempool.knows(&job.hash));
+    jobs
+}
+
 /// A transaction's metadata, hash, sender and verification result.
 type Verdict = (Meta, Hash, Principal, Result<VerifiedTx, AdmissionError>);
 
 /// Verifies the batch's signatures, spread over the cores, off the async workers.
 async fn verify(shared: &Arc<Shared>, jobs: Vec<Job>) -> Vec<Verdict> {
     let chain = shared.chain_id.clone();
+    shared.metrics.verified_at_admission.fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let task = tokio::task::spawn_blocking(move || {
         let (txs, metas): (Vec<SignedTx>, Vec<Meta>) = jobs.into_iter().map(|job| (job.tx, job.meta)).unzip();
         metas

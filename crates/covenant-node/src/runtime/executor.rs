@@ -10,6 +10,7 @@ use covenant_execution::{BlockContext, BlockOutcome, build_block, execute_block}
 use covenant_types::{Block, Hash, SignedTx, VerifiedTx, merkle_root};
 
 use crate::mempool::Mempool;
+use crate::metrics::Metrics;
 use crate::runtime::chain::StoreState;
 use covenant_storage::RocksStore;
 
@@ -83,10 +84,14 @@ pub fn known_verified(block: &Block, mempool: &Mutex<Mempool>) -> Vec<Option<Ver
 
 /// Verifies the transactions of a block that were not verified at admission (`known` holds those
 /// that were, by position), in batches spread over the cores. Fails with the first bad transaction.
+/// The hashes of those it verified are remembered in `mempool`, so that peers' copies still waiting
+/// for admission are not verified again.
 pub fn verify_transactions(
     transactions: &[SignedTx],
     known: Vec<Option<VerifiedTx>>,
     chain: &covenant_types::ChainId,
+    mempool: &Mutex<Mempool>,
+    metrics: &Metrics,
 ) -> Result<Vec<VerifiedTx>, String> {
     let (positions, unverified): (Vec<usize>, Vec<SignedTx>) = known
         .iter()
@@ -95,6 +100,8 @@ pub fn verify_transactions(
         .filter(|(_, (known, _))| known.is_none())
         .map(|(position, (_, tx))| (position, tx.clone()))
         .unzip();
+    let newly_verified = positions.clone();
+    metrics.verified_in_blocks.fetch_add(positions.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let mut verified = known;
     for (position, result) in positions.into_iter().zip(verify_in_parallel(unverified, chain)) {
         match result {
@@ -102,7 +109,12 @@ pub fn verify_transactions(
             Err(rejected) => return Err(format!("transaction {position} is invalid: {}", rejected.error)),
         }
     }
-    Ok(verified.into_iter().map(|tx| tx.expect("every position verified")).collect())
+    let verified: Vec<VerifiedTx> = verified.into_iter().map(|tx| tx.expect("every position verified")).collect();
+    if !newly_verified.is_empty() {
+        let hashes = newly_verified.into_iter().map(|position| verified[position].hash());
+        mempool.lock().expect("mempool lock poisoned").note_in_block(hashes);
+    }
+    Ok(verified)
 }
 
 /// Smallest share of a batch worth its own thread. Splitting a batch trades throughput for latency
@@ -143,11 +155,12 @@ pub fn verify_in_parallel(
 pub fn validate(
     store: &RocksStore,
     mempool: &Mutex<Mempool>,
+    metrics: &Metrics,
     parent_state_root: &Hash,
     block: &Block,
 ) -> (ConsensusOutcome, Option<BlockOutcome>) {
     let known = known_verified(block, mempool);
-    let verified = match verify_transactions(&block.transactions, known, &block.header.chain_id) {
+    let verified = match verify_transactions(&block.transactions, known, &block.header.chain_id, mempool, metrics) {
         Ok(verified) => verified,
         Err(reason) => return (ConsensusOutcome::Invalid { reason }, None),
     };

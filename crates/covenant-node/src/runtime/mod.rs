@@ -419,7 +419,13 @@ impl Runtime {
             Action::ValidateBlock { height, round: _, block } => {
                 let block_hash = block.hash();
                 let (outcome, execution) = tokio::task::block_in_place(|| {
-                    validate(&self.shared.store, &self.shared.mempool, &self.tip.state_root, &block)
+                    validate(
+                        &self.shared.store,
+                        &self.shared.mempool,
+                        &self.shared.metrics,
+                        &self.tip.state_root,
+                        &block,
+                    )
                 });
                 if let Some(execution) = execution {
                     self.outcomes.insert(ExecutionKey::of(&block), execution);
@@ -485,7 +491,13 @@ impl Runtime {
             Some(outcome) => outcome,
             None => {
                 match tokio::task::block_in_place(|| {
-                    validate(&self.shared.store, &self.shared.mempool, &self.tip.state_root, block)
+                    validate(
+                        &self.shared.store,
+                        &self.shared.mempool,
+                        &self.shared.metrics,
+                        &self.tip.state_root,
+                        block,
+                    )
                 }) {
                     (_, Some(outcome)) => outcome,
                     (covenant_consensus::BlockOutcome::Invalid { reason }, _) => {
@@ -538,7 +550,7 @@ impl Runtime {
             for sender in &senders {
                 mempool.advance_sender(sender, state.next_nonce(sender)?);
             }
-            mempool.note_committed(committed);
+            mempool.note_in_block(committed);
             self.last_pending = mempool.len() as u64;
             self.shared.pending_txs.store(mempool.len(), Ordering::Relaxed);
         }

@@ -161,7 +161,7 @@ impl Shared {
             return (Some(hash), Err(AdmissionError::Busy { queued: backlog }));
         }
         let (reply, verdict) = oneshot::channel();
-        let queued = self.admission.try_send(Job::new(tx, bytes, Origin::Client, Some(reply)));
+        let queued = self.admission.try_send(Job::new(tx, hash, bytes, Origin::Client, Some(reply)));
         (
             Some(hash),
             queued.map(|()| verdict).map_err(|error| match error {
@@ -179,12 +179,12 @@ impl Shared {
     pub fn submit_from_peer(&self, batch: &[u8]) -> Result<(), AdmissionError> {
         let txs = decode_tx_batch(batch)?.into_iter().map(SignedTx::decode).collect::<Result<Vec<_>, _>>()?;
         let hashes: Vec<Hash> = txs.iter().map(|tx| tx.body.hash()).collect();
-        let new: Vec<SignedTx> = {
+        let new: Vec<(SignedTx, Hash)> = {
             let mempool = self.mempool.lock().expect("mempool lock poisoned");
-            txs.into_iter().zip(&hashes).filter(|(_, hash)| !mempool.knows(hash)).map(|(tx, _)| tx).collect()
+            txs.into_iter().zip(hashes).filter(|(_, hash)| !mempool.knows(hash)).collect()
         };
-        for tx in new {
-            if self.admission.try_send(Job::new(tx, Vec::new(), Origin::Peer, None)).is_err() {
+        for (tx, hash) in new {
+            if self.admission.try_send(Job::new(tx, hash, Vec::new(), Origin::Peer, None)).is_err() {
                 self.metrics.gossip_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
