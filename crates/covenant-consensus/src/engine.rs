@@ -103,9 +103,18 @@ pub struct Engine {
     safety: SafetyState,
     current: Option<HeightState>,
     future: FutureBuffer,
-    /// The last decided block, sent to each validator still voting at its height (at most once per
-    /// base round timeout per validator, with the local time of the last answer).
-    last_decided: Option<(CommitCertificate, BTreeMap<NodeId, u64>)>,
+    /// The last decided block, sent to a validator still voting at its height (see
+    /// [`Engine::answer_laggard`]).
+    last_decided: Option<LastDecided>,
+}
+
+/// The last decided block and whom it was sent to.
+struct LastDecided {
+    certificate: CommitCertificate,
+    /// Local time of the decision.
+    decided_at_ms: u64,
+    /// Local time of the last answer, per validator.
+    answered: BTreeMap<NodeId, u64>,
 }
 
 impl Engine {
@@ -250,9 +259,13 @@ impl Engine {
         }
         if let Some(state) = &self.current
             && let Some(decision) = &state.decision
-            && self.last_decided.as_ref().is_none_or(|(last, _)| last.block.header.height < state.height)
+            && self.last_decided.as_ref().is_none_or(|last| last.certificate.block.header.height < state.height)
         {
-            self.last_decided = Some((decision.clone(), BTreeMap::new()));
+            self.last_decided = Some(LastDecided {
+                certificate: decision.clone(),
+                decided_at_ms: self.now_ms,
+                answered: BTreeMap::new(),
+            });
         }
     }
 
@@ -311,8 +324,13 @@ impl Engine {
         self.report(result, author.as_ref(), height, round, out);
     }
 
-    /// A validator still voting at a height this validator decided gets the decision; again at most
-    /// once per base round timeout, since the answer itself can be lost.
+    /// A validator still voting at a height this validator decided gets the decision, but only once
+    /// half a base round timeout has passed since the decision, and again at most once per base
+    /// round timeout, since the answer itself can be lost. Right after a decision the other
+    /// validators' late votes are the normal case: they are deciding from the same votes this
+    /// validator saw, and a decision carries the whole block (every validator used to receive each
+    /// block once more this way). A validator that really missed the votes is still at the height
+    /// when its round times out, and its round change is answered then.
     fn answer_laggard(
         &mut self,
         author: Option<&NodeId>,
@@ -325,15 +343,17 @@ impl Engine {
         let is_validator = author.is_some_and(|author| state.validators.get(author).is_some());
         let interval = state.params().round_timeout_ms_base;
         let now_ms = self.now_ms;
-        if let (Some(author), Some((certificate, answered))) = (author, &mut self.last_decided)
+        if let (Some(author), Some(last)) = (author, &mut self.last_decided)
             && is_validator
-            && certificate.block.header.height == height
+            && last.certificate.block.header.height == height
             && author != &self.id.node_id
         {
-            let due = answered.get(author).is_none_or(|last| now_ms >= last.saturating_add(interval));
+            let due = now_ms >= last.decided_at_ms.saturating_add(interval / 2)
+                && last.answered.get(author).is_none_or(|answered| now_ms >= answered.saturating_add(interval));
             if due {
-                answered.insert(author.clone(), now_ms);
-                out.push(Action::Send { to: author.clone(), message: Message::Decided(Box::new(certificate.clone())) });
+                last.answered.insert(author.clone(), now_ms);
+                let certificate = Box::new(last.certificate.clone());
+                out.push(Action::Send { to: author.clone(), message: Message::Decided(certificate) });
             }
             return;
         }

@@ -366,10 +366,13 @@ fn validator_validates_then_prepares_then_commits_then_decides() {
     );
     assert!(validator.is_decided());
 
-    // A laggard still voting at height 1 gets the decision once.
-    let actions = validator.handle(message(now, Message::Prepare(f.prepare(1, 0, hash))));
-    assert!(matches!(&actions[..], [Action::Send { to, message: Message::Decided(_) }] if *to == f.ids[1]));
+    // A validator's late vote right after the decision is normal: it is deciding from the same votes.
     assert_eq!(validator.handle(message(now, Message::Prepare(f.prepare(1, 0, hash)))), vec![]);
+    // Still voting at height 1 half a round timeout later, it gets the decision, once.
+    let later = now + f.params.round_timeout_ms_base / 2;
+    let actions = validator.handle(message(later, Message::Prepare(f.prepare(1, 0, hash))));
+    assert!(matches!(&actions[..], [Action::Send { to, message: Message::Decided(_) }] if *to == f.ids[1]));
+    assert_eq!(validator.handle(message(later, Message::Prepare(f.prepare(1, 0, hash)))), vec![]);
 }
 
 #[test]

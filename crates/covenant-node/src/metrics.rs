@@ -76,6 +76,8 @@ pub struct Metrics {
     pub committed_blocks: AtomicU64,
     /// Transactions from peers dropped because the verification queue was full.
     pub gossip_dropped: AtomicU64,
+    /// Decided blocks sent to validators still voting at a decided height.
+    pub decisions_sent: AtomicU64,
     /// Transaction signatures verified at admission (clients' and peers' transactions).
     pub verified_at_admission: AtomicU64,
     /// Transaction signatures verified in proposals (those not verified at admission).
@@ -175,6 +177,12 @@ impl Metrics {
             "covenant_committed_txs_total",
             "Transactions committed since start.",
             self.committed_txs.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "covenant_decisions_sent_total",
+            "Decided blocks (with their seals) sent to validators still voting at a height this node decided.",
+            self.decisions_sent.load(Ordering::Relaxed),
         );
         gauge(&mut out, "covenant_peers", "Connected, admitted peers.", gauges.peers.to_string());
         gauge(&mut out, "covenant_mempool_txs", "Pending transactions.", gauges.mempool_txs.to_string());

@@ -405,6 +405,9 @@ impl Runtime {
                 Ok(None)
             }
             Action::Send { to, message } => {
+                if matches!(message, Message::Decided(_)) {
+                    self.shared.metrics.decisions_sent.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(peer) = self.peer_of_node(&to)
                     && let Err(error) = self.shared.network.send_consensus(peer, message.encode()).await
                 {
