@@ -53,7 +53,7 @@
 //!     parameters_hash: Hash::ZERO,
 //!     parent_commit_seals: Vec::new(),
 //! };
-//! let genesis = Block { header, transactions: Vec::new() };
+//! let genesis = Block { header, transactions: Vec::new().into() };
 //! let mut batch = CommitBatch::new(genesis.clone(), Vec::new());
 //! batch.state_writes.insert(b"param/block_bytes_max".to_vec(), Some(b"1048576".to_vec()));
 //! batch.audit.push(AuditRecord::new(1_700_000_000_000, node.clone(), EventType::BlockCommitted, Actor::System, Outcome::Success));
