@@ -255,7 +255,7 @@ enum TxCommand {
     /// rejected or fails.
     Transfer {
         #[command(flatten)]
-        signer: SignerArgs,
+        signer: tx::SignerArgs,
         /// Debited account, e.g. bank-0/treasury (must belong to the operator's member).
         #[arg(long, value_name = "ACCOUNT")]
         from: String,
@@ -275,7 +275,7 @@ enum TxCommand {
     /// Store a data record under a registered schema; prints the transaction hash.
     Data {
         #[command(flatten)]
-        signer: SignerArgs,
+        signer: tx::SignerArgs,
         /// Registered schema id, e.g. demo.v1.
         #[arg(long, value_name = "ID")]
         schema: String,
@@ -298,42 +298,6 @@ enum TxCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// Who signs a transaction and what to do after submitting it.
-#[derive(clap::Args)]
-struct SignerArgs {
-    /// The operator's key file (32-byte seed as 64 hex digits).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
-    /// The operator id, e.g. bank-0.ops.
-    #[arg(long, value_name = "ID")]
-    operator: String,
-    /// Nonce to use (default: the operator's next nonce as the node counts it).
-    #[arg(long, value_name = "N")]
-    nonce: Option<u64>,
-    /// Wait until the transaction is committed or rejected.
-    #[arg(long)]
-    wait: bool,
-    /// How long --wait waits before giving up.
-    #[arg(long, value_name = "SECS", default_value_t = tx::WAIT_SECS_DEFAULT, requires = "wait")]
-    wait_timeout: u64,
-    /// Print the API's JSON answers (one per line) instead of text.
-    #[arg(long)]
-    json: bool,
-}
-
-impl SignerArgs {
-    fn options(&self, api: String) -> tx::SubmitOptions {
-        tx::SubmitOptions {
-            api,
-            key_file: self.key.clone(),
-            operator: self.operator.clone(),
-            nonce: self.nonce,
-            wait: self.wait.then(|| std::time::Duration::from_secs(self.wait_timeout)),
-            json: self.json,
-        }
-    }
 }
 
 /// A data record's content: exactly one source.

@@ -18,7 +18,6 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
@@ -33,7 +32,7 @@ use super::gov::cli::{ContractCodeArgs, ContractIdArgs, ProposeCommand, propose}
 use super::gov::view::table;
 use super::gov::{Answer, read, sign_and_submit};
 use super::query::{DEFAULT_API, describe_error, path_segment};
-use super::tx::{SubmitOptions, WAIT_SECS_DEFAULT, summarize};
+use super::tx::{SignerArgs, summarize};
 
 /// Largest code file read: a WebAssembly text file may be much larger than the module it compiles to.
 pub const CODE_FILE_BYTES_MAX: u64 = 8 * 1024 * 1024;
@@ -139,24 +138,9 @@ pub struct CallArgs {
     /// COV-29-FUEL and burns it all).
     #[arg(long, value_name = "N", default_value_t = FUEL_DEFAULT)]
     pub fuel: u64,
-    /// The operator's key file (32-byte seed as 64 hex digits).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// The calling operator, e.g. bank-0.ops; the function's access policy must admit it (COV-31).
-    #[arg(long, value_name = "ID")]
-    pub operator: String,
-    /// Nonce to use (default: the operator's next nonce as the node counts it).
-    #[arg(long, value_name = "N")]
-    pub nonce: Option<u64>,
-    /// Wait until the call is committed, then print its outcome, fuel used, output and events.
-    #[arg(long)]
-    pub wait: bool,
-    /// How long --wait waits before giving up.
-    #[arg(long, value_name = "SECS", default_value_t = WAIT_SECS_DEFAULT, requires = "wait")]
-    pub wait_timeout: u64,
-    /// Print the API's JSON answers (one per line) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    /// Who calls (the function's access policy must admit the operator, COV-31).
+    #[command(flatten)]
+    pub signer: SignerArgs,
 }
 
 /// A call's input: at most one form (none: empty input).
@@ -429,14 +413,7 @@ pub fn call(api: String, args: &CallArgs, out: &mut dyn Write, err: &mut dyn Wri
         input: args.input.bytes()?,
         fuel_limit: args.fuel,
     });
-    let options = SubmitOptions {
-        api,
-        key_file: args.key.clone(),
-        operator: args.operator.clone(),
-        nonce: args.nonce,
-        wait: args.wait.then(|| Duration::from_secs(args.wait_timeout)),
-        json: args.json,
-    };
+    let options = args.signer.options(api);
     let Some((api, hash)) = sign_and_submit(&options, payload, out, err)? else { return Ok(Outcome::Failure) };
     let Some(timeout) = options.wait else { return Ok(Outcome::Success) };
     let answer = super::tx::wait(&api, &hash, timeout)?;
@@ -597,7 +574,7 @@ mod tests {
         ]) else {
             panic!()
         };
-        assert_eq!((call.fuel, call.wait), (5000, true));
+        assert_eq!((call.fuel, call.signer.wait), (5000, true));
         assert_eq!(call.input.bytes().unwrap(), 1u64.to_le_bytes());
         assert!(
             parse(&[

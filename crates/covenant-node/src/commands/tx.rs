@@ -49,6 +49,45 @@ pub struct SubmitOptions {
     pub json: bool,
 }
 
+/// Who signs a transaction and what to do after submitting it: the same flags for `covenant tx`,
+/// `covenant gov` (and its helpers) and `covenant contract call`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SignerArgs {
+    /// The operator's key file (32-byte seed as 64 hex digits).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The signing operator id, e.g. bank-0.ops (governance needs an admin, e.g. bank-0.admin; a
+    /// contract call an operator the function's access policy admits).
+    #[arg(long, value_name = "ID")]
+    pub operator: String,
+    /// Nonce to use (default: the operator's next nonce as the node counts it).
+    #[arg(long, value_name = "N")]
+    pub nonce: Option<u64>,
+    /// Wait until the transaction is committed or rejected, then print its outcome.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = WAIT_SECS_DEFAULT, requires = "wait")]
+    pub wait_timeout: u64,
+    /// Print the API's JSON answers (one per line) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SignerArgs {
+    /// The submit options for the node at `api`.
+    pub fn options(&self, api: String) -> SubmitOptions {
+        SubmitOptions {
+            api,
+            key_file: self.key.clone(),
+            operator: self.operator.clone(),
+            nonce: self.nonce,
+            wait: self.wait.then(|| Duration::from_secs(self.wait_timeout)),
+            json: self.json,
+        }
+    }
+}
+
 /// The transaction to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {

@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
@@ -13,7 +12,7 @@ use covenant_types::NodeRole;
 
 use super::super::Outcome;
 use super::super::query::DEFAULT_API;
-use super::super::tx::{SubmitOptions, WAIT_SECS_DEFAULT};
+use super::super::tx::SignerArgs;
 use super::action::{ActionSpec, DefinitionSource, EXPIRES_IN_HOURS_DEFAULT, KeySource, ProposalText};
 use super::{Vote, members, operators};
 
@@ -75,43 +74,6 @@ pub struct VoteArgs {
     /// Who signs.
     #[command(flatten)]
     pub signer: SignerArgs,
-}
-
-/// Who signs a governance transaction and what to do after submitting it.
-#[derive(Debug, Clone, Args)]
-pub struct SignerArgs {
-    /// The operator's key file (32-byte seed as 64 hex digits); the operator must be an admin.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// The signing operator id, e.g. bank-0.admin.
-    #[arg(long, value_name = "ID")]
-    pub operator: String,
-    /// Nonce to use (default: the operator's next nonce as the node counts it).
-    #[arg(long, value_name = "N")]
-    pub nonce: Option<u64>,
-    /// Wait until the transaction is committed, then print the proposal's status.
-    #[arg(long)]
-    pub wait: bool,
-    /// How long --wait waits before giving up.
-    #[arg(long, value_name = "SECS", default_value_t = WAIT_SECS_DEFAULT, requires = "wait")]
-    pub wait_timeout: u64,
-    /// Print the API's JSON answers (one per line) instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-impl SignerArgs {
-    /// The submit options for the node at `api`.
-    pub fn options(&self, api: String) -> SubmitOptions {
-        SubmitOptions {
-            api,
-            key_file: self.key.clone(),
-            operator: self.operator.clone(),
-            nonce: self.nonce,
-            wait: self.wait.then(|| Duration::from_secs(self.wait_timeout)),
-            json: self.json,
-        }
-    }
 }
 
 /// Signer, reason and lifetime of a proposal.
