@@ -117,6 +117,8 @@ pub struct Gauges {
     pub validators: usize,
     /// Their quorum.
     pub quorum: usize,
+    /// The store's committed-state cache.
+    pub state_cache: covenant_storage::state_cache::StateCacheStats,
 }
 
 impl Metrics {
@@ -207,6 +209,11 @@ impl Metrics {
             "Transactions from peers dropped because the verification queue was full.",
             self.gossip_dropped.load(Ordering::Relaxed),
         );
+        let cache = &gauges.state_cache;
+        gauge(&mut out, "covenant_state_cache_entries", "Committed state values cached.", cache.entries.to_string());
+        gauge(&mut out, "covenant_state_cache_bytes", "Bytes the state cache holds.", cache.bytes.to_string());
+        counter(&mut out, "covenant_state_cache_hits_total", "State reads answered from the cache.", cache.hits);
+        counter(&mut out, "covenant_state_cache_misses_total", "State reads that went to RocksDB.", cache.misses);
         let _ = writeln!(
             out,
             "# HELP covenant_signatures_verified_total Transaction signatures verified, by where: at admission, \
@@ -295,6 +302,7 @@ mod tests {
             mempool_txs_max: 200_000,
             validators: 4,
             quorum: 3,
+            state_cache: Default::default(),
         }
     }
 

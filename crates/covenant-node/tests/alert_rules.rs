@@ -24,6 +24,7 @@ fn exported_metrics() -> BTreeSet<String> {
         mempool_txs_max: 1,
         validators: 4,
         quorum: 3,
+        state_cache: Default::default(),
     };
     metrics
         .render(&gauges, "chain", "node")

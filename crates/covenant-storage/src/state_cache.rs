@@ -40,6 +40,21 @@ struct Inner {
     entries: LruCache<Vec<u8>, Option<Vec<u8>>>,
     bytes: usize,
     generation: u64,
+    hits: u64,
+    misses: u64,
+}
+
+/// What the cache holds and how it has served, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateCacheStats {
+    /// Entries held.
+    pub entries: usize,
+    /// Bytes held (keys, values and per-entry bookkeeping).
+    pub bytes: usize,
+    /// Reads answered from the cache since the store opened.
+    pub hits: u64,
+    /// Reads that went to the backend since the store opened.
+    pub misses: u64,
 }
 
 /// A lookup's answer.
@@ -53,7 +68,8 @@ pub enum Lookup {
 
 impl Default for StateCache {
     fn default() -> StateCache {
-        StateCache { inner: Mutex::new(Inner { entries: LruCache::new_unbounded(), bytes: 0, generation: 0 }) }
+        let inner = Inner { entries: LruCache::new_unbounded(), bytes: 0, generation: 0, hits: 0, misses: 0 };
+        StateCache { inner: Mutex::new(inner) }
     }
 }
 
@@ -67,10 +83,15 @@ impl StateCache {
     /// The cached value of `key`, or the generation to fill it under.
     pub fn get(&self, key: &[u8]) -> Lookup {
         let mut inner = self.lock();
-        match inner.entries.get(key) {
+        let lookup = match inner.entries.get(key) {
             Some(value) => Lookup::Hit(value.clone()),
             None => Lookup::Miss(Generation(inner.generation)),
+        };
+        match lookup {
+            Lookup::Hit(_) => inner.hits += 1,
+            Lookup::Miss(_) => inner.misses += 1,
         }
+        lookup
     }
 
     /// Caches what the backend answered for `key`, unless a commit has happened since the miss.
@@ -98,6 +119,12 @@ impl StateCache {
     pub fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
         (inner.entries.len(), inner.bytes)
+    }
+
+    /// Usage and hit counts.
+    pub fn stats(&self) -> StateCacheStats {
+        let inner = self.lock();
+        StateCacheStats { entries: inner.entries.len(), bytes: inner.bytes, hits: inner.hits, misses: inner.misses }
     }
 }
 
@@ -146,6 +173,8 @@ mod tests {
         assert!(matches!(cache.get(b"new"), Lookup::Miss(_)), "writes to uncached keys are not cached");
         cache.apply([(&b"a"[..], None)]);
         assert_eq!(cache.get(b"a"), Lookup::Hit(None));
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.hits, stats.misses), (2, 5, 3));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::limits::{
     AUDIT_RECORDS_PER_COMMIT_MAX, META_VALUE_BYTES_MAX, RECEIPT_BYTES_MAX, SAFETY_STATE_BYTES_MAX, SCAN_ENTRIES_MAX,
     SCHEMA_VERSION, SEALS_BYTES_MAX, STATE_KEY_BYTES_MAX, STATE_VALUE_BYTES_MAX, STATE_WRITES_PER_BLOCK_MAX,
 };
-use crate::state_cache::{Lookup, StateCache};
+use crate::state_cache::{Lookup, StateCache, StateCacheStats};
 
 /// Keys of the [`Column::Meta`] column family.
 pub(crate) mod meta_key {
@@ -239,6 +239,11 @@ impl<B: Backend> Store<B> {
     /// The backend.
     pub(crate) fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// How the committed-state cache holds up (for metrics).
+    pub fn state_cache_stats(&self) -> StateCacheStats {
+        self.state_cache.stats()
     }
 
     pub(crate) fn write_lock(&self) -> MutexGuard<'_, ()> {
