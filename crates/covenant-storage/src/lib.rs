@@ -97,7 +97,7 @@ pub use kv::{Backend, Column, KvBatch, KvOp, KvPairs};
 pub use limits::SCHEMA_VERSION;
 pub use memory::{MemoryBackend, MemoryStore};
 pub use rocks::{RocksBackend, RocksStore};
-pub use store::{ChainStore, ChainTip, CommitBatch, StatePage, Store, StoreMetadata, TxLocation};
+pub use store::{ChainStore, ChainTip, CommitBatch, StatePage, StateWrites, Store, StoreMetadata, TxLocation};
 
 #[cfg(test)]
 mod tests;

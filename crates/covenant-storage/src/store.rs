@@ -74,6 +74,9 @@ pub struct StatePage {
     pub resume_after: Option<Vec<u8>>,
 }
 
+/// A block's state changes by key: `Some` writes a value, `None` deletes the key.
+pub type StateWrites = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// Everything one committed block changes, written as one atomic, synced batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommitBatch {
@@ -84,7 +87,7 @@ pub struct CommitBatch {
     /// One receipt per transaction, in the block's order.
     pub receipts: Vec<Receipt>,
     /// State changes from executing the block: `Some` writes a value, `None` deletes the key.
-    pub state_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pub state_writes: StateWrites,
     /// Audit records to append in the same batch (sequence and hashes are assigned on commit).
     pub audit: Vec<AuditRecord>,
 }
@@ -305,11 +308,7 @@ impl<B: Backend> Store<B> {
 
     /// Checks a batch and turns it into backend operations; `Err` if it must be refused.
     /// Also hands back the state writes, for the state cache once the batch is written.
-    #[allow(clippy::type_complexity)]
-    fn prepare_commit(
-        &self,
-        batch: CommitBatch,
-    ) -> Result<(KvBatch, ChainTip, BTreeMap<Vec<u8>, Option<Vec<u8>>>), StorageError> {
+    fn prepare_commit(&self, batch: CommitBatch) -> Result<(KvBatch, ChainTip, StateWrites), StorageError> {
         let CommitBatch { block, seals, receipts, state_writes, audit } = batch;
         let header = &block.header;
         let height = header.height;

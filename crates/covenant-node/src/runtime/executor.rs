@@ -84,15 +84,13 @@ pub fn known_verified(block: &Block, mempool: &Mutex<Mempool>) -> Vec<Option<Ver
 
 /// Verifies the transactions of a block that were not verified at admission (`known` holds those
 /// that were, by position), in batches spread over the cores. Fails with the first bad transaction.
-/// The hashes of those it verified are remembered in `mempool`, so that peers' copies still waiting
-/// for admission are not verified again.
+/// Returns every transaction verified, and the hashes of those verified here (not at admission).
 pub fn verify_transactions(
     transactions: &[SignedTx],
     known: Vec<Option<VerifiedTx>>,
     chain: &covenant_types::ChainId,
-    mempool: &Mutex<Mempool>,
     metrics: &Metrics,
-) -> Result<Vec<VerifiedTx>, String> {
+) -> Result<(Vec<VerifiedTx>, Vec<Hash>), String> {
     let (positions, unverified): (Vec<usize>, Vec<SignedTx>) = known
         .iter()
         .zip(transactions)
@@ -100,21 +98,20 @@ pub fn verify_transactions(
         .filter(|(_, (known, _))| known.is_none())
         .map(|(position, (_, tx))| (position, tx.clone()))
         .unzip();
-    let newly_verified = positions.clone();
     metrics.verified_in_blocks.fetch_add(positions.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let mut verified = known;
+    let mut newly_verified = Vec::with_capacity(positions.len());
     for (position, result) in positions.into_iter().zip(verify_in_parallel(unverified, chain)) {
         match result {
-            Ok(tx) => verified[position] = Some(tx),
+            Ok(tx) => {
+                newly_verified.push(tx.hash());
+                verified[position] = Some(tx);
+            }
             Err(rejected) => return Err(format!("transaction {position} is invalid: {}", rejected.error)),
         }
     }
-    let verified: Vec<VerifiedTx> = verified.into_iter().map(|tx| tx.expect("every position verified")).collect();
-    if !newly_verified.is_empty() {
-        let hashes = newly_verified.into_iter().map(|position| verified[position].hash());
-        mempool.lock().expect("mempool lock poisoned").note_in_block(hashes);
-    }
-    Ok(verified)
+    let verified = verified.into_iter().map(|tx| tx.expect("every position verified")).collect();
+    Ok((verified, newly_verified))
 }
 
 /// Smallest share of a batch worth its own thread. Splitting a batch trades throughput for latency
@@ -160,13 +157,21 @@ pub fn validate(
     block: &Block,
 ) -> (ConsensusOutcome, Option<BlockOutcome>) {
     let known = known_verified(block, mempool);
-    let verified = match verify_transactions(&block.transactions, known, &block.header.chain_id, mempool, metrics) {
-        Ok(verified) => verified,
-        Err(reason) => return (ConsensusOutcome::Invalid { reason }, None),
-    };
+    let (verified, newly_verified) =
+        match verify_transactions(&block.transactions, known, &block.header.chain_id, metrics) {
+            Ok(verified) => verified,
+            Err(reason) => return (ConsensusOutcome::Invalid { reason }, None),
+        };
     let context = BlockContext { height: block.header.height, timestamp_ms: block.header.timestamp_ms };
     match execute_block(&StoreState(store), parent_state_root, &context, &verified) {
-        Ok(outcome) => (ConsensusOutcome::Valid { state_root: outcome.state_root }, Some(outcome)),
+        Ok(outcome) => {
+            // Peers' copies of these transactions still waiting for admission need no verification
+            // now: the block carrying them is valid (see `Mempool::knows`).
+            if !newly_verified.is_empty() {
+                mempool.lock().expect("mempool lock poisoned").note_in_block(newly_verified);
+            }
+            (ConsensusOutcome::Valid { state_root: outcome.state_root }, Some(outcome))
+        }
         Err(error) => (ConsensusOutcome::Invalid { reason: error.to_string() }, None),
     }
 }
