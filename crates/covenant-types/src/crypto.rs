@@ -439,22 +439,55 @@ pub fn raw_verify_batch(keys: &[&PublicKey], messages: &[&[u8]], signatures: &[&
     if parsed.is_empty() {
         return verdicts;
     }
-    let challenges: Vec<Scalar> =
-        parsed.iter().map(|(i, sig)| challenge(&sig.r_bytes, keys[*i].as_bytes(), messages[*i])).collect();
-    let coefficients = batch_coefficients(&parsed, &challenges);
-    // Σ zᵢ([sᵢ]B − Rᵢ − [kᵢ]Aᵢ) = [Σ zᵢsᵢ]B + Σ (−zᵢ)Rᵢ + Σ (−zᵢkᵢ)Aᵢ, cofactor cleared.
-    let basepoint_coefficient: Scalar = parsed.iter().zip(&coefficients).map(|((_, sig), z)| z * sig.s).sum();
-    let scalars = std::iter::once(basepoint_coefficient)
-        .chain(coefficients.iter().map(|z| -z))
-        .chain(coefficients.iter().zip(&challenges).map(|(z, k)| -(z * k)));
-    let points = std::iter::once(curve25519_dalek::constants::ED25519_BASEPOINT_POINT)
-        .chain(parsed.iter().map(|(_, sig)| sig.r))
-        .chain(parsed.iter().map(|(i, _)| keys[*i].point));
-    let all_valid = EdwardsPoint::vartime_multiscalar_mul(scalars, points).mul_by_cofactor().is_identity();
+    let all_valid = batch_equation_holds(keys, messages, &parsed);
     for (index, _) in &parsed {
         verdicts[*index] = all_valid || raw_verify_strict(keys[*index], messages[*index], signatures[*index]);
     }
     verdicts
+}
+
+/// Whether the batch equation holds for the parsed signatures: true when every one of them is valid
+/// (and, except with probability 2⁻¹²⁸ over the random coefficients, only then).
+fn batch_equation_holds(keys: &[&PublicKey], messages: &[&[u8]], parsed: &[(usize, ParsedSignature)]) -> bool {
+    let challenges: Vec<Scalar> =
+        parsed.iter().map(|(i, sig)| challenge(&sig.r_bytes, keys[*i].as_bytes(), messages[*i])).collect();
+    let coefficients = batch_coefficients(parsed, &challenges);
+    // Σ zᵢ([sᵢ]B − Rᵢ − [kᵢ]Aᵢ) = [Σ zᵢsᵢ]B + Σ (−zᵢ)Rᵢ + Σ (−zᵢkᵢ)Aᵢ, cofactor cleared.
+    let basepoint_coefficient: Scalar = parsed.iter().zip(&coefficients).map(|((_, sig), z)| z * sig.s).sum();
+    let key_terms = key_terms(keys, parsed, &coefficients, &challenges);
+    let scalars = std::iter::once(basepoint_coefficient)
+        .chain(coefficients.iter().map(|z| -z))
+        .chain(key_terms.iter().map(|(_, scalar)| *scalar));
+    let points = std::iter::once(curve25519_dalek::constants::ED25519_BASEPOINT_POINT)
+        .chain(parsed.iter().map(|(_, sig)| sig.r))
+        .chain(key_terms.iter().map(|(key, _)| key.point));
+    EdwardsPoint::vartime_multiscalar_mul(scalars, points).mul_by_cofactor().is_identity()
+}
+
+/// The key terms `Σ (−zᵢkᵢ)Aᵢ` of the batch equation with one term per distinct key: a consortium
+/// signs with a few hundred operator keys, so a batch holds the same key many times, and
+/// `(−zᵢkᵢ)A + (−zⱼkⱼ)A = (−zᵢkᵢ − zⱼkⱼ)A` saves a point in the multiscalar multiplication (its cost
+/// grows with the number of points) without changing the equation.
+fn key_terms<'k>(
+    keys: &[&'k PublicKey],
+    parsed: &[(usize, ParsedSignature)],
+    coefficients: &[Scalar],
+    challenges: &[Scalar],
+) -> Vec<(&'k PublicKey, Scalar)> {
+    let mut terms: Vec<(&'k PublicKey, Scalar)> = parsed
+        .iter()
+        .zip(coefficients.iter().zip(challenges))
+        .map(|((index, _), (z, k))| (keys[*index], -(z * k)))
+        .collect();
+    terms.sort_unstable_by(|(a, _), (b, _)| a.bytes.cmp(&b.bytes));
+    terms.dedup_by(|(key, scalar), (kept_key, kept_scalar)| {
+        let same = key.bytes == kept_key.bytes;
+        if same {
+            *kept_scalar += *scalar;
+        }
+        same
+    });
+    terms
 }
 
 /// Random 128-bit coefficients, one per signature: SHA-512 over fresh operating-system randomness and
@@ -486,6 +519,41 @@ mod tests {
     fn canonical_by_roundtrip(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
         let point = CompressedEdwardsY(*bytes).decompress()?;
         (point.compress().to_bytes() == *bytes).then_some(point)
+    }
+
+    /// The batch equation itself (not only the verdicts, which fall back to one-by-one checks when
+    /// it fails): it holds for valid signatures whose keys repeat, and fails when two signatures by
+    /// the same key or by different keys trade places.
+    #[test]
+    fn batch_equation_holds_exactly_for_valid_batches_with_repeated_keys() {
+        let chain = ChainId::new("batch-test").expect("valid chain id");
+        let secrets: Vec<SecretKey> = (1..=3u8).map(|seed| SecretKey::from_seed(&[seed; 32])).collect();
+        let publics: Vec<PublicKey> = secrets.iter().map(SecretKey::public_key).collect();
+        let signers: Vec<usize> = vec![0, 1, 0, 2, 0, 1, 0, 0];
+        let digests: Vec<Hash> = (0..signers.len()).map(|i| Hash::digest(&[i as u8])).collect();
+        let envelopes: Vec<Vec<u8>> =
+            digests.iter().map(|digest| signing_bytes(SignatureDomain::Transaction, &chain, digest)).collect();
+        let signatures: Vec<Signature> = signers
+            .iter()
+            .zip(&digests)
+            .map(|(signer, digest)| secrets[*signer].sign(SignatureDomain::Transaction, &chain, digest))
+            .collect();
+        let keys: Vec<&PublicKey> = signers.iter().map(|signer| &publics[*signer]).collect();
+        let messages: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
+        let holds = |signatures: &[Signature]| {
+            let parsed: Vec<(usize, ParsedSignature)> = signatures
+                .iter()
+                .enumerate()
+                .map(|(index, signature)| (index, ParsedSignature::parse(signature).expect("canonical")))
+                .collect();
+            batch_equation_holds(&keys, &messages, &parsed)
+        };
+        assert!(holds(&signatures));
+        for (a, b) in [(0, 2), (0, 1), (3, 5)] {
+            let mut swapped = signatures.clone();
+            swapped.swap(a, b);
+            assert!(!holds(&swapped), "signatures {a} and {b} swapped");
+        }
     }
 
     /// Every encoding near the edges (`y` around 0, 1, p − 1 and p..2²⁵⁵, both signs) and a few

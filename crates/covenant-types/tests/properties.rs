@@ -141,16 +141,22 @@ proptest! {
     #[test]
     fn batch_and_single_agree_on_mutated_signatures(
         count in 1usize..12,
+        signers in 1usize..12,
         corrupt in prop::collection::vec((any::<prop::sample::Index>(), 0usize..64, 1u8..=255), 0..4),
+        swap in prop::option::of((any::<prop::sample::Index>(), any::<prop::sample::Index>())),
     ) {
         let chain = chain();
-        let keys: Vec<SecretKey> = (0..count).map(|i| key(i as u8 + 1)).collect();
+        // Fewer signers than items: the batch holds keys several times (their terms are merged).
+        let keys: Vec<SecretKey> = (0..count).map(|i| key((i % signers) as u8 + 1)).collect();
         let publics: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
         let messages: Vec<Hash> = (0..count).map(|i| Hash::digest(&i.to_le_bytes())).collect();
         let mut signatures: Vec<Signature> =
             keys.iter().zip(&messages).map(|(k, m)| k.sign(SignatureDomain::Transaction, &chain, m)).collect();
         for (index, byte, mask) in corrupt {
             signatures[index.index(count)].0[byte] ^= mask;
+        }
+        if let Some((a, b)) = swap {
+            signatures.swap(a.index(count), b.index(count));
         }
         let items: Vec<BatchItem<'_>> = (0..count)
             .map(|i| BatchItem { key: &publics[i], domain: SignatureDomain::Transaction, message: &messages[i], signature: &signatures[i] })
