@@ -118,6 +118,12 @@ proptest! {
     }
 
     #[test]
+    fn streamed_hash_is_the_digest_of_the_canonical_bytes(tx in signed_tx()) {
+        prop_assert_eq!(covenant_types::hash_of(&tx), Hash::digest(&covenant_types::encode(&tx)));
+        prop_assert_eq!(tx.body.hash(), Hash::digest(&covenant_types::encode(&tx.body)));
+    }
+
+    #[test]
     fn signature_never_verifies_on_another_chain(tx in signed_tx(), other in id_text()) {
         let other = ChainId::new(other).unwrap();
         prop_assume!(other != tx.body.chain_id);
