@@ -114,10 +114,11 @@ pub fn verify_transactions(
     Ok((verified, newly_verified))
 }
 
-/// Smallest share of a batch worth its own thread. Splitting a batch trades throughput for latency
-/// (per signature, a batch of 64 costs about 35 % more than one of 1,024), so only batches large
-/// enough to stay efficient in halves are split.
-const VERIFY_CHUNK_MIN: usize = 256;
+/// Smallest share of a batch worth its own thread. Splitting a batch trades throughput for latency:
+/// per signature, a batch of 512 costs about 10 % more than one of 1,024, and one of 256 about 65 %
+/// more (step 5 in docs/benchmarking.md). Under load every core is busy with some node's work anyway,
+/// so only batches that stay efficient in halves are split.
+const VERIFY_CHUNK_MIN: usize = 512;
 
 /// Batch-verifies transactions on up to as many threads as there are cores; one result per
 /// transaction, in order. Used by admission and by block validation alike.
