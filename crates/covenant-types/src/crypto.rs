@@ -479,7 +479,7 @@ fn key_terms<'k>(
         .zip(coefficients.iter().zip(challenges))
         .map(|((index, _), (z, k))| (keys[*index], -(z * k)))
         .collect();
-    terms.sort_unstable_by(|(a, _), (b, _)| a.bytes.cmp(&b.bytes));
+    terms.sort_unstable_by_key(|(key, _)| key.bytes);
     terms.dedup_by(|(key, scalar), (kept_key, kept_scalar)| {
         let same = key.bytes == kept_key.bytes;
         if same {
