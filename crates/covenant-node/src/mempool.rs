@@ -154,8 +154,9 @@ impl Mempool {
     }
 
     /// Whether `hash` is pending or among the latest transactions seen in blocks: a copy of it needs
-    /// no verification (it would be refused as a duplicate or a stale nonce, or it was verified in
-    /// a proposal that, if it fails, other validators will propose it again from their mempools).
+    /// no verification. It would be refused as a duplicate or a stale nonce, or it was verified in a
+    /// valid proposal; if that proposal is not decided, the validators that hold the transaction
+    /// pending propose it again.
     pub fn knows(&self, hash: &Hash) -> bool {
         self.by_hash.contains_key(hash) || self.recently_in_blocks_set.contains(hash)
     }

