@@ -14,11 +14,13 @@
 //!   Every refusal becomes a [`NetworkEvent::PeerRefused`] for the audit log.
 //! - **The allowlist follows the chain.** [`NetworkHandle::set_allowed`] replaces it; peers that
 //!   are no longer allowed are disconnected at once.
-//! - **Authenticated broadcast.** Consensus messages and transactions travel on two gossipsub
-//!   topics with their own size limits. Gossip messages are anonymous (ADR 0006): every payload
+//! - **Authenticated broadcast.** Consensus messages and transactions travel on gossipsub topics
+//!   with their own size limits. Gossip messages are anonymous (ADR 0006): every payload
 //!   carries its author's signature at the application layer, and the peer that relays a message
 //!   is authenticated by Noise and must be allowed, or the message is neither delivered nor
-//!   forwarded. Messages are named by the SHA-256 of their content.
+//!   forwarded. Messages are named by the SHA-256 of their content. An author that gossips with
+//!   every admitted peer publishes on a direct topic, whose messages are not forwarded; one that
+//!   lacks a link publishes on a relayed topic (ADR 0009).
 //! - **Block sync.** A request-response protocol asks a peer for a range of blocks; the network
 //!   does not know blocks, so requests reach the node as [`NetworkEvent::BlockRequest`] and it
 //!   answers with the encoded blocks. A periodic status exchange reports every peer's height.
@@ -105,4 +107,4 @@ pub use handle::NetworkHandle;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peer::{peer_id_of, public_key_of};
 pub use protocol::GetBlocks;
-pub use service::{Network, topic_names};
+pub use service::{Network, TopicNames, topic_names};

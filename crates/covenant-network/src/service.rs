@@ -52,42 +52,82 @@ pub(crate) struct Behaviour {
     ping: ping::Behaviour,
 }
 
+/// What a gossip topic carries, and whether its messages are forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TopicKind {
+    consensus: bool,
+    relayed: bool,
+}
+
+/// The four gossip topics, in subscription-mask bit order.
+const TOPIC_KINDS: [TopicKind; 4] = [
+    TopicKind { consensus: true, relayed: true },
+    TopicKind { consensus: true, relayed: false },
+    TopicKind { consensus: false, relayed: true },
+    TopicKind { consensus: false, relayed: false },
+];
+
+/// A peer subscribed to every topic (one bit each) receives every broadcast.
+const TOPICS_ALL: u8 = (1 << TOPIC_KINDS.len()) - 1;
+
 /// Gossip topics and the sync protocol name, all carrying the network id.
 struct Names {
-    consensus: IdentTopic,
-    tx: IdentTopic,
+    /// In [`TOPIC_KINDS`] order.
+    topics: [IdentTopic; 4],
     sync: StreamProtocol,
 }
 
-/// Bit of the consensus topic in a peer's subscription mask.
-const TOPIC_CONSENSUS: u8 = 1;
-/// Bit of the transaction topic.
-const TOPIC_TX: u8 = 2;
-/// A peer subscribed to both topics receives every broadcast.
-const TOPICS_ALL: u8 = TOPIC_CONSENSUS | TOPIC_TX;
-
 impl Names {
-    fn topic_bit(&self, topic: &TopicHash) -> u8 {
-        if *topic == self.consensus.hash() {
-            TOPIC_CONSENSUS
-        } else if *topic == self.tx.hash() {
-            TOPIC_TX
-        } else {
-            0
-        }
-    }
-
     fn new(network_id: &str) -> Result<Names, NetworkError> {
         let sync = StreamProtocol::try_from_owned(format!("/covenant/{network_id}/sync/1"))
             .map_err(|error| NetworkError::Setup { detail: error.to_string() })?;
-        let (consensus, tx) = topic_names(network_id);
-        Ok(Names { consensus: IdentTopic::new(consensus), tx: IdentTopic::new(tx), sync })
+        let names = topic_names(network_id);
+        let topics = [names.consensus, names.consensus_direct, names.tx, names.tx_direct].map(IdentTopic::new);
+        Ok(Names { topics, sync })
+    }
+
+    /// Index of `topic` in [`TOPIC_KINDS`].
+    fn index(&self, topic: &TopicHash) -> Option<usize> {
+        self.topics.iter().position(|known| known.hash() == *topic)
+    }
+
+    fn topic_bit(&self, topic: &TopicHash) -> u8 {
+        self.index(topic).map_or(0, |index| 1 << index)
+    }
+
+    fn kind(&self, topic: &TopicHash) -> Option<TopicKind> {
+        self.index(topic).map(|index| TOPIC_KINDS[index])
+    }
+
+    fn topic(&self, kind: TopicKind) -> TopicHash {
+        let index = TOPIC_KINDS.iter().position(|known| *known == kind).expect("every kind has a topic");
+        self.topics[index].hash()
     }
 }
 
+/// The gossip topics of a network. A message's author publishes it to every peer it gossips with;
+/// it uses a direct topic when that is every admitted peer, so that relayed copies would only be
+/// duplicates, and a relayed topic when it lacks a link (ADR 0009).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicNames {
+    /// Consensus messages; forwarded by receivers.
+    pub consensus: String,
+    /// Consensus messages whose author reached every admitted peer; delivered, not forwarded.
+    pub consensus_direct: String,
+    /// Transaction batches; forwarded by receivers.
+    pub tx: String,
+    /// Transaction batches whose author reached every admitted peer; delivered, not forwarded.
+    pub tx_direct: String,
+}
+
 /// The gossip topic names for a network id, for tools and tests that speak the protocol directly.
-pub fn topic_names(network_id: &str) -> (String, String) {
-    (format!("/covenant/{network_id}/consensus/2"), format!("/covenant/{network_id}/tx/2"))
+pub fn topic_names(network_id: &str) -> TopicNames {
+    TopicNames {
+        consensus: format!("/covenant/{network_id}/consensus/2"),
+        consensus_direct: format!("/covenant/{network_id}/consensus-direct/2"),
+        tx: format!("/covenant/{network_id}/tx/2"),
+        tx_direct: format!("/covenant/{network_id}/tx-direct/2"),
+    }
 }
 
 fn setup_error(error: impl std::fmt::Display) -> NetworkError {
@@ -95,7 +135,8 @@ fn setup_error(error: impl std::fmt::Display) -> NetworkError {
 }
 
 fn gossip_behaviour(names: &Names) -> Result<gossipsub::Behaviour, NetworkError> {
-    let config = gossipsub::ConfigBuilder::default()
+    let mut builder = gossipsub::ConfigBuilder::default();
+    builder
         // Messages carry no author, sequence number or signature (ADR 0006): every payload is
         // signed by its author at the application layer (transactions by their operator, consensus
         // messages by their validator), and the peer that relays a message is authenticated by
@@ -113,14 +154,16 @@ fn gossip_behaviour(names: &Names) -> Result<gossipsub::Behaviour, NetworkError>
         // validators a message reaches everyone in one hop.
         .flood_publish(true)
         .heartbeat_interval(GOSSIP_HEARTBEAT_INTERVAL)
-        .max_transmit_size(CONSENSUS_PAYLOAD_BYTES_MAX + GOSSIP_ENVELOPE_BYTES_MAX)
-        .max_transmit_size_for_topic(CONSENSUS_PAYLOAD_BYTES_MAX + GOSSIP_ENVELOPE_BYTES_MAX, names.consensus.hash())
-        .max_transmit_size_for_topic(TX_PAYLOAD_BYTES_MAX + GOSSIP_ENVELOPE_BYTES_MAX, names.tx.hash())
-        .build()
-        .map_err(setup_error)?;
+        .max_transmit_size(CONSENSUS_PAYLOAD_BYTES_MAX + GOSSIP_ENVELOPE_BYTES_MAX);
+    for (topic, kind) in names.topics.iter().zip(TOPIC_KINDS) {
+        let payload_max = if kind.consensus { CONSENSUS_PAYLOAD_BYTES_MAX } else { TX_PAYLOAD_BYTES_MAX };
+        builder.max_transmit_size_for_topic(payload_max + GOSSIP_ENVELOPE_BYTES_MAX, topic.hash());
+    }
+    let config = builder.build().map_err(setup_error)?;
     let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).map_err(setup_error)?;
-    gossip.subscribe(&names.consensus).map_err(setup_error)?;
-    gossip.subscribe(&names.tx).map_err(setup_error)?;
+    for topic in &names.topics {
+        gossip.subscribe(topic).map_err(setup_error)?;
+    }
     Ok(gossip)
 }
 
@@ -393,14 +436,8 @@ impl Service {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::BroadcastConsensus(bytes) => {
-                let topic = self.names.consensus.hash();
-                self.publish(topic, bytes);
-            }
-            Command::BroadcastTx(bytes) => {
-                let topic = self.names.tx.hash();
-                self.publish(topic, bytes);
-            }
+            Command::BroadcastConsensus(bytes) => self.broadcast(true, bytes),
+            Command::BroadcastTx(bytes) => self.broadcast(false, bytes),
             Command::SendConsensus { peer, bytes } => {
                 if self.swarm.is_connected(&peer) && self.is_admitted(&peer) {
                     // The acknowledgement is not tracked: point-to-point consensus is best effort.
@@ -415,6 +452,24 @@ impl Service {
             // Handled by the run loop.
             Command::Shutdown(_) => {}
         }
+    }
+
+    /// Publishes on the direct topic of its kind if this node reaches every admitted peer itself,
+    /// else on the relayed one, so that a peer this node has no link to still hears of it through
+    /// the others. Between fully connected validators relayed copies only doubled the bytes and the
+    /// work of receiving them (ADR 0009).
+    fn broadcast(&mut self, consensus: bool, bytes: Vec<u8>) {
+        let relayed = !self.reaches_every_peer();
+        let topic = self.names.topic(TopicKind { consensus, relayed });
+        self.publish(topic, bytes);
+    }
+
+    /// Whether this node is connected to, and gossips with, every admitted peer: then publishing
+    /// (to every subscribed peer, not only the mesh) reaches them all in one hop.
+    fn reaches_every_peer(&self) -> bool {
+        let gossip_peers = lock(&self.shared.gossip_peers);
+        let local = self.swarm.local_peer_id();
+        self.allowed.iter().all(|peer| peer == local || self.banned.contains_key(peer) || gossip_peers.contains(peer))
     }
 
     fn publish(&mut self, topic: TopicHash, bytes: Vec<u8>) {
@@ -693,11 +748,7 @@ impl Service {
             tracing::warn!(%relay, "gossip from a peer outside the allowlist rejected");
             return MessageAcceptance::Reject;
         }
-        let consensus = if message.topic == self.names.consensus.hash() {
-            true
-        } else if message.topic == self.names.tx.hash() {
-            false
-        } else {
+        let Some(TopicKind { consensus, relayed }) = self.names.kind(&message.topic) else {
             return MessageAcceptance::Reject;
         };
         let max = if consensus { CONSENSUS_PAYLOAD_BYTES_MAX } else { TX_PAYLOAD_BYTES_MAX };
@@ -711,7 +762,8 @@ impl Service {
         } else {
             NetworkEvent::Transaction { from: relay, bytes }
         };
-        if self.emit(event) { MessageAcceptance::Accept } else { MessageAcceptance::Ignore }
+        // "Ignore" keeps a delivered direct message from being forwarded, without blaming its sender.
+        if self.emit(event) && relayed { MessageAcceptance::Accept } else { MessageAcceptance::Ignore }
     }
 
     fn on_sync(&mut self, event: request_response::Event<Request, Response>) {

@@ -83,9 +83,10 @@ fn rogue_swarm(index: u8) -> Swarm<Rogue> {
         .build()
         .expect("gossip config");
     let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).expect("gossip");
-    let (consensus, tx) = topic_names(NETWORK_ID);
-    gossip.subscribe(&IdentTopic::new(consensus)).expect("subscribe");
-    gossip.subscribe(&IdentTopic::new(tx)).expect("subscribe");
+    let topics = topic_names(NETWORK_ID);
+    for topic in [topics.consensus, topics.consensus_direct, topics.tx, topics.tx_direct] {
+        gossip.subscribe(&IdentTopic::new(topic)).expect("subscribe");
+    }
     let protocol = StreamProtocol::try_from_owned(format!("/covenant/{NETWORK_ID}/sync/1")).expect("protocol");
     let sync = request_response::Behaviour::with_codec(
         RawCodec,
@@ -136,7 +137,7 @@ async fn oversized_gossip_from_an_allowed_peer_is_dropped_by_the_network() {
         let mut honest = start(0, port, &[0, 5], &[]).await;
         let mut rogue = rogue_swarm(5);
         rogue.dial(dial_address(0, port)).expect("dial");
-        let (_, tx_topic) = topic_names(NETWORK_ID);
+        let tx_topic = topic_names(NETWORK_ID).tx;
         let tx_hash = IdentTopic::new(tx_topic.clone()).hash();
         drive_until(&mut rogue, "honest node's subscription", |event| {
             matches!(event, SwarmEvent::Behaviour(RogueEvent::Gossip(gossipsub::Event::Subscribed { topic, .. })) if *topic == tx_hash)
@@ -187,6 +188,54 @@ async fn malformed_sync_request_gets_the_peer_disconnected() {
         })
         .await;
         assert!(!honest.handle.connected_peers().contains(&peer(5)));
+        polling.await.expect("rogue task");
+    })
+    .await;
+}
+
+/// A batch on the direct topic is delivered but never forwarded: its author published it to every
+/// peer itself (ADR 0009). One on the relayed topic is forwarded. Here the rogue has a link to node
+/// 1 only, so node 0 can hear its batches only through node 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_transaction_batches_are_delivered_but_not_relayed() {
+    bounded(TEST_LIMIT, async {
+        let (port_0, port_1) = (free_port(), free_port());
+        let allowed = [0, 1, 5];
+        let mut relay = start(1, port_1, &allowed, &[]).await;
+        let mut far = start(0, port_0, &allowed, &[(1, port_1)]).await;
+        wait_until("nodes 0 and 1 gossip", || relay.handle.gossip_peers().len() == 1).await;
+        let mut rogue = rogue_swarm(5);
+        rogue.dial(dial_address(1, port_1)).expect("dial");
+        let topics = topic_names(NETWORK_ID);
+        let direct_hash = IdentTopic::new(topics.tx_direct.clone()).hash();
+        drive_until(&mut rogue, "node 1's subscription", |event| {
+            matches!(event, SwarmEvent::Behaviour(RogueEvent::Gossip(gossipsub::Event::Subscribed { topic, .. })) if *topic == direct_hash)
+        })
+        .await;
+        wait_until("the rogue gossips with node 1", || relay.handle.gossip_peers().len() == 2).await;
+
+        rogue.behaviour_mut().gossip.publish(IdentTopic::new(topics.tx_direct), b"direct".to_vec()).expect("publish");
+        rogue.behaviour_mut().gossip.publish(IdentTopic::new(topics.tx), b"relayed".to_vec()).expect("publish");
+        let polling = keep_polling(rogue);
+
+        // Node 1 gets both, from the rogue.
+        for payload in [&b"direct"[..], b"relayed"] {
+            let from = wait_event(&mut relay, "a batch at node 1", |event| match event {
+                NetworkEvent::Transaction { from, bytes } if bytes == payload => Some(*from),
+                _ => None,
+            })
+            .await;
+            assert_eq!(from, peer(5));
+        }
+        // Node 0 gets only the relayed one, from node 1; the direct one would have come first.
+        let first = wait_event(&mut far, "a batch at node 0", |event| match event {
+            NetworkEvent::Transaction { from, bytes } => Some((*from, bytes.clone())),
+            _ => None,
+        })
+        .await;
+        assert_eq!(first, (peer(1), b"relayed".to_vec()), "a direct batch must not be forwarded");
+        let later = events_within(&mut far, Duration::from_millis(300)).await;
+        assert!(!later.iter().any(|event| matches!(event, NetworkEvent::Transaction { .. })), "{later:?}");
         polling.await.expect("rogue task");
     })
     .await;

@@ -77,6 +77,50 @@ async fn four_validators_connect_and_broadcast_both_kinds() {
     .await;
 }
 
+/// A node missing a link to an admitted peer publishes transactions and votes to be relayed, so that
+/// the peer still gets them through the others; a node linked to every peer publishes them for
+/// direct delivery (ADR 0009). A line 0 — 1 — 2 of nodes that all allow each other shows both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_reaches_a_peer_without_a_direct_link_through_a_relay() {
+    bounded(TEST_LIMIT, async {
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let allowed = [0, 1, 2];
+        let mut middle = start(1, ports[1], &allowed, &[]).await;
+        let mut left = start(0, ports[0], &allowed, &[(1, ports[1])]).await;
+        let mut right = start(2, ports[2], &allowed, &[(1, ports[1])]).await;
+        wait_until("the line 0 — 1 — 2", || {
+            middle.handle.gossip_peers().len() == 2
+                && left.handle.gossip_peers().len() == 1
+                && right.handle.gossip_peers().len() == 1
+        })
+        .await;
+
+        left.handle.broadcast_tx(b"from an end".to_vec()).await.expect("broadcast");
+        left.handle.broadcast_consensus(b"vote from an end".to_vec()).await.expect("broadcast");
+        for node in [&mut middle, &mut right] {
+            wait_event(node, "the end's batch", |event| {
+                matches!(event, NetworkEvent::Transaction { bytes, .. } if bytes == b"from an end").then_some(())
+            })
+            .await;
+            wait_event(node, "the end's vote", |event| {
+                matches!(event, NetworkEvent::Consensus { bytes, .. } if bytes == b"vote from an end").then_some(())
+            })
+            .await;
+        }
+        middle.handle.broadcast_tx(b"from the middle".to_vec()).await.expect("broadcast");
+        for node in [&mut left, &mut right] {
+            let from = wait_event(node, "the middle's batch", |event| match event {
+                NetworkEvent::Transaction { from, bytes } if bytes == b"from the middle" => Some(*from),
+                _ => None,
+            })
+            .await;
+            assert_eq!(from, peer(1));
+        }
+        assert!(left.handle.connected_peers().len() == 1, "the ends never linked up");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unregistered_peer_is_refused_reported_and_gets_no_message_through() {
     bounded(TEST_LIMIT, async {
