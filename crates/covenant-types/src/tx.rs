@@ -236,11 +236,18 @@ pub struct RejectedTx {
     pub error: TxError,
 }
 
+/// Bytes a signed transaction's encoding spends after its body: the signer's key and the
+/// signature, both fixed-size arrays (BCS writes no length for them).
+const SIGNER_AND_SIGNATURE_BYTES: usize = 32 + 64;
+
 /// A transaction whose chain id and strict signature have been checked. Only this module can make one,
 /// so holding a `VerifiedTx` proves the check was done (once) and need not be repeated.
+///
+/// The transaction is shared (`Arc`): the mempool, proposals and block validation hand the same
+/// verified transaction around, and a clone is a reference count, not a copy of its strings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedTx {
-    tx: SignedTx,
+    tx: std::sync::Arc<SignedTx>,
     hash: Hash,
     encoded_bytes: usize,
 }
@@ -255,10 +262,17 @@ impl VerifiedTx {
     /// Checks many transactions, verifying their signatures in one batch. Returns one result per
     /// transaction in order; a failed one hands its transaction back with the reason.
     pub fn verify_batch(txs: Vec<SignedTx>, chain: &ChainId) -> Vec<Result<VerifiedTx, RejectedTx>> {
-        let hashes: Vec<Hash> = txs.iter().map(|tx| tx.body.hash()).collect();
+        // The body is encoded once, for its hash and for the transaction's encoded length.
+        let measured: Vec<(Hash, usize)> = txs
+            .iter()
+            .map(|tx| {
+                let body = encode(&tx.body);
+                (Hash::digest(&body), body.len() + SIGNER_AND_SIGNATURE_BYTES)
+            })
+            .collect();
         let items: Vec<BatchItem<'_>> = txs
             .iter()
-            .zip(&hashes)
+            .zip(measured.iter().map(|(hash, _)| hash))
             .filter(|(tx, _)| &tx.body.chain_id == chain)
             .map(|(tx, hash)| BatchItem {
                 key: &tx.signer,
@@ -269,17 +283,14 @@ impl VerifiedTx {
             .collect();
         let mut signature_results = verify_batch(chain, &items).into_iter();
         txs.into_iter()
-            .zip(hashes)
-            .map(|(tx, hash)| {
+            .zip(measured)
+            .map(|(tx, (hash, encoded_bytes))| {
                 if &tx.body.chain_id != chain {
                     let error = TxError::WrongChain { found: tx.body.chain_id.clone(), expected: chain.clone() };
                     return Err(RejectedTx { tx: Box::new(tx), error });
                 }
                 match signature_results.next().expect("one signature result per same-chain transaction") {
-                    Ok(()) => {
-                        let encoded_bytes = bcs::serialized_size(&tx).expect("transactions always encode");
-                        Ok(VerifiedTx { tx, hash, encoded_bytes })
-                    }
+                    Ok(()) => Ok(VerifiedTx { tx: std::sync::Arc::new(tx), hash, encoded_bytes }),
                     Err(error) => Err(RejectedTx { tx: Box::new(tx), error: TxError::Signature(error) }),
                 }
             })
@@ -301,8 +312,8 @@ impl VerifiedTx {
         self.encoded_bytes
     }
 
-    /// Gives the transaction back.
+    /// Gives the transaction back (a copy if it is still shared).
     pub fn into_inner(self) -> SignedTx {
-        self.tx
+        std::sync::Arc::unwrap_or_clone(self.tx)
     }
 }

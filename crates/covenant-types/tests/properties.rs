@@ -118,6 +118,15 @@ proptest! {
     }
 
     #[test]
+    fn verified_transaction_knows_its_hash_and_encoded_length(tx in signed_tx()) {
+        let chain = tx.body.chain_id.clone();
+        let verified = VerifiedTx::verify(tx.clone(), &chain).unwrap();
+        prop_assert_eq!(verified.hash(), tx.body.hash());
+        prop_assert_eq!(verified.encoded_bytes(), tx.encode().len());
+        prop_assert_eq!(verified.into_inner(), tx);
+    }
+
+    #[test]
     fn streamed_hash_is_the_digest_of_the_canonical_bytes(tx in signed_tx()) {
         prop_assert_eq!(covenant_types::hash_of(&tx), Hash::digest(&covenant_types::encode(&tx)));
         prop_assert_eq!(tx.body.hash(), Hash::digest(&covenant_types::encode(&tx.body)));

@@ -71,6 +71,7 @@ impl Outcomes {
 
 /// The transactions of `block` this node already verified at admission (still pending in its
 /// mempool), by position. Holds the mempool lock only for the lookups.
+///
 pub fn known_verified(block: &Block, mempool: &Mutex<Mempool>) -> Vec<Option<VerifiedTx>> {
     let hashes: Vec<Hash> = block.transactions.iter().map(|tx| tx.body.hash()).collect();
     let mempool = mempool.lock().expect("mempool lock poisoned");
@@ -78,8 +79,15 @@ pub fn known_verified(block: &Block, mempool: &Mutex<Mempool>) -> Vec<Option<Ver
         .transactions
         .iter()
         .zip(&hashes)
-        .map(|(tx, hash)| mempool.verified(hash).filter(|known| known.tx() == tx))
+        .map(|(tx, hash)| mempool.verified(hash).filter(|known| is_signed_alike(known, tx)))
         .collect()
+}
+
+/// Whether `tx`, whose body hashes to `known`'s hash, is `known`. The bodies are equal (SHA-256 is
+/// collision resistant: the signatures the whole chain rests on cover only that hash), so only the
+/// signer and the signature, which the hash does not cover, are compared.
+fn is_signed_alike(known: &VerifiedTx, tx: &SignedTx) -> bool {
+    known.tx().signer == tx.signer && known.tx().signature == tx.signature
 }
 
 /// Verifies the transactions of a block that were not verified at admission (`known` holds those
@@ -219,4 +227,44 @@ pub fn build(
         key,
         dropped: dropped.iter().map(|(tx, _)| tx.hash()).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use covenant_types::{AccountId, AssetId, ChainId, OperatorId, Payload, Principal, SecretKey, Transfer, TxBody};
+
+    fn transfer(chain: &ChainId) -> TxBody {
+        TxBody {
+            version: covenant_types::ENCODING_VERSION,
+            chain_id: chain.clone(),
+            sender: Principal::Operator(OperatorId::new("bank-1.ops").expect("id")),
+            nonce: 7,
+            created_at_ms: 1,
+            payload: Payload::Transfer(Transfer {
+                from: AccountId::new("bank-1/ops").expect("id"),
+                to: AccountId::new("bank-2/treasury").expect("id"),
+                asset: AssetId::new("usd").expect("id"),
+                amount: 5,
+                memo: String::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_block_transaction_is_known_only_with_the_same_signer_and_signature() {
+        let chain = ChainId::new("test-chain").expect("id");
+        let key = SecretKey::from_seed(&[1; 32]);
+        let tx = SignedTx::sign(transfer(&chain), &key);
+        let known = VerifiedTx::verify(tx.clone(), &chain).expect("valid");
+        assert!(is_signed_alike(&known, &tx));
+
+        let mut other_signature = tx.clone();
+        other_signature.signature.0[63] ^= 1;
+        assert!(!is_signed_alike(&known, &other_signature), "a different signature must be verified again");
+
+        let other_signer = SignedTx::sign(transfer(&chain), &SecretKey::from_seed(&[2; 32]));
+        assert_eq!(other_signer.body.hash(), tx.body.hash());
+        assert!(!is_signed_alike(&known, &other_signer), "a different signer must be verified again");
+    }
 }
