@@ -129,6 +129,19 @@ fn keep_polling(mut swarm: Swarm<Rogue>) -> tokio::task::JoinHandle<Swarm<Rogue>
     })
 }
 
+/// The next transaction `node` hears (relay and payload), checking that no other follows within
+/// 300 ms.
+async fn only_transaction(node: &mut TestNode, what: &str) -> (libp2p::PeerId, Vec<u8>) {
+    let got = wait_event(node, what, |event| match event {
+        NetworkEvent::Transaction { from, bytes } => Some((*from, bytes.clone())),
+        _ => None,
+    })
+    .await;
+    let later = events_within(node, Duration::from_millis(300)).await;
+    assert!(!later.iter().any(|event| matches!(event, NetworkEvent::Transaction { .. })), "after {what}: {later:?}");
+    got
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_gossip_from_an_allowed_peer_is_dropped_by_the_network() {
     bounded(TEST_LIMIT, async {
@@ -152,14 +165,8 @@ async fn oversized_gossip_from_an_allowed_peer_is_dropped_by_the_network() {
         rogue.behaviour_mut().gossip.publish(IdentTopic::new(tx_topic), b"valid tx".to_vec()).expect("publish");
         let polling = keep_polling(rogue);
 
-        let got = wait_event(&mut honest, "the valid tx", |event| match event {
-            NetworkEvent::Transaction { from, bytes } => Some((*from, bytes.clone())),
-            _ => None,
-        })
-        .await;
+        let got = only_transaction(&mut honest, "the valid tx").await;
         assert_eq!(got, (peer(5), b"valid tx".to_vec()), "oversized transactions never reach the node");
-        let later = events_within(&mut honest, Duration::from_millis(300)).await;
-        assert!(!later.iter().any(|event| matches!(event, NetworkEvent::Transaction { .. })), "{later:?}");
         polling.await.expect("rogue task");
     })
     .await;
@@ -228,14 +235,8 @@ async fn direct_transaction_batches_are_delivered_but_not_relayed() {
             assert_eq!(from, peer(5));
         }
         // Node 0 gets only the relayed one, from node 1; the direct one would have come first.
-        let first = wait_event(&mut far, "a batch at node 0", |event| match event {
-            NetworkEvent::Transaction { from, bytes } => Some((*from, bytes.clone())),
-            _ => None,
-        })
-        .await;
+        let first = only_transaction(&mut far, "a batch at node 0").await;
         assert_eq!(first, (peer(1), b"relayed".to_vec()), "a direct batch must not be forwarded");
-        let later = events_within(&mut far, Duration::from_millis(300)).await;
-        assert!(!later.iter().any(|event| matches!(event, NetworkEvent::Transaction { .. })), "{later:?}");
         polling.await.expect("rogue task");
     })
     .await;
