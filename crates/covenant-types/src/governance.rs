@@ -213,3 +213,31 @@ pub enum GovernanceAction {
     /// threshold still needs two members and the two-person rule. Added last: BCS numbers variants.
     EmergencyRevokeOperator(OperatorId),
 }
+
+impl GovernanceAction {
+    /// The action's variant name, e.g. `SetParameter`: a short subject for the audit log that does
+    /// not format the action's contents (a contract's code can be a megabyte).
+    pub fn name(&self) -> &'static str {
+        match self {
+            GovernanceAction::AdmitMember { .. } => "AdmitMember",
+            GovernanceAction::SuspendMember { .. } => "SuspendMember",
+            GovernanceAction::RemoveMember { .. } => "RemoveMember",
+            GovernanceAction::SetSanctionedJurisdictions { .. } => "SetSanctionedJurisdictions",
+            GovernanceAction::RegisterOperator { .. } => "RegisterOperator",
+            GovernanceAction::RevokeOperator { .. } => "RevokeOperator",
+            GovernanceAction::RotateOperatorKey { .. } => "RotateOperatorKey",
+            GovernanceAction::AddNode { .. } => "AddNode",
+            GovernanceAction::RemoveNode { .. } => "RemoveNode",
+            GovernanceAction::SetParameter { .. } => "SetParameter",
+            GovernanceAction::SetThreshold { .. } => "SetThreshold",
+            GovernanceAction::RegisterSchema { .. } => "RegisterSchema",
+            GovernanceAction::AdmitContract { .. } => "AdmitContract",
+            GovernanceAction::PauseContract { .. } => "PauseContract",
+            GovernanceAction::ResumeContract { .. } => "ResumeContract",
+            GovernanceAction::RetireContract { .. } => "RetireContract",
+            GovernanceAction::ChangeNodeRole { .. } => "ChangeNodeRole",
+            GovernanceAction::UpgradeContract { .. } => "UpgradeContract",
+            GovernanceAction::EmergencyRevokeOperator { .. } => "EmergencyRevokeOperator",
+        }
+    }
+}

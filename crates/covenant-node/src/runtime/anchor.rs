@@ -72,7 +72,7 @@ pub fn block_records(node: &NodeId, block: &Block, receipts: &[Receipt]) -> Vec<
     for (tx, receipt) in block.transactions.iter().zip(receipts) {
         let body = &tx.body;
         let (event, subject) = match &body.payload {
-            Payload::GovernancePropose(proposal) => (EventType::GovernanceAction, action_name(&proposal.action)),
+            Payload::GovernancePropose(proposal) => (EventType::GovernanceAction, proposal.action.name().to_string()),
             Payload::GovernanceApprove(id) | Payload::GovernanceReject(id) | Payload::GovernanceWithdraw(id) => {
                 (EventType::GovernanceAction, id.to_hex())
             }
@@ -100,12 +100,6 @@ pub fn block_records(node: &NodeId, block: &Block, receipts: &[Receipt]) -> Vec<
     records
 }
 
-/// A proposal's action as a short name for the audit log.
-fn action_name(action: &covenant_types::GovernanceAction) -> String {
-    let debug = format!("{action:?}");
-    debug.split(['(', ' ', '{']).next().unwrap_or_default().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,8 +107,8 @@ mod tests {
     #[test]
     fn action_names_are_the_variant_names() {
         let action = covenant_types::GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 5 };
-        assert_eq!(action_name(&action), "SetParameter");
+        assert_eq!(action.name(), "SetParameter");
         let action = covenant_types::GovernanceAction::SuspendMember(covenant_types::MemberId::new("bank-a").unwrap());
-        assert_eq!(action_name(&action), "SuspendMember");
+        assert_eq!(action.name(), "SuspendMember");
     }
 }
