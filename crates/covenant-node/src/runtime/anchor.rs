@@ -102,7 +102,6 @@ pub fn block_records(node: &NodeId, block: &Block, receipts: &[Receipt]) -> Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
     fn action_names_are_the_variant_names() {
