@@ -59,7 +59,7 @@ struct TopicKind {
     relayed: bool,
 }
 
-/// The four gossip topics, in subscription-mask bit order.
+/// The four gossip topics, in subscription-mask bit order (the order of [`TopicNames::all`]).
 const TOPIC_KINDS: [TopicKind; 4] = [
     TopicKind { consensus: true, relayed: true },
     TopicKind { consensus: true, relayed: false },
@@ -81,8 +81,7 @@ impl Names {
     fn new(network_id: &str) -> Result<Names, NetworkError> {
         let sync = StreamProtocol::try_from_owned(format!("/covenant/{network_id}/sync/1"))
             .map_err(|error| NetworkError::Setup { detail: error.to_string() })?;
-        let names = topic_names(network_id);
-        let topics = [names.consensus, names.consensus_direct, names.tx, names.tx_direct].map(IdentTopic::new);
+        let topics = topic_names(network_id).all().map(IdentTopic::new);
         Ok(Names { topics, sync })
     }
 
@@ -118,6 +117,14 @@ pub struct TopicNames {
     pub tx: String,
     /// Transaction batches whose author reached every admitted peer; delivered, not forwarded.
     pub tx_direct: String,
+}
+
+impl TopicNames {
+    /// All four, in the order of the network's subscription mask: consensus, consensus direct,
+    /// transactions, transactions direct.
+    pub fn all(self) -> [String; 4] {
+        [self.consensus, self.consensus_direct, self.tx, self.tx_direct]
+    }
 }
 
 /// The gossip topic names for a network id, for tools and tests that speak the protocol directly.

@@ -83,8 +83,7 @@ fn rogue_swarm(index: u8) -> Swarm<Rogue> {
         .build()
         .expect("gossip config");
     let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).expect("gossip");
-    let topics = topic_names(NETWORK_ID);
-    for topic in [topics.consensus, topics.consensus_direct, topics.tx, topics.tx_direct] {
+    for topic in topic_names(NETWORK_ID).all() {
         gossip.subscribe(&IdentTopic::new(topic)).expect("subscribe");
     }
     let protocol = StreamProtocol::try_from_owned(format!("/covenant/{NETWORK_ID}/sync/1")).expect("protocol");

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{BatchItem, CryptoError, PublicKey, Signature, SignatureDomain, verify_batch};
+use crate::crypto::{
+    BatchItem, CryptoError, PUBLIC_KEY_BYTES, PublicKey, SIGNATURE_BYTES, Signature, SignatureDomain, verify_batch,
+};
 use crate::encoding::{DecodeError, check_version, decode, encode};
 use crate::governance::{GovernanceAction, ProposalId};
 use crate::hash::Hash;
@@ -238,7 +240,7 @@ pub struct RejectedTx {
 
 /// Bytes a signed transaction's encoding spends after its body: the signer's key and the
 /// signature, both fixed-size arrays (BCS writes no length for them).
-const SIGNER_AND_SIGNATURE_BYTES: usize = 32 + 64;
+const SIGNER_AND_SIGNATURE_BYTES: usize = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
 
 /// A transaction whose chain id and strict signature have been checked. Only this module can make one,
 /// so holding a `VerifiedTx` proves the check was done (once) and need not be repeated.

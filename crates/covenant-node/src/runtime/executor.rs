@@ -263,7 +263,10 @@ mod tests {
         other_signature.signature.0[63] ^= 1;
         assert!(!is_signed_alike(&known, &other_signature), "a different signature must be verified again");
 
-        let other_signer = SignedTx::sign(transfer(&chain), &SecretKey::from_seed(&[2; 32]));
+        // The same signature bytes under another key: the block would name a signer the pending
+        // transaction does not have, and executing the pending one would not be executing the block.
+        let mut other_signer = tx.clone();
+        other_signer.signer = SecretKey::from_seed(&[2; 32]).public_key();
         assert_eq!(other_signer.body.hash(), tx.body.hash());
         assert!(!is_signed_alike(&known, &other_signer), "a different signer must be verified again");
     }
