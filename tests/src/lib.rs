@@ -30,12 +30,6 @@ pub fn port_bases() -> (u16, u16) {
     (21_000 + offset, 31_000 + offset)
 }
 
-/// The executable `name` found on `PATH`, if any.
-pub fn find_in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
-}
-
 /// Milliseconds since the Unix epoch on this (the test's) clock.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_millis() as u64
@@ -60,28 +54,14 @@ pub fn strip_ansi(text: &str) -> String {
     plain
 }
 
-/// How to start a node process: an optional command prefix (a wrapper such as
-/// `faketime -f +60s`, which then runs `covenant node ...`) and extra environment variables.
+/// Extra environment variables for a node process (e.g. `LD_PRELOAD` of libfaketime).
 #[derive(Clone, Debug, Default)]
 pub struct Launch {
-    /// Program and arguments put in front of `covenant node --config ...`; empty for none.
-    pub prefix: Vec<OsString>,
-    /// Environment variables set for the process (and so for whatever the prefix runs).
+    /// Environment variables set for the process.
     pub env: Vec<(OsString, OsString)>,
 }
 
 impl Launch {
-    /// Runs the node under `program args...`.
-    pub fn prefix<I, S>(program: impl Into<OsString>, args: I) -> Launch
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
-        let mut prefix = vec![program.into()];
-        prefix.extend(args.into_iter().map(Into::into));
-        Launch { prefix, env: Vec::new() }
-    }
-
     /// Adds an environment variable.
     pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Launch {
         self.env.push((name.into(), value.into()));
@@ -89,49 +69,14 @@ impl Launch {
     }
 }
 
-fn send_signal(signal: &str, pid: u32, group: bool) {
-    let target = if group { format!("-{pid}") } else { pid.to_string() };
-    // `kill` fails harmlessly when the process is already gone.
-    let _ = Command::new("kill").args([format!("-{signal}"), "--".into(), target]).stderr(Stdio::null()).status();
-}
-
-/// Whether a live (not zombie) process is left in process group `pgid` (Linux `/proc`).
-fn group_alive(pgid: u32) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
-    entries.flatten().any(|entry| {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { return false };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-        // Fields after the command name in parentheses: state, ppid, pgrp, ...
-        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        fields.len() > 2 && fields[0] != "Z" && fields[0] != "X" && fields[2] == pgid.to_string()
-    })
-}
-
-/// For a process leading its own group: waits until no live process is left in the group.
-fn wait_group_gone(pgid: u32, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while group_alive(pgid) {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
-}
-
 /// A local consortium of node processes.
 pub struct Consortium {
     /// Where configs, keys, data and logs live.
     pub dir: tempfile::TempDir,
-    /// Node processes, `None` while stopped. A node started with a [`Launch`] prefix runs in its own
-    /// process group and the process here is the wrapper (`faketime` forks the real node and passes
-    /// no signals on), so signals go to the whole group.
+    /// Node processes, `None` while stopped.
     pub nodes: Vec<Option<Child>>,
     /// API clients, one per node.
     pub apis: Vec<Client>,
-    /// Per node: whether its process leads its own process group.
-    own_group: Vec<bool>,
 }
 
 impl Consortium {
@@ -160,7 +105,7 @@ impl Consortium {
                 Client::new(SocketAddr::from(([127, 0, 0, 1], api + i as u16))).with_timeout(Duration::from_secs(5))
             })
             .collect();
-        Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis, own_group: vec![false; validators] }
+        Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis }
     }
 
     /// Makes room for one more node (index = the current count), whose config the caller writes to
@@ -172,7 +117,6 @@ impl Consortium {
             Client::new(SocketAddr::from(([127, 0, 0, 1], api + index as u16))).with_timeout(Duration::from_secs(5)),
         );
         self.nodes.push(None);
-        self.own_group.push(false);
         index
     }
 
@@ -181,47 +125,28 @@ impl Consortium {
         self.start_node_with(index, &Launch::default());
     }
 
-    /// Starts (or restarts) node `index` under `launch` (command prefix and environment).
+    /// Starts (or restarts) node `index` with `launch`'s extra environment.
     pub fn start_node_with(&mut self, index: usize, launch: &Launch) {
         assert!(self.nodes[index].is_none(), "node {index} is already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_file(index)).expect("log file");
-        let mut command = match launch.prefix.split_first() {
-            Some((program, args)) => {
-                let mut command = Command::new(program);
-                command.args(args).arg(covenant_binary());
-                command
-            }
-            None => Command::new(covenant_binary()),
-        };
-        command
+        let child = Command::new(covenant_binary())
             .arg("node")
             .arg("--config")
             .arg(self.config_file(index))
             .envs(launch.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
-            .stderr(log);
-        let own_group = !launch.prefix.is_empty();
-        if own_group {
-            use std::os::unix::process::CommandExt;
-            command.process_group(0);
-        }
-        let child = command.spawn().unwrap_or_else(|error| panic!("node {index} does not start: {error}"));
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|error| panic!("node {index} does not start: {error}"));
         self.nodes[index] = Some(child);
-        self.own_group[index] = own_group;
     }
 
     /// Kills node `index` with SIGKILL and waits until it is gone.
     pub fn kill_node(&mut self, index: usize) {
         if let Some(mut child) = self.nodes[index].take() {
-            if self.own_group[index] {
-                send_signal("KILL", child.id(), true);
-                let _ = child.wait();
-                wait_group_gone(child.id(), Duration::from_secs(10));
-            } else {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -229,25 +154,21 @@ impl Consortium {
     /// logs if it does not exit within `timeout` (it is then killed) or exits with a failure.
     pub fn stop_node(&mut self, index: usize, timeout: Duration) {
         let Some(mut child) = self.nodes[index].take() else { return };
-        let own_group = self.own_group[index];
-        send_signal("TERM", child.id(), own_group);
+        // `kill` fails harmlessly when the process is already gone.
+        let _ = Command::new("kill").args(["-TERM", "--", &child.id().to_string()]).stderr(Stdio::null()).status();
         let deadline = Instant::now() + timeout;
         let mut status = None;
         while status.is_none() && Instant::now() < deadline {
             status = child.try_wait().ok().flatten();
             std::thread::sleep(Duration::from_millis(50));
         }
-        let gone = status.is_some()
-            && (!own_group || wait_group_gone(child.id(), deadline.saturating_duration_since(Instant::now())));
-        if !gone {
+        if status.is_none() {
             self.nodes[index] = Some(child);
             self.kill_node(index);
             panic!("node {index} did not stop within {timeout:?} of SIGTERM\n{}", self.logs());
         }
-        // A wrapper killed by the same SIGTERM says nothing about the node itself.
         if let Some(status) = status
             && !status.success()
-            && !own_group
         {
             panic!("node {index} stopped with {status} after SIGTERM\n{}", self.logs());
         }

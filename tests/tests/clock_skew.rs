@@ -5,9 +5,10 @@
 //! timestamp is within the drift bound of the honest clocks (which are the test's clock).
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use covenant_tests::{Consortium, Launch, find_in_path, now_ms};
+use covenant_tests::{Consortium, Launch, now_ms};
 use covenant_types::NodeId;
 
 const SKEW_S: u64 = 60;
@@ -17,28 +18,45 @@ const HEIGHTS: u64 = 6;
 const REFUSAL: &str = "consensus refused a message by covenant rule";
 const DRIFT_RULE: &str = "COV-35-CLOCK-DRIFT";
 
-/// `faketime -f +60s` with the monotonic clock left alone (tokio's timers run on it).
+/// Where Debian's `faketime` package puts the preload library (`/usr/lib/<multiarch>/faketime/`).
+fn find_libfaketime() -> Option<PathBuf> {
+    let lib = Path::new("/usr/lib");
+    let mut candidates = vec![lib.join("faketime/libfaketime.so.1")];
+    if let Ok(entries) = std::fs::read_dir(lib) {
+        candidates.extend(entries.flatten().map(|entry| entry.path().join("faketime/libfaketime.so.1")));
+    }
+    candidates.into_iter().find(|candidate| candidate.is_file())
+}
+
+/// The node's wall clock `SKEW_S` ahead through libfaketime preloaded directly, with the monotonic
+/// clock left alone (tokio's timers run on it). Not the `faketime` wrapper: it keeps a POSIX
+/// semaphore and shared memory named after its pid in /dev/shm, which a killed node leaves behind,
+/// and a later run whose wrapper gets the same pid then fails with "sem_open: File exists".
 fn skewed_launch() -> Launch {
-    let Some(faketime) = find_in_path("faketime") else {
+    let Some(library) = find_libfaketime() else {
         panic!(
-            "`faketime` is not installed, so the clock-skew test cannot run: run scripts/prereqs.sh (it installs the \
+            "libfaketime is not installed, so the clock-skew test cannot run: run scripts/prereqs.sh (it installs the \
              Debian package faketime; CI runs it)"
         )
     };
-    Launch::prefix(faketime, ["-f".to_string(), format!("+{SKEW_S}s")]).env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    Launch::default()
+        .env("LD_PRELOAD", library)
+        .env("FAKETIME", format!("+{SKEW_S}s"))
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
 }
 
-/// Checks the wrapper really skews a process's wall clock, so a failure below is about the node.
+/// Checks the preload really skews a process's wall clock, so a failure below is about the node.
 fn check_faketime_works(launch: &Launch) {
-    let mut command = std::process::Command::new(&launch.prefix[0]);
-    command.args(&launch.prefix[1..]).args(["date", "+%s"]).envs(launch.env.iter().map(|(k, v)| (k, v)));
-    let output = command.output().expect("faketime runs date");
+    let mut command = std::process::Command::new("date");
+    command.arg("+%s").envs(launch.env.iter().map(|(k, v)| (k, v)));
+    let output = command.output().expect("date runs");
     let text = String::from_utf8_lossy(&output.stdout);
-    let faked: u64 = text.trim().parse().unwrap_or_else(|_| panic!("faketime date printed {text:?}: {output:?}"));
+    let faked: u64 =
+        text.trim().parse().unwrap_or_else(|_| panic!("date under libfaketime printed {text:?}: {output:?}"));
     let real = now_ms() / 1000;
     assert!(
         faked >= real + SKEW_S - 5 && faked <= real + SKEW_S + 5,
-        "faketime does not skew the clock by {SKEW_S} s: it says {faked}, the real clock {real}"
+        "libfaketime does not skew the clock by {SKEW_S} s: it says {faked}, the real clock {real}"
     );
 }
 
