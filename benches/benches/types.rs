@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the hot paths in covenant-types: strict single and batch signature
-//! verification, transaction encoding and decoding, hashing, and Merkle roots.
+//! verification, transaction encoding and decoding, hashing, Merkle roots, and the one pass over a
+//! 1,000-transaction block that gives its transactions root and encoded length.
 //!
 //! Run: `cargo bench -p covenant-benches --bench types`. Figures are machine-dependent; compare ratios
 //! (for example batch vs single verification per signature) rather than absolute times.
@@ -81,5 +82,31 @@ fn merkle(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, signatures, encoding, merkle);
+/// What checking a proposal's header costs per transaction: the transactions root and the block's
+/// encoded length.
+fn block_digest(c: &mut Criterion) {
+    let txs: Vec<SignedTx> = (0..1_000u64).map(|nonce| transfer((nonce % 200) as u8 + 1, nonce)).collect();
+    let header = BlockHeader {
+        version: ENCODING_VERSION,
+        chain_id: chain(),
+        height: 2,
+        round: 0,
+        parent_hash: Hash::digest(b"parent"),
+        timestamp_ms: 1_700_000_000_000,
+        proposer: NodeId::new("bank-1.validator").expect("id"),
+        transactions_root: Hash::ZERO,
+        state_root: Hash::ZERO,
+        validator_set_hash: Hash::ZERO,
+        parameters_hash: Hash::ZERO,
+        parent_commit_seals: Vec::new(),
+    };
+    let block = Block { header, transactions: txs.into() };
+    assert_eq!(block.transactions_root_and_encoded_len().1, block.encode().len());
+    let mut group = c.benchmark_group("block");
+    group.throughput(Throughput::Elements(1_000));
+    group.bench_function("root_and_len_1000", |b| b.iter(|| black_box(&block).transactions_root_and_encoded_len()));
+    group.finish();
+}
+
+criterion_group!(benches, signatures, encoding, merkle, block_digest);
 criterion_main!(benches);

@@ -7,7 +7,6 @@ use covenant_rules::ChainParams;
 use covenant_rules::checks::{check_block_limits, check_chain_id, check_clock_drift, check_timestamp_interval};
 use covenant_types::{
     Block, BlockHeader, CommitSeal, ENCODING_VERSION, Hash, NodeId, SignatureDomain, SignedTx, ValidatorSet,
-    merkle_root,
 };
 
 use crate::engine::{BLOCKS_PER_HEIGHT_MAX, Identity, REJECTED_BLOCKS_MAX, ROUNDS_AHEAD_MAX, ROUNDS_BEHIND_KEPT};
@@ -603,10 +602,11 @@ impl HeightState {
                 round: header.round,
             });
         }
+        let (transactions_root, block_bytes) = block.transactions_root_and_encoded_len();
         let fields = [
             ("validator_set_hash", header.validator_set_hash, self.validators_hash),
             ("parameters_hash", header.parameters_hash, self.params_hash),
-            ("transactions_root", header.transactions_root, block.compute_transactions_root()),
+            ("transactions_root", header.transactions_root, transactions_root),
         ];
         for (field, found, expected) in fields {
             if found != expected {
@@ -614,8 +614,6 @@ impl HeightState {
             }
         }
         self.check_parent_seals(ctx, &header.parent_commit_seals)?;
-        let block_bytes = bcs::serialized_size(block)
-            .map_err(|error| ConsensusError::Malformed { what: "block", reason: error.to_string() })?;
         check_block_limits(block_bytes as u64, block.transactions.len() as u64, &self.params)?;
         check_timestamp_interval(header.timestamp_ms, self.parent.timestamp_ms, &self.params)?;
         if fresh {
@@ -740,7 +738,6 @@ impl HeightState {
                 _ => return,
             }
         };
-        let hashes: Vec<Hash> = transactions.iter().map(|tx| tx.body.hash()).collect();
         let header = BlockHeader {
             version: ENCODING_VERSION,
             chain_id: ctx.id.chain_id.clone(),
@@ -749,25 +746,24 @@ impl HeightState {
             parent_hash: self.parent_hash,
             timestamp_ms,
             proposer: ctx.id.node_id.clone(),
-            transactions_root: merkle_root(&hashes),
+            // Set below, from the same pass that measures the block.
+            transactions_root: Hash::ZERO,
             state_root,
             validator_set_hash: self.validators_hash,
             parameters_hash: self.params_hash,
             parent_commit_seals: self.parent_seals.clone(),
         };
-        let block = Block { header, transactions: transactions.into() };
-        let own_check = bcs::serialized_size(&block)
-            .map_err(|error| ConsensusError::Malformed { what: "block", reason: error.to_string() })
-            .and_then(|bytes| {
-                check_block_limits(bytes as u64, block.transactions.len() as u64, &self.params)?;
-                check_timestamp_interval(timestamp_ms, self.parent.timestamp_ms, &self.params)?;
-                Ok(())
-            });
+        let mut block = Block { header, transactions: transactions.into() };
+        // A root is a fixed-size field: the length measured with the placeholder is the block's.
+        let (transactions_root, block_bytes) = block.transactions_root_and_encoded_len();
+        block.header.transactions_root = transactions_root;
+        let own_check = check_block_limits(block_bytes as u64, block.transactions.len() as u64, &self.params)
+            .and_then(|()| check_timestamp_interval(timestamp_ms, self.parent.timestamp_ms, &self.params));
         if let Err(error) = own_check {
             // Give up this round rather than propose a block every peer would refuse.
             self.proposed = true;
             let node = ctx.id.node_id.clone();
-            ctx.reject(Some(&node), self.height, round, ConsensusError::OwnProposal(Box::new(error)));
+            ctx.reject(Some(&node), self.height, round, ConsensusError::OwnProposal(Box::new(error.into())));
             return;
         }
         self.propose(ctx, block, justification, true);

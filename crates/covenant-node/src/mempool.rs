@@ -136,10 +136,9 @@ impl Mempool {
         self.total_bytes
     }
 
-    /// The pending transaction with this hash, already verified.
-    pub fn verified(&self, hash: &Hash) -> Option<VerifiedTx> {
-        let (sender, nonce) = self.by_hash.get(hash)?;
-        self.get(sender, *nonce).map(|(tx, _)| tx.clone())
+    /// `sender`'s pending transaction with this nonce, already verified.
+    pub fn pending(&self, sender: &Principal, nonce: u64) -> Option<VerifiedTx> {
+        self.get(sender, nonce).map(|(tx, _)| tx.clone())
     }
 
     /// The nonce after `sender`'s last pending transaction, if it has any pending.

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{CryptoError, PublicKey, SecretKey, Signature, SignatureDomain};
-use crate::encoding::{DecodeError, check_version, decode, encode, hash_of};
+use crate::encoding::{DecodeError, check_version, decode, encode, encode_into, hash_of};
 use crate::hash::Hash;
 use crate::ids::{ChainId, NodeId};
 use crate::limits::{BLOCK_BYTES_MAX, VALIDATORS_MAX};
 use crate::merkle::merkle_root;
-use crate::tx::SignedTx;
+use crate::tx::{SIGNER_AND_SIGNATURE_BYTES, SignedTx};
 
 /// Everything that identifies a block. The block hash is the hash of the canonical header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,8 +68,27 @@ impl Block {
 
     /// Merkle root of this block's transaction hashes, to compare with the header.
     pub fn compute_transactions_root(&self) -> Hash {
-        let hashes: Vec<Hash> = self.transactions.iter().map(|tx| tx.body.hash()).collect();
-        merkle_root(&hashes)
+        self.transactions_root_and_encoded_len().0
+    }
+
+    /// The Merkle root of the transaction hashes and the length of [`Block::encode`], from one
+    /// encoding of each transaction body: checking a proposal needs both, and encoding the bodies is
+    /// most of the cost of either.
+    pub fn transactions_root_and_encoded_len(&self) -> (Hash, usize) {
+        let mut body = Vec::new();
+        let mut transactions_len = uleb128_len(self.transactions.len());
+        let hashes: Vec<Hash> = self
+            .transactions
+            .iter()
+            .map(|tx| {
+                body.clear();
+                encode_into(&mut body, &tx.body);
+                transactions_len += body.len() + SIGNER_AND_SIGNATURE_BYTES;
+                Hash::digest(&body)
+            })
+            .collect();
+        let header_len = bcs::serialized_size(&self.header).expect("covenant types always have a canonical encoding");
+        (merkle_root(&hashes), header_len + transactions_len)
     }
 
     /// Canonical bytes.
@@ -242,4 +261,15 @@ impl ValidatorSet {
     pub fn hash(&self) -> Hash {
         hash_of(self)
     }
+}
+
+/// Bytes of the ULEB128 length prefix BCS puts before a sequence of `len` elements.
+fn uleb128_len(len: usize) -> usize {
+    let mut bytes = 1;
+    let mut rest = len >> 7;
+    while rest > 0 {
+        bytes += 1;
+        rest >>= 7;
+    }
+    bytes
 }

@@ -60,8 +60,14 @@ pub enum DecodeError {
 /// failure is a bug, so this panics loudly instead of returning an error callers would have to invent
 /// handling for.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    bcs::to_bytes(value).expect("covenant types always have a canonical encoding")
+    let mut out = Vec::with_capacity(ENCODE_BUFFER_BYTES);
+    encode_into(&mut out, value);
+    out
 }
+
+/// First buffer size for [`encode`]: a transaction, vote or state record fits, so the buffer is not
+/// regrown five times over as the serializer's small writes arrive.
+const ENCODE_BUFFER_BYTES: usize = 256;
 
 /// Appends the canonical bytes of `value` to `out` (as [`encode`], without a buffer of its own).
 pub fn encode_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {

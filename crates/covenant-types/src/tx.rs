@@ -240,7 +240,7 @@ pub struct RejectedTx {
 
 /// Bytes a signed transaction's encoding spends after its body: the signer's key and the
 /// signature, both fixed-size arrays (BCS writes no length for them).
-const SIGNER_AND_SIGNATURE_BYTES: usize = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
+pub(crate) const SIGNER_AND_SIGNATURE_BYTES: usize = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
 
 /// A transaction whose chain id and strict signature have been checked. Only this module can make one,
 /// so holding a `VerifiedTx` proves the check was done (once) and need not be repeated.

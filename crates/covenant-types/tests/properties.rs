@@ -82,6 +82,13 @@ proptest! {
     }
 
     #[test]
+    fn one_pass_gives_the_transactions_root_and_encoded_length(txs in prop::collection::vec(signed_tx(), 0..6)) {
+        let block = Block { header: header(), transactions: txs.into() };
+        let hashes: Vec<Hash> = block.transactions.iter().map(|tx| tx.body.hash()).collect();
+        prop_assert_eq!(block.transactions_root_and_encoded_len(), (merkle_root(&hashes), block.encode().len()));
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = SignedTx::decode(&bytes);
         let _ = Block::decode(&bytes);
@@ -281,4 +288,15 @@ fn validator_set_quorum_and_proposer_rotation() {
     duplicate[1].consensus_key = duplicate[0].consensus_key;
     assert!(matches!(ValidatorSet::new(duplicate), Err(ValidatorSetError::Duplicate(_))));
     assert!(matches!(ValidatorSet::new(vec![]), Err(ValidatorSetError::Empty)));
+}
+
+/// The length prefix of the transaction list takes two bytes from 128 transactions and three from
+/// 16,384: the one-pass length must count them as the encoding does.
+#[test]
+fn encoded_length_counts_long_transaction_lists() {
+    let tx = signed_transfer(0);
+    for count in [127, 128, 16_383, 16_384] {
+        let block = Block { header: header(), transactions: vec![tx.clone(); count].into() };
+        assert_eq!(block.transactions_root_and_encoded_len().1, block.encode().len(), "{count} transactions");
+    }
 }

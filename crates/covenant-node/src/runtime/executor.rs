@@ -72,22 +72,22 @@ impl Outcomes {
 /// The transactions of `block` this node already verified at admission (still pending in its
 /// mempool), by position. Holds the mempool lock only for the lookups.
 ///
+/// A pending transaction is found by the sender and nonce of the block's and must equal it whole:
+/// equal transactions have equal hashes, so the pending one's verification and hash hold for the
+/// block's, which is never hashed here.
 pub fn known_verified(block: &Block, mempool: &Mutex<Mempool>) -> Vec<Option<VerifiedTx>> {
-    let hashes: Vec<Hash> = block.transactions.iter().map(|tx| tx.body.hash()).collect();
     let mempool = mempool.lock().expect("mempool lock poisoned");
     block
         .transactions
         .iter()
-        .zip(&hashes)
-        .map(|(tx, hash)| mempool.verified(hash).filter(|known| is_signed_alike(known, tx)))
+        .map(|tx| mempool.pending(&tx.body.sender, tx.body.nonce).filter(|known| is_same_transaction(known, tx)))
         .collect()
 }
 
-/// Whether `tx`, whose body hashes to `known`'s hash, is `known`. The bodies are equal (SHA-256 is
-/// collision resistant: the signatures the whole chain rests on cover only that hash), so only the
-/// signer and the signature, which the hash does not cover, are compared.
-fn is_signed_alike(known: &VerifiedTx, tx: &SignedTx) -> bool {
-    known.tx().signer == tx.signer && known.tx().signature == tx.signature
+/// Whether `known` is `tx`: the same body, signer and signature. A different signer or signature
+/// must be verified again (the signature does not cover the signer, and the hash covers neither).
+fn is_same_transaction(known: &VerifiedTx, tx: &SignedTx) -> bool {
+    known.tx() == tx
 }
 
 /// Verifies the transactions of a block that were not verified at admission (`known` holds those
@@ -252,22 +252,26 @@ mod tests {
     }
 
     #[test]
-    fn a_block_transaction_is_known_only_with_the_same_signer_and_signature() {
+    fn a_block_transaction_is_known_only_if_equal_in_body_signer_and_signature() {
         let chain = ChainId::new("test-chain").expect("id");
         let key = SecretKey::from_seed(&[1; 32]);
         let tx = SignedTx::sign(transfer(&chain), &key);
         let known = VerifiedTx::verify(tx.clone(), &chain).expect("valid");
-        assert!(is_signed_alike(&known, &tx));
+        assert!(is_same_transaction(&known, &tx));
 
         let mut other_signature = tx.clone();
         other_signature.signature.0[63] ^= 1;
-        assert!(!is_signed_alike(&known, &other_signature), "a different signature must be verified again");
+        assert!(!is_same_transaction(&known, &other_signature), "a different signature must be verified again");
 
         // The same signature bytes under another key: the block would name a signer the pending
         // transaction does not have, and executing the pending one would not be executing the block.
         let mut other_signer = tx.clone();
         other_signer.signer = SecretKey::from_seed(&[2; 32]).public_key();
-        assert_eq!(other_signer.body.hash(), tx.body.hash());
-        assert!(!is_signed_alike(&known, &other_signer), "a different signer must be verified again");
+        assert!(!is_same_transaction(&known, &other_signer), "a different signer must be verified again");
+
+        // Same sender and nonce (how the pending copy is found), another body.
+        let mut other_body = tx.clone();
+        other_body.body.created_at_ms += 1;
+        assert!(!is_same_transaction(&known, &other_body), "a different body must be verified again");
     }
 }
