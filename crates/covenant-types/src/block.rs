@@ -5,12 +5,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{CryptoError, PublicKey, SecretKey, Signature, SignatureDomain};
-use crate::encoding::{DecodeError, check_version, decode, encode, encode_into, hash_of};
+use crate::encoding::{DecodeError, check_version, decode, encode, hash_of};
 use crate::hash::Hash;
 use crate::ids::{ChainId, NodeId};
 use crate::limits::{BLOCK_BYTES_MAX, VALIDATORS_MAX};
 use crate::merkle::merkle_root;
-use crate::tx::{SIGNER_AND_SIGNATURE_BYTES, SignedTx};
+use crate::tx::SignedTx;
 
 /// Everything that identifies a block. The block hash is the hash of the canonical header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,16 +75,15 @@ impl Block {
     /// encoding of each transaction body: checking a proposal needs both, and encoding the bodies is
     /// most of the cost of either.
     pub fn transactions_root_and_encoded_len(&self) -> (Hash, usize) {
-        let mut body = Vec::new();
+        let mut buffer = Vec::new();
         let mut transactions_len = uleb128_len(self.transactions.len());
         let hashes: Vec<Hash> = self
             .transactions
             .iter()
             .map(|tx| {
-                body.clear();
-                encode_into(&mut body, &tx.body);
-                transactions_len += body.len() + SIGNER_AND_SIGNATURE_BYTES;
-                Hash::digest(&body)
+                let (hash, encoded_len) = tx.hash_and_encoded_len(&mut buffer);
+                transactions_len += encoded_len;
+                hash
             })
             .collect();
         let header_len = bcs::serialized_size(&self.header).expect("covenant types always have a canonical encoding");

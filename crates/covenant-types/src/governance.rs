@@ -241,3 +241,16 @@ impl GovernanceAction {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_the_variant_names() {
+        let action = GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 5 };
+        assert_eq!(action.name(), "SetParameter");
+        let action = GovernanceAction::SuspendMember(MemberId::new("bank-a").unwrap());
+        assert_eq!(action.name(), "SuspendMember");
+    }
+}

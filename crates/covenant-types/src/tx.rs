@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{
     BatchItem, CryptoError, PUBLIC_KEY_BYTES, PublicKey, SIGNATURE_BYTES, Signature, SignatureDomain, verify_batch,
 };
-use crate::encoding::{DecodeError, check_version, decode, encode};
+use crate::encoding::{DecodeError, check_version, decode, encode, encode_into};
 use crate::governance::{GovernanceAction, ProposalId};
 use crate::hash::Hash;
 use crate::ids::{AccountId, AssetId, ChainId, ContractId, NodeId, OperatorId, SchemaId};
@@ -210,6 +210,15 @@ pub enum TxError {
 }
 
 impl SignedTx {
+    /// The body hash and the length of the transaction's encoding, from one encoding of the body
+    /// into `buffer` (cleared first, so one buffer serves a whole batch): the key and signature that
+    /// follow the body have fixed sizes.
+    pub(crate) fn hash_and_encoded_len(&self, buffer: &mut Vec<u8>) -> (Hash, usize) {
+        buffer.clear();
+        encode_into(buffer, &self.body);
+        (Hash::digest(buffer), buffer.len() + SIGNER_AND_SIGNATURE_BYTES)
+    }
+
     /// Signs `body` with `key`.
     pub fn sign(body: TxBody, key: &crate::crypto::SecretKey) -> SignedTx {
         let signature = key.sign(SignatureDomain::Transaction, &body.chain_id, &body.hash());
@@ -240,7 +249,7 @@ pub struct RejectedTx {
 
 /// Bytes a signed transaction's encoding spends after its body: the signer's key and the
 /// signature, both fixed-size arrays (BCS writes no length for them).
-pub(crate) const SIGNER_AND_SIGNATURE_BYTES: usize = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
+const SIGNER_AND_SIGNATURE_BYTES: usize = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
 
 /// A transaction whose chain id and strict signature have been checked. Only this module can make one,
 /// so holding a `VerifiedTx` proves the check was done (once) and need not be repeated.
@@ -265,13 +274,8 @@ impl VerifiedTx {
     /// transaction in order; a failed one hands its transaction back with the reason.
     pub fn verify_batch(txs: Vec<SignedTx>, chain: &ChainId) -> Vec<Result<VerifiedTx, RejectedTx>> {
         // The body is encoded once, for its hash and for the transaction's encoded length.
-        let measured: Vec<(Hash, usize)> = txs
-            .iter()
-            .map(|tx| {
-                let body = encode(&tx.body);
-                (Hash::digest(&body), body.len() + SIGNER_AND_SIGNATURE_BYTES)
-            })
-            .collect();
+        let mut buffer = Vec::new();
+        let measured: Vec<(Hash, usize)> = txs.iter().map(|tx| tx.hash_and_encoded_len(&mut buffer)).collect();
         let items: Vec<BatchItem<'_>> = txs
             .iter()
             .zip(measured.iter().map(|(hash, _)| hash))

@@ -134,7 +134,7 @@ proptest! {
     }
 
     #[test]
-    fn streamed_hash_is_the_digest_of_the_canonical_bytes(tx in signed_tx()) {
+    fn hash_of_is_the_digest_of_the_canonical_bytes(tx in signed_tx()) {
         prop_assert_eq!(covenant_types::hash_of(&tx), Hash::digest(&covenant_types::encode(&tx)));
         prop_assert_eq!(tx.body.hash(), Hash::digest(&covenant_types::encode(&tx.body)));
     }

@@ -99,15 +99,3 @@ pub fn block_records(node: &NodeId, block: &Block, receipts: &[Receipt]) -> Vec<
     }
     records
 }
-
-#[cfg(test)]
-mod tests {
-
-    #[test]
-    fn action_names_are_the_variant_names() {
-        let action = covenant_types::GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 5 };
-        assert_eq!(action.name(), "SetParameter");
-        let action = covenant_types::GovernanceAction::SuspendMember(covenant_types::MemberId::new("bank-a").unwrap());
-        assert_eq!(action.name(), "SuspendMember");
-    }
-}
