@@ -40,7 +40,7 @@ fn signatures(c: &mut Criterion) {
         let hash = tx.body.hash();
         b.iter(|| tx.signer.verify(SignatureDomain::Transaction, &chain(), black_box(&hash), &tx.signature).unwrap())
     });
-    for size in [64usize, 1024] {
+    for size in [64usize, 128, 256, 512, 1024] {
         let hashes: Vec<Hash> = txs[..size].iter().map(|tx| tx.body.hash()).collect();
         group.throughput(Throughput::Elements(size as u64));
         group.bench_with_input(BenchmarkId::new("verify_batch", size), &size, |b, &size| {

@@ -82,6 +82,10 @@ pub struct Metrics {
     pub verified_at_admission: AtomicU64,
     /// Transaction signatures verified in proposals (those not verified at admission).
     pub verified_in_blocks: AtomicU64,
+    /// Verification batches at admission (signatures per batch = verified / batches).
+    pub admission_batches: AtomicU64,
+    /// Verification batches in proposals (blocks with transactions not admitted before).
+    pub block_batches: AtomicU64,
     /// Median clock offset against peers in ms, `i64::MIN` while unknown.
     pub clock_offset_ms: AtomicI64,
     /// 1 while this node's clock is out of the drift bound against its peers (it does not propose).
@@ -226,6 +230,18 @@ impl Metrics {
                 count.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP covenant_signature_batches_total Batches in which those signatures were verified (their mean size \
+             is the ratio of the two counters: larger batches cost less per signature).\n# TYPE covenant_signature_batches_total counter"
+        );
+        for (stage, count) in [("admission", &self.admission_batches), ("block", &self.block_batches)] {
+            let _ = writeln!(
+                out,
+                "covenant_signature_batches_total{{stage=\"{stage}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
         if let Some(offset) = self.clock_offset() {
             gauge(
                 &mut out,
@@ -313,6 +329,8 @@ mod tests {
         metrics.rejected(RejectionStage::Admission, RuleId::OrderedNonces);
         metrics.rejected(RejectionStage::Admission, RuleId::OrderedNonces);
         metrics.block_interval.observe_ms(1_200);
+        metrics.verified_at_admission.fetch_add(300, Ordering::Relaxed);
+        metrics.admission_batches.fetch_add(2, Ordering::Relaxed);
         let text = metrics.render(&gauges(), "covenant-local", "validator-0");
         for line in [
             "covenant_height 7",
@@ -323,6 +341,9 @@ mod tests {
             "covenant_block_interval_seconds_bucket{le=\"1\"} 0",
             "covenant_block_interval_seconds_bucket{le=\"2.5\"} 1",
             "covenant_block_interval_seconds_sum 1.200",
+            "covenant_signatures_verified_total{stage=\"admission\"} 300",
+            "covenant_signature_batches_total{stage=\"admission\"} 2",
+            "covenant_signature_batches_total{stage=\"block\"} 0",
             "covenant_info{chain_id=\"covenant-local\",node_id=\"validator-0\",version=\"",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

@@ -15,9 +15,10 @@ use crate::metrics::Metrics;
 use crate::runtime::admission::{self, Job, Origin};
 use crate::runtime::chain::NodeStore;
 
-/// Pending and queued transactions beyond which this node answers clients "busy": about eight
-/// full proposals, a few seconds of work at this node's saturation rate (docs/benchmarking.md).
-pub const CLIENT_BACKLOG_TXS_MAX: usize = 8 * crate::runtime::executor::PROPOSAL_TXS_MAX as usize;
+/// Pending and queued transactions beyond which this node answers clients "busy": three full
+/// proposals, about a second and a half of work at the bench's saturation rate (docs/benchmarking.md).
+/// A larger backlog only makes what is admitted wait longer.
+pub const CLIENT_BACKLOG_TXS_MAX: usize = 3 * crate::runtime::executor::PROPOSAL_TXS_MAX as usize;
 
 /// How many refused transaction hashes are remembered for status queries.
 pub const REJECTIONS_REMEMBERED_MAX: usize = 10_000;
