@@ -582,10 +582,8 @@ mod tests {
         }
     }
 
-    /// Every encoding near the edges (`y` around 0, 1, p − 1 and p..2²⁵⁵, both signs) and a few
-    /// thousand pseudo-random ones get the same verdict and point from both definitions.
     /// Encodings near the edges (`y` around 0, 1, p − 1 and p..2²⁵⁵) and a few thousand
-    /// pseudo-random ones; the caller tries both sign bits.
+    /// pseudo-random ones, each with both sign bits.
     fn edge_and_random_encodings() -> Vec<[u8; 32]> {
         let mut cases: Vec<[u8; 32]> = Vec::new();
         for low in 0u8..=255 {
@@ -603,16 +601,22 @@ mod tests {
             cases.push(state);
         }
         cases
+            .into_iter()
+            .flat_map(|case| {
+                [0u8, 0x80].map(|sign| {
+                    let mut bytes = case;
+                    bytes[31] = (bytes[31] & 0x7f) | sign;
+                    bytes
+                })
+            })
+            .collect()
     }
 
+    /// Every edge and random encoding gets the same verdict and point from both definitions.
     #[test]
     fn byte_canonicality_check_agrees_with_the_roundtrip() {
-        for case in edge_and_random_encodings() {
-            for sign in [0u8, 0x80] {
-                let mut bytes = case;
-                bytes[31] = (bytes[31] & 0x7f) | sign;
-                assert_eq!(decompress_canonical(&bytes), canonical_by_roundtrip(&bytes), "{}", hex::encode(bytes));
-            }
+        for bytes in edge_and_random_encodings() {
+            assert_eq!(decompress_canonical(&bytes), canonical_by_roundtrip(&bytes), "{}", hex::encode(bytes));
         }
     }
 
@@ -622,14 +626,8 @@ mod tests {
     /// small-order points, and multiples of the base point, at every position in a chunk of four.
     #[test]
     fn batch_decompression_agrees_with_one_at_a_time() {
-        let mut encodings: Vec<CompressedEdwardsY> = Vec::new();
-        for case in edge_and_random_encodings() {
-            for sign in [0u8, 0x80] {
-                let mut bytes = case;
-                bytes[31] = (bytes[31] & 0x7f) | sign;
-                encodings.push(CompressedEdwardsY(bytes));
-            }
-        }
+        let mut encodings: Vec<CompressedEdwardsY> =
+            edge_and_random_encodings().into_iter().map(CompressedEdwardsY).collect();
         let mut point = curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
         for _ in 0..512 {
             point += curve25519_dalek::constants::ED25519_BASEPOINT_POINT * Scalar::from(7u8);
