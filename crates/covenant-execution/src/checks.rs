@@ -61,7 +61,7 @@ pub fn check_sender<S: StateReader + ?Sized>(
     let body = &tx.tx().body;
     match &body.sender {
         Principal::Operator(operator_id) => {
-            let Some(operator) = state.get::<OperatorState>(&StateKey::Operator(operator_id.clone()))? else {
+            let Some(operator) = state.get_record::<OperatorState>(&StateKey::Operator(operator_id.clone()))? else {
                 return Err(Violation::UnknownSender { sender: operator_id.to_string() }.into());
             };
             if operator.revoked {
@@ -82,7 +82,7 @@ pub fn check_sender<S: StateReader + ?Sized>(
                 }
                 .into());
             }
-            let member = state.get::<MemberState>(&StateKey::Member(operator.record.member.clone()))?;
+            let member = state.get_record::<MemberState>(&StateKey::Member(operator.record.member.clone()))?;
             match member {
                 Some(member) if member.status == MemberStatus::Active => Ok(SenderRecord::Operator(operator)),
                 _ => Err(Violation::MemberNotActive { member: operator.record.member.clone() }.into()),
@@ -94,7 +94,7 @@ pub fn check_sender<S: StateReader + ?Sized>(
             if !matches!(body.payload, Payload::AuditAnchor(_)) {
                 return Err(Violation::NodeKeyForbidden { node: node_id.clone(), kind: body.payload.kind() }.into());
             }
-            let node = match state.get::<NodeState>(&StateKey::Node(node_id.clone()))? {
+            let node = match state.get_record::<NodeState>(&StateKey::Node(node_id.clone()))? {
                 Some(node) if !node.removed => node,
                 _ => return Err(Violation::UnknownSender { sender: node_id.to_string() }.into()),
             };
@@ -105,7 +105,7 @@ pub fn check_sender<S: StateReader + ?Sized>(
                 }
                 .into());
             }
-            match state.get::<MemberState>(&StateKey::Member(node.record.member.clone()))? {
+            match state.get_record::<MemberState>(&StateKey::Member(node.record.member.clone()))? {
                 Some(member) if member.status == MemberStatus::Active => Ok(SenderRecord::Node(node)),
                 _ => Err(Violation::MemberNotActive { member: node.record.member }.into()),
             }

@@ -1,6 +1,7 @@
 //! The state layout: typed keys over a flat byte key space, typed values in the canonical encoding, a
 //! read-only view trait the storage implements, and an overlay that collects a block's writes.
 
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -231,6 +232,52 @@ pub enum StateError {
 pub trait StateView {
     /// The raw value at `key`.
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// The decoded values this view remembers, if it keeps any (an [`Overlay`] does).
+    fn decoded_memo(&self) -> Option<&DecodedMemo> {
+        None
+    }
+}
+
+/// Most values a [`DecodedMemo`] keeps; later ones are decoded each time.
+pub const DECODED_MEMO_ENTRIES_MAX: usize = 4_096;
+
+/// Values already decoded, by type and encoded bytes. Decoding is a function of the bytes alone, so a
+/// remembered value stays right whatever is written meanwhile: a changed record has other bytes.
+/// It saves decoding the same sender and member records for every transaction of a batch or block
+/// (`check_sender`).
+#[derive(Default)]
+pub struct DecodedMemo {
+    values: RefCell<RememberedValues>,
+}
+
+/// Decoded values by their type and encoded bytes.
+type RememberedValues = BTreeMap<(TypeId, Vec<u8>), Box<dyn Any + Send>>;
+
+impl DecodedMemo {
+    /// The value decoded from `bytes` as a `T`, decoding it if it is not remembered yet.
+    fn decode<T: DeserializeOwned + Clone + Send + 'static>(
+        &self,
+        encoded_key: &[u8],
+        bytes: Vec<u8>,
+    ) -> Result<T, StateError> {
+        let memo_key = (TypeId::of::<T>(), bytes);
+        if let Some(value) = self.values.borrow().get(&memo_key).and_then(|value| value.downcast_ref::<T>()) {
+            return Ok(value.clone());
+        }
+        let value: T = decode_value(encoded_key, &memo_key.1)?;
+        let mut values = self.values.borrow_mut();
+        if values.len() < DECODED_MEMO_ENTRIES_MAX {
+            values.insert(memo_key, Box::new(value.clone()));
+        }
+        Ok(value)
+    }
+}
+
+/// Decodes a state value, naming the key if its bytes are corrupt.
+fn decode_value<T: DeserializeOwned>(encoded_key: &[u8], bytes: &[u8]) -> Result<T, StateError> {
+    covenant_types::decode("state value", bytes, STATE_VALUE_BYTES_MAX)
+        .map_err(|error| StateError::Corrupt { key_hex: hex_of(encoded_key), reason: error.to_string() })
 }
 
 impl StateView for BTreeMap<Vec<u8>, Vec<u8>> {
@@ -244,12 +291,18 @@ pub trait StateReader: StateView {
     /// The typed value at `key`.
     fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Result<Option<T>, StateError> {
         let encoded = key.encode();
-        match self.get_raw(&encoded)? {
-            None => Ok(None),
-            Some(bytes) => covenant_types::decode("state value", &bytes, STATE_VALUE_BYTES_MAX)
-                .map(Some)
-                .map_err(|error| StateError::Corrupt { key_hex: hex_of(&encoded), reason: error.to_string() }),
-        }
+        self.get_raw(&encoded)?.map(|bytes| decode_value(&encoded, &bytes)).transpose()
+    }
+
+    /// [`StateReader::get`] for records read again and again (senders and their members): decoded
+    /// once per distinct value where the view keeps a [`DecodedMemo`].
+    fn get_record<T: DeserializeOwned + Clone + Send + 'static>(
+        &self,
+        key: &StateKey,
+    ) -> Result<Option<T>, StateError> {
+        let Some(memo) = self.decoded_memo() else { return self.get(key) };
+        let encoded = key.encode();
+        self.get_raw(&encoded)?.map(|bytes| memo.decode(&encoded, bytes)).transpose()
     }
 
     /// Chain info (always present after genesis).
@@ -307,12 +360,19 @@ pub struct Overlay<'a, V: StateView + ?Sized> {
     block_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     tx_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     base_reads: RefCell<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+    decoded: DecodedMemo,
 }
 
 impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
     /// An empty overlay over `base`.
     pub fn new(base: &'a V) -> Overlay<'a, V> {
-        Overlay { base, block_writes: BTreeMap::new(), tx_writes: BTreeMap::new(), base_reads: RefCell::default() }
+        Overlay {
+            base,
+            block_writes: BTreeMap::new(),
+            tx_writes: BTreeMap::new(),
+            base_reads: RefCell::default(),
+            decoded: DecodedMemo::default(),
+        }
     }
 
     /// Writes a typed value.
@@ -356,5 +416,63 @@ impl<V: StateView + ?Sized> StateView for Overlay<'_, V> {
         let value = self.base.get_raw(key)?;
         self.base_reads.borrow_mut().insert(key.to_vec(), value.clone());
         Ok(value)
+    }
+
+    fn decoded_memo(&self) -> Option<&DecodedMemo> {
+        Some(&self.decoded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(status: MemberStatus) -> MemberState {
+        MemberState { name: "Bank A".into(), jurisdiction: Jurisdiction::new("TW").expect("a code"), status }
+    }
+
+    /// A remembered record never hides a write: a changed record has other bytes, so the overlay's
+    /// writes, their rollback and the base all read back as they are, with and without the memo.
+    #[test]
+    fn records_read_through_the_memo_follow_every_write() {
+        let key = StateKey::Member(MemberId::new("bank-a").expect("an id"));
+        let base: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::from([(key.encode(), encode(&member(MemberStatus::Active)))]);
+        let mut overlay = Overlay::new(&base);
+        let read = |overlay: &Overlay<'_, BTreeMap<Vec<u8>, Vec<u8>>>| {
+            let memo: Option<MemberState> = overlay.get_record(&key).expect("readable");
+            let plain: Option<MemberState> = overlay.get(&key).expect("readable");
+            assert_eq!(memo, plain);
+            memo.map(|member| member.status)
+        };
+        assert_eq!(read(&overlay), Some(MemberStatus::Active));
+        assert_eq!(read(&overlay), Some(MemberStatus::Active), "read again, now from the memo");
+        overlay.put(&key, &member(MemberStatus::Suspended));
+        assert_eq!(read(&overlay), Some(MemberStatus::Suspended));
+        overlay.rollback_tx();
+        assert_eq!(read(&overlay), Some(MemberStatus::Active));
+        overlay.delete(&key);
+        assert_eq!(read(&overlay), None);
+        overlay.commit_tx();
+        assert_eq!(read(&overlay), None);
+        // Without a memo (the base itself), the same reads decode every time.
+        assert!(base.decoded_memo().is_none());
+        assert_eq!(
+            base.get_record::<MemberState>(&key).expect("readable").map(|m| m.status),
+            Some(MemberStatus::Active)
+        );
+    }
+
+    /// The memo keeps at most `DECODED_MEMO_ENTRIES_MAX` values and still decodes the rest.
+    #[test]
+    fn the_memo_is_bounded_and_decodes_past_its_bound() {
+        let memo = DecodedMemo::default();
+        for index in 0..DECODED_MEMO_ENTRIES_MAX + 10 {
+            let value = format!("member {index}");
+            let decoded: String = memo.decode(b"key", encode(&value)).expect("decodes");
+            assert_eq!(decoded, value);
+        }
+        assert_eq!(memo.values.borrow().len(), DECODED_MEMO_ENTRIES_MAX);
+        let corrupt = memo.decode::<String>(b"key", vec![0xff]);
+        assert!(matches!(corrupt, Err(StateError::Corrupt { .. })), "{corrupt:?}");
     }
 }
