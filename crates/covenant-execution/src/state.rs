@@ -294,8 +294,9 @@ pub trait StateReader: StateView {
         self.get_raw(&encoded)?.map(|bytes| decode_value(&encoded, &bytes)).transpose()
     }
 
-    /// [`StateReader::get`] for records read again and again (senders and their members): decoded
-    /// once per distinct value where the view keeps a [`DecodedMemo`].
+    /// [`StateReader::get`] for small records read again and again (senders and their members):
+    /// decoded once per distinct value where the view keeps a [`DecodedMemo`]. Each remembered value
+    /// keeps its encoded bytes too, so this is not for large values.
     fn get_record<T: DeserializeOwned + Clone + Send + 'static>(
         &self,
         key: &StateKey,
