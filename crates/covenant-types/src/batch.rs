@@ -58,6 +58,18 @@ fn malformed(reason: String) -> DecodeError {
     DecodeError::Malformed { what: WHAT, reason }
 }
 
+/// Bytes [`write_uleb128`] writes for `value`: the length prefix BCS puts before a sequence of
+/// `value` elements.
+pub(crate) fn uleb128_len(value: u64) -> usize {
+    let mut bytes = 1;
+    let mut rest = value >> 7;
+    while rest > 0 {
+        bytes += 1;
+        rest >>= 7;
+    }
+    bytes
+}
+
 fn write_uleb128(out: &mut Vec<u8>, mut value: u64) {
     loop {
         let byte = (value & 0x7f) as u8;
@@ -93,6 +105,15 @@ fn read_uleb128(input: &mut &[u8]) -> Result<u64, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uleb128_len_is_the_written_length() {
+        for value in [0u64, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, u64::from(u32::MAX)] {
+            let mut out = Vec::new();
+            write_uleb128(&mut out, value);
+            assert_eq!(uleb128_len(value), out.len(), "{value}");
+        }
+    }
 
     #[test]
     fn round_trip_matches_bcs() {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::uleb128_len;
 use crate::crypto::{CryptoError, PublicKey, SecretKey, Signature, SignatureDomain};
 use crate::encoding::{DecodeError, check_version, decode, encode, hash_of};
 use crate::hash::Hash;
@@ -76,7 +77,7 @@ impl Block {
     /// most of the cost of either.
     pub fn transactions_root_and_encoded_len(&self) -> (Hash, usize) {
         let mut buffer = Vec::new();
-        let mut transactions_len = uleb128_len(self.transactions.len());
+        let mut transactions_len = uleb128_len(self.transactions.len() as u64);
         let hashes: Vec<Hash> = self
             .transactions
             .iter()
@@ -260,15 +261,4 @@ impl ValidatorSet {
     pub fn hash(&self) -> Hash {
         hash_of(self)
     }
-}
-
-/// Bytes of the ULEB128 length prefix BCS puts before a sequence of `len` elements.
-fn uleb128_len(len: usize) -> usize {
-    let mut bytes = 1;
-    let mut rest = len >> 7;
-    while rest > 0 {
-        bytes += 1;
-        rest >>= 7;
-    }
-    bytes
 }
