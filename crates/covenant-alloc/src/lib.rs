@@ -38,6 +38,8 @@ pub fn purge_delay_ms() -> i64 {
     // `_mi_option_last` is valid and the call has no other precondition.
     #[allow(unsafe_code)]
     let value = unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) };
+    // `c_long` is `i64` on 64-bit Linux but `i32` elsewhere.
+    #[allow(clippy::useless_conversion)]
     i64::from(value)
 }
 
