@@ -61,6 +61,13 @@ impl Column {
             Column::Meta => "meta",
         }
     }
+
+    /// Whether most point lookups in this column are of keys it does not hold: every transaction
+    /// hash is looked up in the transaction index before it is committed, and only a duplicate is
+    /// found there.
+    pub fn lookups_mostly_miss(self) -> bool {
+        matches!(self, Column::TxIndex)
+    }
 }
 
 /// Keys and values in key order, as a scan returns them.

@@ -27,6 +27,11 @@ const INFO_LOG_FILES_MAX: usize = 16;
 const MEMTABLES_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// Size at which one column family's memtable is flushed (RocksDB's default).
 const MEMTABLE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Share of a memtable's size given to a bloom filter over its whole keys, for the columns whose
+/// point lookups are mostly of absent keys. The duplicate check reads every new transaction hash from
+/// the transaction index before commit; without a filter each lookup searched the memtable's skip
+/// list (2.4 % of a validator's CPU at saturation). 2 % of 64 MiB is about ten bits per key there.
+const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 /// One block cache shared by every column family (by default each gets its own).
 const BLOCK_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -64,6 +69,10 @@ impl RocksBackend {
             let mut column_options = Options::default();
             column_options.set_compression_type(DBCompressionType::Lz4);
             column_options.set_write_buffer_size(MEMTABLE_BYTES_MAX);
+            if column.lookups_mostly_miss() {
+                column_options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+                column_options.set_memtable_whole_key_filtering(true);
+            }
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&block_cache);
             table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
