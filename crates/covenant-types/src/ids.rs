@@ -4,7 +4,8 @@
 //! transaction, a config or the state is always well formed. Names are what an operator reads in a
 //! log line; keys are carried separately.
 
-use serde::{Deserialize, Serialize};
+use compact_str::CompactString;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use thiserror::Error;
 
@@ -25,6 +26,21 @@ pub struct IdError {
 }
 
 fn check_id(kind: &'static str, value: &str, extra: &[char]) -> Result<(), IdError> {
+    // Every id of every transaction is checked when it is decoded, so the common case, a well-formed
+    // id, is one pass over its bytes; the reasons are worked out only for a bad one.
+    let allowed_byte = |b: u8| {
+        b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || matches!(b, b'.' | b'_' | b'-')
+            || extra.contains(&char::from(b))
+    };
+    let bytes = value.as_bytes();
+    if (1..=ID_BYTES_MAX).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes.iter().all(|&b| allowed_byte(b))
+    {
+        return Ok(());
+    }
     let fail = |reason: String| Err(IdError { kind, value: value.chars().take(ID_BYTES_MAX + 8).collect(), reason });
     if value.is_empty() {
         return fail("must not be empty".into());
@@ -45,24 +61,66 @@ fn check_id(kind: &'static str, value: &str, extra: &[char]) -> Result<(), IdErr
     Ok(())
 }
 
+/// Deserializes an id of kind `kind` from a string, borrowing the input's bytes where the format
+/// allows it (BCS from a byte slice does), so that a short id is checked and stored inline without
+/// a heap allocation.
+struct IdVisitor {
+    kind: &'static str,
+    extra: &'static [char],
+}
+
+impl serde::de::Visitor<'_> for IdVisitor {
+    type Value = CompactString;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} (a-z, 0-9, '.', '_', '-')", self.kind)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<CompactString, E> {
+        check_id(self.kind, value, self.extra).map_err(E::custom)?;
+        Ok(CompactString::new(value))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, value: &[u8]) -> Result<CompactString, E> {
+        // Formats that buffer (serde's untagged and flattened content) may hand text over as bytes.
+        let text =
+            std::str::from_utf8(value).map_err(|_| E::invalid_value(serde::de::Unexpected::Bytes(value), &self))?;
+        self.visit_str(text)
+    }
+}
+
 macro_rules! define_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $extra:expr) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        ///
+        /// Stored inline up to 24 bytes (most ids), so decoding, cloning and dropping one does not
+        /// touch the heap; ordered and encoded exactly as its text.
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(CompactString);
 
         impl $name {
             /// Checks and wraps `value`.
             pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
                 let value = value.into();
                 check_id($kind, &value, $extra)?;
-                Ok(Self(value))
+                Ok(Self(CompactString::new(&value)))
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(IdVisitor { kind: $kind, extra: $extra }).map(Self)
             }
         }
 
@@ -75,7 +133,7 @@ macro_rules! define_id {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.into_string()
             }
         }
 
@@ -137,3 +195,76 @@ define_id!(
     /// A contract admitted by governance.
     ContractId, "contract id", &[]
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The rule as written before the one-pass check: the fast path must agree with it exactly.
+    fn well_formed(value: &str, extra: &[char]) -> bool {
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c) || extra.contains(&c);
+        !value.is_empty()
+            && value.len() <= ID_BYTES_MAX
+            && value.chars().all(allowed)
+            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        // Mostly id-like text, with the characters that must be refused mixed in.
+        prop_oneof![
+            "[a-z0-9._/-]{0,70}",
+            "[a-zA-Z0-9._/ é-]{0,30}",
+            proptest::collection::vec(any::<char>(), 0..8).prop_map(|chars| chars.into_iter().collect()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_check_accepts_exactly_the_well_formed_ids(value in text()) {
+            prop_assert_eq!(AccountId::new(value.clone()).is_ok(), well_formed(&value, &['/']));
+            prop_assert_eq!(AssetId::new(value.clone()).is_ok(), well_formed(&value, &[]));
+        }
+
+        #[test]
+        fn ids_order_as_their_text(a in "[a-z0-9._/-]{1,40}", b in "[a-z0-9._/-]{1,40}") {
+            prop_assume!(well_formed(&a, &['/']) && well_formed(&b, &['/']));
+            let (id_a, id_b) = (AccountId::new(a.clone()).unwrap(), AccountId::new(b.clone()).unwrap());
+            prop_assert_eq!(id_a.cmp(&id_b), a.cmp(&b));
+        }
+
+        #[test]
+        fn an_id_encodes_as_its_text(value in "[a-z0-9][a-z0-9._/-]{0,63}") {
+            let id = AccountId::new(value.clone()).unwrap();
+            prop_assert_eq!(bcs::to_bytes(&id).unwrap(), bcs::to_bytes(&value).unwrap());
+            prop_assert_eq!(serde_json::to_string(&id).unwrap(), serde_json::to_string(&value).unwrap());
+            let decoded: AccountId = bcs::from_bytes(&bcs::to_bytes(&value).unwrap()).unwrap();
+            prop_assert_eq!(decoded.as_str(), value.as_str());
+            let decoded: AccountId = serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap();
+            prop_assert_eq!(decoded, id);
+        }
+    }
+
+    #[test]
+    fn a_bad_id_is_refused_when_decoded_with_the_reason() {
+        let bytes = bcs::to_bytes("Bank-A").unwrap();
+        let error = bcs::from_bytes::<MemberId>(&bytes).unwrap_err().to_string();
+        assert!(error.contains("invalid member id \"Bank-A\": character 'B' not allowed"), "{error}");
+        let error = serde_json::from_str::<AccountId>("\"bank-a/x y\"").unwrap_err().to_string();
+        assert!(error.contains("invalid account id") && error.contains("' '"), "{error}");
+        let long = "a".repeat(ID_BYTES_MAX + 1);
+        let error = serde_json::from_str::<NodeId>(&format!("\"{long}\"")).unwrap_err().to_string();
+        assert!(error.contains("exceeds the limit of 64"), "{error}");
+        assert!(serde_json::from_str::<NodeId>("7").is_err());
+    }
+
+    #[test]
+    fn ids_longer_than_the_inline_size_round_trip() {
+        let long = format!("bank-a/{}", "c".repeat(ID_BYTES_MAX - 7));
+        let id = AccountId::new(long.clone()).unwrap();
+        assert_eq!(id.as_str(), long);
+        assert_eq!(String::from(id.clone()), long);
+        let decoded: AccountId = bcs::from_bytes(&bcs::to_bytes(&id).unwrap()).unwrap();
+        assert_eq!(decoded, id);
+    }
+}
