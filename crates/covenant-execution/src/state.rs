@@ -358,22 +358,23 @@ fn hex_of(bytes: &[u8]) -> String {
 /// store. The memory this takes is bounded by what a block may read (its transactions are bounded).
 pub struct Overlay<'a, V: StateView + ?Sized> {
     base: &'a V,
-    block_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Every key the block wrote (kept transactions only) or read from the base, with its value:
+    /// one map, so a read is at most two lookups (this transaction's writes, then this).
+    block: RefCell<BTreeMap<Vec<u8>, Known>>,
     tx_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    base_reads: RefCell<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
     decoded: DecodedMemo,
+}
+
+/// A key's value as the block sees it, and whether the block wrote it (else it was read from the base).
+struct Known {
+    value: Option<Vec<u8>>,
+    written: bool,
 }
 
 impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
     /// An empty overlay over `base`.
     pub fn new(base: &'a V) -> Overlay<'a, V> {
-        Overlay {
-            base,
-            block_writes: BTreeMap::new(),
-            tx_writes: BTreeMap::new(),
-            base_reads: RefCell::default(),
-            decoded: DecodedMemo::default(),
-        }
+        Overlay { base, block: RefCell::default(), tx_writes: BTreeMap::new(), decoded: DecodedMemo::default() }
     }
 
     /// Writes a typed value.
@@ -388,8 +389,10 @@ impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
 
     /// Keeps the current transaction's writes.
     pub fn commit_tx(&mut self) {
-        let writes = std::mem::take(&mut self.tx_writes);
-        self.block_writes.extend(writes);
+        let block = self.block.get_mut();
+        for (key, value) in std::mem::take(&mut self.tx_writes) {
+            block.insert(key, Known { value, written: true });
+        }
     }
 
     /// Drops the current transaction's writes.
@@ -399,7 +402,12 @@ impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
 
     /// All kept writes, sorted by key (uncommitted transaction writes are dropped).
     pub fn into_writes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
-        self.block_writes
+        self.block
+            .into_inner()
+            .into_iter()
+            .filter(|(_, known)| known.written)
+            .map(|(key, known)| (key, known.value))
+            .collect()
     }
 }
 
@@ -408,14 +416,11 @@ impl<V: StateView + ?Sized> StateView for Overlay<'_, V> {
         if let Some(value) = self.tx_writes.get(key) {
             return Ok(value.clone());
         }
-        if let Some(value) = self.block_writes.get(key) {
-            return Ok(value.clone());
-        }
-        if let Some(value) = self.base_reads.borrow().get(key) {
-            return Ok(value.clone());
+        if let Some(known) = self.block.borrow().get(key) {
+            return Ok(known.value.clone());
         }
         let value = self.base.get_raw(key)?;
-        self.base_reads.borrow_mut().insert(key.to_vec(), value.clone());
+        self.block.borrow_mut().insert(key.to_vec(), Known { value: value.clone(), written: false });
         Ok(value)
     }
 
