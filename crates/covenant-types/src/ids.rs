@@ -73,7 +73,9 @@ impl serde::de::Visitor<'_> for IdVisitor {
     type Value = CompactString;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a {} (a-z, 0-9, '.', '_', '-')", self.kind)
+        write!(f, "{} text (a-z, 0-9, '.', '_', '-'", self.kind)?;
+        self.extra.iter().try_for_each(|c| write!(f, ", {c:?}"))?;
+        f.write_str(")")
     }
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<CompactString, E> {
@@ -100,10 +102,10 @@ macro_rules! define_id {
 
         impl $name {
             /// Checks and wraps `value`.
-            pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
-                let value = value.into();
-                check_id($kind, &value, $extra)?;
-                Ok(Self(CompactString::new(&value)))
+            pub fn new(value: impl AsRef<str>) -> Result<Self, IdError> {
+                let value = value.as_ref();
+                check_id($kind, value, $extra)?;
+                Ok(Self(CompactString::new(value)))
             }
 
             /// The id as text.
@@ -255,7 +257,8 @@ mod tests {
         let long = "a".repeat(ID_BYTES_MAX + 1);
         let error = serde_json::from_str::<NodeId>(&format!("\"{long}\"")).unwrap_err().to_string();
         assert!(error.contains("exceeds the limit of 64"), "{error}");
-        assert!(serde_json::from_str::<NodeId>("7").is_err());
+        let error = serde_json::from_str::<AccountId>("7").unwrap_err().to_string();
+        assert!(error.contains("expected account id text (a-z, 0-9, '.', '_', '-', '/')"), "{error}");
     }
 
     #[test]
