@@ -468,6 +468,31 @@ mod tests {
         );
     }
 
+    /// The block's write set holds what kept transactions wrote, never what was only read from the
+    /// base or written by a rolled-back transaction, and a write shadows an earlier base read.
+    #[test]
+    fn the_write_set_holds_only_kept_writes() {
+        let balance = |account: &str| {
+            StateKey::Balance(AccountId::new(account).expect("an id"), AssetId::new("twd").expect("an id"))
+        };
+        let (read_only, written, rolled_back) =
+            (balance("bank-a/read"), balance("bank-a/kept"), balance("bank-a/undone"));
+        let base: BTreeMap<Vec<u8>, Vec<u8>> =
+            [&read_only, &written, &rolled_back].into_iter().map(|key| (key.encode(), encode(&5u64))).collect();
+        let mut overlay = Overlay::new(&base);
+        for key in [&read_only, &written, &rolled_back] {
+            assert_eq!(overlay.get::<u64>(key).expect("readable"), Some(5));
+        }
+        overlay.put(&written, &7u64);
+        overlay.commit_tx();
+        assert_eq!(overlay.get::<u64>(&written).expect("readable"), Some(7), "the write shadows the base read");
+        overlay.put(&rolled_back, &9u64);
+        overlay.rollback_tx();
+        assert_eq!(overlay.get::<u64>(&rolled_back).expect("readable"), Some(5));
+        let writes = overlay.into_writes();
+        assert_eq!(writes, BTreeMap::from([(written.encode(), Some(encode(&7u64)))]));
+    }
+
     /// The memo keeps at most `DECODED_MEMO_ENTRIES_MAX` values and still decodes the rest.
     #[test]
     fn the_memo_is_bounded_and_decodes_past_its_bound() {
