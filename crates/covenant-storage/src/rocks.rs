@@ -101,6 +101,25 @@ impl RocksBackend {
         checkpoint.create_checkpoint(path).map_err(backend)
     }
 
+    /// `batch` as a RocksDB write batch.
+    fn rocks_batch(&self, batch: KvBatch) -> Result<WriteBatch, StorageError> {
+        // Sized once: a block's batch is megabytes, and RocksDB's buffer grows by doubling, so
+        // each block's commit copied it several times into freshly faulted pages.
+        let mut rocks_batch = WriteBatch::with_capacity_bytes(write_batch_bytes(batch.ops()));
+        // Sorted by column and key (stably, so that a later operation on a key still wins): RocksDB
+        // inserts each key into its memtable's skip list starting from where the previous insert
+        // ended, so keys in order, such as a block's transaction hashes, skip most of the search.
+        let mut ops = batch.into_ops();
+        ops.sort_by(|a, b| a.column_and_key().cmp(&b.column_and_key()));
+        for op in ops {
+            match op {
+                KvOp::Put { column, key, value } => rocks_batch.put_cf(self.handle(column)?, key, value),
+                KvOp::Delete { column, key } => rocks_batch.delete_cf(self.handle(column)?, key),
+            }
+        }
+        Ok(rocks_batch)
+    }
+
     fn handle(&self, column: Column) -> Result<&ColumnFamily, StorageError> {
         self.db.cf_handle(column.name()).ok_or_else(|| StorageError::Backend {
             operation: "find column family",
@@ -151,24 +170,31 @@ impl Backend for RocksBackend {
     }
 
     fn write(&self, batch: KvBatch) -> Result<(), StorageError> {
-        let mut rocks_batch = WriteBatch::default();
-        // Sorted by column and key (stably, so that a later operation on a key still wins): RocksDB
-        // inserts each key into its memtable's skip list starting from where the previous insert
-        // ended, so keys in order, such as a block's transaction hashes, skip most of the search.
-        let mut ops = batch.into_ops();
-        ops.sort_by(|a, b| a.column_and_key().cmp(&b.column_and_key()));
-        for op in ops {
-            match op {
-                KvOp::Put { column, key, value } => rocks_batch.put_cf(self.handle(column)?, key, value),
-                KvOp::Delete { column, key } => rocks_batch.delete_cf(self.handle(column)?, key),
-            }
-        }
+        let rocks_batch = self.rocks_batch(batch)?;
         let mut write_options = WriteOptions::default();
         write_options.set_sync(true);
         self.db
             .write_opt(rocks_batch, &write_options)
             .map_err(|error| StorageError::Backend { operation: "write batch", reason: error.to_string() })
     }
+}
+
+/// RocksDB's fixed header of a write batch (sequence number and count).
+const WRITE_BATCH_HEADER_BYTES: usize = 12;
+/// Most bytes RocksDB adds to one operation of a write batch: its tag, the column family id and the
+/// lengths of key and value (each a varint of at most 5 bytes).
+const WRITE_BATCH_OP_FRAMING_BYTES_MAX: usize = 1 + 3 * 5;
+
+/// Bytes that hold `ops` in a RocksDB write batch, at most [`WRITE_BATCH_OP_FRAMING_BYTES_MAX`] per
+/// operation over the exact size.
+fn write_batch_bytes(ops: &[KvOp]) -> usize {
+    ops.iter().fold(WRITE_BATCH_HEADER_BYTES, |bytes, op| {
+        let payload = match op {
+            KvOp::Put { key, value, .. } => key.len() + value.len(),
+            KvOp::Delete { key, .. } => key.len(),
+        };
+        bytes.saturating_add(payload + WRITE_BATCH_OP_FRAMING_BYTES_MAX)
+    })
 }
 
 /// A [`Store`] on RocksDB: what a node runs on.
@@ -209,5 +235,32 @@ impl Store<RocksBackend> {
         let audit_head = self.head()?;
         self.backend().create_checkpoint(path.as_ref())?;
         Ok(CheckpointInfo { metadata, tip, state_root, audit_head })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reservation holds the whole batch (so RocksDB never grows it) and overshoots by at most
+    /// the framing bound per operation, with lengths that need one to three varint bytes.
+    #[test]
+    fn a_write_batch_fits_its_reservation() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let backend = RocksBackend::open(dir.path()).expect("opens");
+        let mut batch = KvBatch::new();
+        for (index, length) in [0_usize, 1, 127, 128, 16_383, 16_384, 70_000].into_iter().enumerate() {
+            let column = Column::ALL[index % Column::ALL.len()];
+            batch.put(column, vec![1; length.min(300)], vec![2; length]);
+            batch.delete(column, vec![3; length.min(200)]);
+        }
+        let ops = batch.ops().len();
+        let reserved = write_batch_bytes(batch.ops());
+        let written = backend.rocks_batch(batch).expect("every column exists").size_in_bytes();
+        assert!(written <= reserved, "{written} bytes written, {reserved} reserved");
+        assert!(
+            reserved - written <= ops * WRITE_BATCH_OP_FRAMING_BYTES_MAX,
+            "{reserved} bytes reserved for {written} written"
+        );
     }
 }
