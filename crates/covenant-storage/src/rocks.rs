@@ -190,10 +190,10 @@ const WRITE_BATCH_OP_FRAMING_BYTES_MAX: usize = 1 + 3 * 5;
 fn write_batch_bytes(ops: &[KvOp]) -> usize {
     ops.iter().fold(WRITE_BATCH_HEADER_BYTES, |bytes, op| {
         let payload = match op {
-            KvOp::Put { key, value, .. } => key.len() + value.len(),
+            KvOp::Put { key, value, .. } => key.len().saturating_add(value.len()),
             KvOp::Delete { key, .. } => key.len(),
         };
-        bytes.saturating_add(payload + WRITE_BATCH_OP_FRAMING_BYTES_MAX)
+        bytes.saturating_add(payload.saturating_add(WRITE_BATCH_OP_FRAMING_BYTES_MAX))
     })
 }
 
