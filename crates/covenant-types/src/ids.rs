@@ -61,6 +61,12 @@ fn check_id(kind: &'static str, value: &str, extra: &[char]) -> Result<(), IdErr
     Ok(())
 }
 
+/// `value` checked as an id of kind `kind` and stored inline (when short enough).
+fn checked_id(kind: &'static str, value: &str, extra: &[char]) -> Result<CompactString, IdError> {
+    check_id(kind, value, extra)?;
+    Ok(CompactString::new(value))
+}
+
 /// Deserializes an id of kind `kind` from a string, borrowing the input's bytes where the format
 /// allows it (BCS from a byte slice does), so that a short id is checked and stored inline without
 /// a heap allocation.
@@ -79,8 +85,7 @@ impl serde::de::Visitor<'_> for IdVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<CompactString, E> {
-        check_id(self.kind, value, self.extra).map_err(E::custom)?;
-        Ok(CompactString::new(value))
+        checked_id(self.kind, value, self.extra).map_err(E::custom)
     }
 
     fn visit_bytes<E: serde::de::Error>(self, value: &[u8]) -> Result<CompactString, E> {
@@ -103,9 +108,7 @@ macro_rules! define_id {
         impl $name {
             /// Checks and wraps `value`.
             pub fn new(value: impl AsRef<str>) -> Result<Self, IdError> {
-                let value = value.as_ref();
-                check_id($kind, value, $extra)?;
-                Ok(Self(CompactString::new(value)))
+                checked_id($kind, value.as_ref(), $extra).map(Self)
             }
 
             /// The id as text.
