@@ -123,6 +123,8 @@ pub struct Gauges {
     pub quorum: usize,
     /// The store's committed-state cache.
     pub state_cache: covenant_storage::state_cache::StateCacheStats,
+    /// RocksDB's memory, when it could be read.
+    pub rocks_memory: Option<covenant_storage::RocksMemory>,
 }
 
 impl Metrics {
@@ -218,6 +220,29 @@ impl Metrics {
         gauge(&mut out, "covenant_state_cache_bytes", "Bytes the state cache holds.", cache.bytes.to_string());
         counter(&mut out, "covenant_state_cache_hits_total", "State reads answered from the cache.", cache.hits);
         counter(&mut out, "covenant_state_cache_misses_total", "State reads that went to RocksDB.", cache.misses);
+        if let Some(rocks) = &gauges.rocks_memory {
+            for (name, help, value) in [
+                (
+                    "covenant_rocksdb_cache_capacity_bytes",
+                    "RocksDB's one memory budget, shared by memtables, index and filter blocks and data blocks.",
+                    rocks.cache_capacity_bytes,
+                ),
+                ("covenant_rocksdb_cache_used_bytes", "What RocksDB's budget holds now.", rocks.cache_used_bytes),
+                ("covenant_rocksdb_cache_pinned_bytes", "The part of it pinned in use.", rocks.cache_pinned_bytes),
+                (
+                    "covenant_rocksdb_memtable_bytes",
+                    "RocksDB's memtables, those being flushed included (charged to the budget).",
+                    rocks.memtable_bytes,
+                ),
+                (
+                    "covenant_rocksdb_table_readers_bytes",
+                    "RocksDB's table readers' memory outside the budget.",
+                    rocks.table_reader_bytes,
+                ),
+            ] {
+                gauge(&mut out, name, help, value.to_string());
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP covenant_signatures_verified_total Transaction signatures verified, by where: at admission, \
@@ -319,6 +344,13 @@ mod tests {
             validators: 4,
             quorum: 3,
             state_cache: Default::default(),
+            rocks_memory: Some(covenant_storage::RocksMemory {
+                cache_capacity_bytes: 320,
+                cache_used_bytes: 200,
+                cache_pinned_bytes: 10,
+                memtable_bytes: 150,
+                table_reader_bytes: 5,
+            }),
         }
     }
 
@@ -344,6 +376,9 @@ mod tests {
             "covenant_signatures_verified_total{stage=\"admission\"} 300",
             "covenant_signature_batches_total{stage=\"admission\"} 2",
             "covenant_signature_batches_total{stage=\"block\"} 0",
+            "covenant_rocksdb_cache_capacity_bytes 320",
+            "covenant_rocksdb_memtable_bytes 150",
+            "covenant_rocksdb_table_readers_bytes 5",
             "covenant_info{chain_id=\"covenant-local\",node_id=\"validator-0\",version=\"",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

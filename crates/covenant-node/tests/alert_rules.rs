@@ -25,6 +25,7 @@ fn exported_metrics() -> BTreeSet<String> {
         validators: 4,
         quorum: 3,
         state_cache: Default::default(),
+        rocks_memory: Some(Default::default()),
     };
     metrics
         .render(&gauges, "chain", "node")

@@ -96,7 +96,7 @@ pub use error::StorageError;
 pub use kv::{Backend, Column, KvBatch, KvOp, KvPairs};
 pub use limits::SCHEMA_VERSION;
 pub use memory::{MemoryBackend, MemoryStore};
-pub use rocks::{RocksBackend, RocksStore};
+pub use rocks::{RocksBackend, RocksMemory, RocksStore};
 pub use store::{ChainStore, ChainTip, CommitBatch, StatePage, StateWrites, Store, StoreMetadata, TxLocation};
 
 #[cfg(test)]

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType, DBRecoveryMode, Direction,
-    IteratorMode, Options, WriteBatch, WriteOptions,
+    IteratorMode, Options, WriteBatch, WriteBufferManager, WriteOptions,
 };
+use rocksdb::properties::{self, PropName};
 
 use crate::audit::AuditLog;
 use crate::backup::CheckpointInfo;
@@ -32,13 +33,34 @@ const MEMTABLE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// the transaction index before commit; without a filter each lookup searched the memtable's skip
 /// list (2.4 % of a validator's CPU at saturation). 2 % of 64 MiB is about ten bits per key there.
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
-/// One block cache shared by every column family (by default each gets its own).
-const BLOCK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Least part of the cache left to data, index and filter blocks when the memtables are full.
+const BLOCK_CACHE_BYTES_MIN: usize = 64 * 1024 * 1024;
+/// RocksDB's one memory budget, shared by every column family: the memtables are charged to it as
+/// they grow, and so are the table files' index and filter blocks, which otherwise sit outside any
+/// bound and grow with the chain. Data blocks get what is left, at least [`BLOCK_CACHE_BYTES_MIN`].
+const CACHE_BYTES: usize = MEMTABLES_BYTES_MAX + BLOCK_CACHE_BYTES_MIN;
 
 /// A RocksDB database with Covenant's column families.
 pub struct RocksBackend {
     db: DB,
+    /// The budget of [`CACHE_BYTES`] (kept to report its use).
+    cache: Cache,
     path: PathBuf,
+}
+
+/// RocksDB's memory as RocksDB estimates it, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RocksMemory {
+    /// The shared cache's bound ([`CACHE_BYTES`]).
+    pub cache_capacity_bytes: u64,
+    /// What the cache holds: memtable reservations, data blocks, and index and filter blocks.
+    pub cache_used_bytes: u64,
+    /// The part of the cache pinned in use (table files' level-0 index and filter blocks among it).
+    pub cache_pinned_bytes: u64,
+    /// Memtables, those being flushed included (also charged to the cache).
+    pub memtable_bytes: u64,
+    /// Table readers' memory outside the cache.
+    pub table_reader_bytes: u64,
 }
 
 impl std::fmt::Debug for RocksBackend {
@@ -62,9 +84,10 @@ impl RocksBackend {
         options.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
         options.set_paranoid_checks(true);
         options.set_keep_log_file_num(INFO_LOG_FILES_MAX);
-        options.set_db_write_buffer_size(MEMTABLES_BYTES_MAX);
-
-        let block_cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let cache = Cache::new_lru_cache(CACHE_BYTES);
+        // Without a stall: the memtables' bound makes RocksDB flush the largest one, as before.
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(MEMTABLES_BYTES_MAX, false, cache.clone());
+        options.set_write_buffer_manager(&write_buffers);
         let descriptors = Column::ALL.map(|column| {
             let mut column_options = Options::default();
             column_options.set_compression_type(DBCompressionType::Lz4);
@@ -74,14 +97,40 @@ impl RocksBackend {
                 column_options.set_memtable_whole_key_filtering(true);
             }
             let mut table = BlockBasedOptions::default();
-            table.set_block_cache(&block_cache);
+            table.set_block_cache(&cache);
             table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+            // Index and filter blocks in the cache, ahead of data blocks for eviction; level 0's
+            // stay pinned, because every lookup reads them and new table files land there.
+            table.set_cache_index_and_filter_blocks(true);
+            table.set_cache_index_and_filter_blocks_with_high_priority(true);
+            table.set_pin_l0_filter_and_index_blocks_in_cache(true);
             column_options.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(column.name(), column_options)
         });
         let db = DB::open_cf_descriptors(&options, &path, descriptors)
             .map_err(|error| StorageError::Open { path: path.clone(), reason: error.to_string() })?;
-        Ok(RocksBackend { db, path })
+        Ok(RocksBackend { db, cache, path })
+    }
+
+    /// RocksDB's memory use now.
+    pub fn memory(&self) -> Result<RocksMemory, StorageError> {
+        // Memtables and table readers are per column family.
+        let summed = |name: &PropName| -> Result<u64, StorageError> {
+            Column::ALL.into_iter().try_fold(0_u64, |sum, column| {
+                let value = self
+                    .db
+                    .property_int_value_cf(self.handle(column)?, name)
+                    .map_err(|error| StorageError::Backend { operation: "read property", reason: error.to_string() })?;
+                Ok(sum.saturating_add(value.unwrap_or(0)))
+            })
+        };
+        Ok(RocksMemory {
+            cache_capacity_bytes: CACHE_BYTES as u64,
+            cache_used_bytes: self.cache.get_usage() as u64,
+            cache_pinned_bytes: self.cache.get_pinned_usage() as u64,
+            memtable_bytes: summed(properties::SIZE_ALL_MEM_TABLES)?,
+            table_reader_bytes: summed(properties::ESTIMATE_TABLE_READERS_MEM)?,
+        })
     }
 
     /// Directory of the database.
@@ -212,6 +261,11 @@ impl Store<RocksBackend> {
         self.backend().path()
     }
 
+    /// RocksDB's memory use now (for metrics).
+    pub fn rocks_memory(&self) -> Result<RocksMemory, StorageError> {
+        self.backend().memory()
+    }
+
     /// Writes a consistent checkpoint of the store into directory `path` (which must not exist) and
     /// returns what it holds. Block commits and audit appends wait meanwhile (the writer lock is held),
     /// so the tip and audit head returned are exactly those of the checkpoint.
@@ -262,5 +316,29 @@ mod tests {
             reserved - written <= ops * WRITE_BATCH_OP_FRAMING_BYTES_MAX,
             "{reserved} bytes reserved for {written} written"
         );
+    }
+
+    /// The memory report reads live figures: a write shows up in the memtables, and the memtables'
+    /// reservation in the shared cache, within its bound.
+    #[test]
+    fn memory_counts_the_memtables_against_the_one_budget() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let backend = RocksBackend::open(dir.path()).expect("opens");
+        let before = backend.memory().expect("memory");
+        let mut batch = KvBatch::new();
+        for index in 0_u32..2_000 {
+            batch.put(Column::State, index.to_be_bytes().to_vec(), vec![7; 1_000]);
+        }
+        backend.write(batch).expect("writes");
+        let after = backend.memory().expect("memory");
+        assert_eq!(after.cache_capacity_bytes, CACHE_BYTES as u64);
+        assert!(
+            after.memtable_bytes >= before.memtable_bytes + 2_000_000,
+            "memtables grew from {} to {} bytes after 2 MB of writes",
+            before.memtable_bytes,
+            after.memtable_bytes
+        );
+        assert!(after.cache_used_bytes >= after.memtable_bytes / 2, "{after:?}: the memtables are not charged to the cache");
+        assert!(after.cache_used_bytes <= after.cache_capacity_bytes, "{after:?}");
     }
 }
