@@ -23,7 +23,7 @@ pub enum Column {
     TxIndex,
     /// State key → state value, as written by execution.
     State,
-    /// Transaction hash → receipt.
+    /// Block position (big-endian height, then big-endian index in the block) → receipt.
     Receipts,
     /// Big-endian sequence → audit entry.
     Audit,

@@ -87,6 +87,7 @@ pub mod error;
 pub mod kv;
 pub mod limits;
 pub mod memory;
+mod migrate;
 pub mod rocks;
 pub mod state_cache;
 pub mod store;

@@ -5,9 +5,12 @@
 use covenant_types::ids::ID_BYTES_MAX;
 use covenant_types::limits::{CONSENSUS_MESSAGE_BYTES_MAX, TEXT_BYTES_MAX, VALIDATORS_MAX};
 
-/// Version of the on-disk layout (column families, keys, value encodings). A store with another
-/// version is refused at open instead of being misread.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the on-disk layout (column families, keys, value encodings). A store of version 1 is
+/// upgraded at open (receipts were keyed by transaction hash; see `migrate.rs`); any other version
+/// is refused instead of being misread.
+pub const SCHEMA_VERSION: u32 = 2;
+/// Receipts moved per batch while upgrading a version-1 store.
+pub const MIGRATION_PAGE_ENTRIES: usize = 1024;
 
 /// Longest state key.
 pub const STATE_KEY_BYTES_MAX: usize = 1024;

@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use rocksdb::properties::{self, PropName};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType, DBRecoveryMode, Direction,
     IteratorMode, Options, WriteBatch, WriteBufferManager, WriteOptions,
 };
-use rocksdb::properties::{self, PropName};
 
 use crate::audit::AuditLog;
 use crate::backup::CheckpointInfo;
@@ -86,7 +86,8 @@ impl RocksBackend {
         options.set_keep_log_file_num(INFO_LOG_FILES_MAX);
         let cache = Cache::new_lru_cache(CACHE_BYTES);
         // Without a stall: the memtables' bound makes RocksDB flush the largest one, as before.
-        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(MEMTABLES_BYTES_MAX, false, cache.clone());
+        let write_buffers =
+            WriteBufferManager::new_write_buffer_manager_with_cache(MEMTABLES_BYTES_MAX, false, cache.clone());
         options.set_write_buffer_manager(&write_buffers);
         let descriptors = Column::ALL.map(|column| {
             let mut column_options = Options::default();
@@ -338,7 +339,10 @@ mod tests {
             before.memtable_bytes,
             after.memtable_bytes
         );
-        assert!(after.cache_used_bytes >= after.memtable_bytes / 2, "{after:?}: the memtables are not charged to the cache");
+        assert!(
+            after.cache_used_bytes >= after.memtable_bytes / 2,
+            "{after:?}: the memtables are not charged to the cache"
+        );
         assert!(after.cache_used_bytes <= after.cache_capacity_bytes, "{after:?}");
     }
 }

@@ -15,6 +15,7 @@ use crate::limits::{
     AUDIT_RECORDS_PER_COMMIT_MAX, META_VALUE_BYTES_MAX, RECEIPT_BYTES_MAX, SAFETY_STATE_BYTES_MAX, SCAN_ENTRIES_MAX,
     SCHEMA_VERSION, SEALS_BYTES_MAX, STATE_KEY_BYTES_MAX, STATE_VALUE_BYTES_MAX, STATE_WRITES_PER_BLOCK_MAX,
 };
+use crate::migrate;
 use crate::state_cache::{Lookup, StateCache, StateCacheStats};
 
 /// Keys of the [`Column::Meta`] column family.
@@ -53,6 +54,21 @@ pub struct TxLocation {
     /// Position in the block's transactions.
     pub index: u32,
 }
+
+impl TxLocation {
+    /// Key of the transaction's receipt in [`Column::Receipts`]: big-endian height, then index, so
+    /// that a block's receipts are appended after the previous block's instead of inserted at
+    /// random places among them, as keys by transaction hash were (schema version 1).
+    pub(crate) fn receipt_key(&self) -> [u8; RECEIPT_KEY_BYTES] {
+        let mut key = [0; RECEIPT_KEY_BYTES];
+        key[..8].copy_from_slice(&self.height.to_be_bytes());
+        key[8..].copy_from_slice(&self.index.to_be_bytes());
+        key
+    }
+}
+
+/// Length of a receipt's key: a height and an index.
+pub(crate) const RECEIPT_KEY_BYTES: usize = 8 + 4;
 
 /// What the store says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,6 +213,9 @@ impl<B: Backend> Store<B> {
         };
         match store.meta::<u32>(meta_key::SCHEMA_VERSION, "schema version")? {
             Some(SCHEMA_VERSION) => {}
+            Some(1) => {
+                migrate::receipts_by_position(&store.backend)?;
+            }
             Some(found) => return Err(StorageError::UnsupportedSchema { found, supported: SCHEMA_VERSION }),
             None => {
                 for column in Column::ALL {
@@ -425,7 +444,7 @@ impl<B: Backend> Store<B> {
             // The index fits: the transaction count is at most BLOCK_TXS_MAX.
             let location = TxLocation { height, index: u32::try_from(index).unwrap_or(u32::MAX) };
             kv.put(Column::TxIndex, tx_hash.as_bytes().to_vec(), encode(&location));
-            kv.put(Column::Receipts, tx_hash.as_bytes().to_vec(), receipt_bytes);
+            kv.put(Column::Receipts, location.receipt_key().to_vec(), receipt_bytes);
         }
         for (key, value) in &state_writes {
             match value {
@@ -555,8 +574,11 @@ impl<B: Backend> ChainStore for Store<B> {
     }
 
     fn receipt(&self, tx_hash: &Hash) -> Result<Option<Receipt>, StorageError> {
-        let key = || format!("tx {tx_hash}");
-        let Some(bytes) = self.backend.get(Column::Receipts, tx_hash.as_bytes())? else { return Ok(None) };
+        let Some(location) = self.tx_location(tx_hash)? else { return Ok(None) };
+        let key = || format!("tx {tx_hash} at height {} index {}", location.height, location.index);
+        let Some(bytes) = self.backend.get(Column::Receipts, &location.receipt_key())? else {
+            return Err(StorageError::corrupt("receipt", key(), "missing for a committed transaction"));
+        };
         let receipt: Receipt = decode_stored("receipt", key, &bytes, RECEIPT_BYTES_MAX)?;
         if receipt.tx_hash != *tx_hash {
             return Err(StorageError::corrupt(

@@ -22,7 +22,8 @@ fn rocks_garbage_written_with_raw_rocksdb_is_reported_corrupt() {
         let names: Vec<&str> = Column::ALL.iter().map(|column| column.name()).collect();
         let db = DB::open_cf(&Options::default(), harness.path(), names).expect("raw open");
         let receipts = db.cf_handle(Column::Receipts.name()).expect("receipts column family");
-        db.put_cf(receipts, tx_hash.as_bytes(), b"\xde\xad\xbe\xef").expect("raw put");
+        let receipt_key = crate::store::TxLocation { height: 1, index: 1 }.receipt_key();
+        db.put_cf(receipts, receipt_key, b"\xde\xad\xbe\xef").expect("raw put");
         let state = db.cf_handle(Column::State.name()).expect("state column family");
         db.put_cf(state, state_key(1, 2), b"").expect("raw put");
     }

@@ -21,6 +21,7 @@ macro_rules! shared_suite {
             suite::reopen_restores_everything,
             suite::corrupt_values_detected,
             suite::unknown_schema_refused,
+            suite::version_1_store_upgraded,
             suite::oversized_writes_refused,
             suite::concurrent_writers_keep_order,
             audit_suite::audit_append_and_range,

@@ -7,8 +7,8 @@ use super::harness::{Harness, raw_delete, raw_get, raw_put};
 use crate::audit::AuditLog;
 use crate::error::StorageError;
 use crate::kv::{Backend, Column, u64_key};
-use crate::limits::{SCAN_ENTRIES_MAX, SCHEMA_VERSION};
-use crate::store::{ChainStore, ChainTip, CommitBatch, Store, meta_key};
+use crate::limits::{MIGRATION_PAGE_ENTRIES, SCAN_ENTRIES_MAX, SCHEMA_VERSION};
+use crate::store::{ChainStore, ChainTip, CommitBatch, Store, TxLocation, meta_key};
 
 /// Commits `count` standard blocks after the current tip; returns the batches committed.
 pub fn commit_blocks<B: Backend>(store: &Store<B>, count: u64, tx_count: u64) -> Vec<CommitBatch> {
@@ -245,10 +245,16 @@ pub fn corrupt_values_detected<H: Harness>() {
     // A valid block under the wrong height.
     expect_corrupt(store, Column::Blocks, &u64_key(1), &block_2, "block", |s| s.block_by_height(1));
     expect_corrupt(store, Column::Seals, &u64_key(1), b"\xff\xff\xff", "commit seals", |s| s.commit_seals(1));
-    expect_corrupt(store, Column::Receipts, tx_hash.as_bytes(), b"\x01", "receipt", |s| s.receipt(&tx_hash));
+    let receipt_key = TxLocation { height: 1, index: 0 }.receipt_key();
+    expect_corrupt(store, Column::Receipts, &receipt_key, b"\x01", "receipt", |s| s.receipt(&tx_hash));
     // A valid receipt of another transaction.
     let other_receipt = encode(&batches[2].receipts[0]);
-    expect_corrupt(store, Column::Receipts, tx_hash.as_bytes(), &other_receipt, "receipt", |s| s.receipt(&tx_hash));
+    expect_corrupt(store, Column::Receipts, &receipt_key, &other_receipt, "receipt", |s| s.receipt(&tx_hash));
+    // An indexed transaction without its receipt.
+    let receipt = raw_get(store, Column::Receipts, &receipt_key).expect("the receipt");
+    raw_delete(store, Column::Receipts, &receipt_key);
+    assert!(matches!(store.receipt(&tx_hash), Err(StorageError::Corrupt { what: "receipt", .. })));
+    raw_put(store, Column::Receipts, &receipt_key, &receipt);
     expect_corrupt(store, Column::TxIndex, tx_hash.as_bytes(), b"\x00", "tx index", |s| s.tx_location(&tx_hash));
     // An index entry pointing at the wrong transaction.
     let wrong_location = encode(&crate::store::TxLocation { height: 1, index: 1 });
@@ -287,6 +293,44 @@ pub fn unknown_schema_refused<H: Harness>() {
     assert!(
         matches!(error, StorageError::UnsupportedSchema { found, supported: SCHEMA_VERSION } if found == SCHEMA_VERSION + 1)
     );
+}
+
+/// A store of schema version 1 (receipts keyed by transaction hash) is upgraded when it opens, over
+/// more than one page, and also when an earlier upgrade stopped part-way (some receipts moved).
+pub fn version_1_store_upgraded<H: Harness>() {
+    let mut harness = H::new();
+    let batches = commit_blocks(harness.store(), 3, MIGRATION_PAGE_ENTRIES as u64 / 2 + 1);
+    let store = harness.store();
+    let mut kept_in_place = 0;
+    for batch in &batches {
+        for (index, tx) in batch.block.transactions.iter().enumerate() {
+            let location = TxLocation { height: batch.block.header.height, index: index as u32 };
+            // Every fifth receipt stays where version 2 puts it: an upgrade that stopped part-way.
+            if index % 5 == 0 {
+                kept_in_place += 1;
+                continue;
+            }
+            let receipt = raw_get(store, Column::Receipts, &location.receipt_key()).expect("a receipt");
+            raw_delete(store, Column::Receipts, &location.receipt_key());
+            raw_put(store, Column::Receipts, tx.body.hash().as_bytes(), &receipt);
+        }
+    }
+    assert!(kept_in_place > 0);
+    raw_put(store, Column::Meta, meta_key::SCHEMA_VERSION, &encode(&1_u32));
+
+    harness.reopen().expect("a version-1 store is upgraded");
+    assert_eq!(harness.store().metadata().expect("metadata").schema_version, SCHEMA_VERSION);
+    assert_chain_readable(harness.store(), &batches);
+    let receipts = harness.store().backend().scan(Column::Receipts, b"", b"", SCAN_ENTRIES_MAX).expect("scan");
+    let total: usize = batches.iter().map(|batch| batch.receipts.len()).sum();
+    assert_eq!(receipts.len(), total, "one receipt per transaction, none left behind");
+    assert!(receipts.iter().all(|(key, _)| key.len() == 12), "every receipt under its position");
+
+    // A version-1 receipt that no transaction index entry places is refused, not dropped.
+    raw_put(harness.store(), Column::Receipts, &[7; 32], &encode(&batches[0].receipts[0]));
+    raw_put(harness.store(), Column::Meta, meta_key::SCHEMA_VERSION, &encode(&1_u32));
+    let error = harness.reopen().expect_err("an unplaceable receipt");
+    assert!(matches!(error, StorageError::Corrupt { what: "receipt", .. }), "{error}");
 }
 
 pub fn oversized_writes_refused<H: Harness>() {

@@ -1,0 +1,55 @@
+//! Upgrades, at open, a store written by an earlier schema version.
+
+use covenant_types::encode;
+
+use crate::error::StorageError;
+use crate::kv::{Backend, Column, KvBatch, decode_stored, show_key, successor};
+use crate::limits::{MIGRATION_PAGE_ENTRIES, SCHEMA_VERSION};
+use crate::store::{RECEIPT_KEY_BYTES, TxLocation, meta_key};
+
+/// Length of a receipt's key in schema version 1: the transaction's hash.
+const V1_RECEIPT_KEY_BYTES: usize = 32;
+
+/// Version 1 to 2: receipts keyed by transaction hash move under their block position, which the
+/// transaction index gives. Each page moves in one atomic batch, and keys already moved (12 bytes,
+/// where hashes are 32) are passed over, so a crash part-way leaves a store that the next open
+/// finishes upgrading. The version is written last. Returns how many receipts moved.
+pub(crate) fn receipts_by_position<B: Backend>(backend: &B) -> Result<u64, StorageError> {
+    let mut moved = 0_u64;
+    let mut start = Vec::new();
+    loop {
+        let page = backend.scan(Column::Receipts, &start, b"", MIGRATION_PAGE_ENTRIES)?;
+        let mut batch = KvBatch::new();
+        for (key, value) in &page {
+            match key.len() {
+                RECEIPT_KEY_BYTES => continue,
+                V1_RECEIPT_KEY_BYTES => {}
+                _ => {
+                    return Err(StorageError::corrupt("receipt", show_key(key), "a key neither a hash nor a position"));
+                }
+            }
+            let Some(location) = backend.get(Column::TxIndex, key)? else {
+                return Err(StorageError::corrupt(
+                    "receipt",
+                    show_key(key),
+                    "no transaction index entry gives its position, so it cannot be upgraded",
+                ));
+            };
+            let location: TxLocation = decode_stored("tx index", || show_key(key), &location, 16)?;
+            batch.put(Column::Receipts, location.receipt_key().to_vec(), value.clone());
+            batch.delete(Column::Receipts, key.clone());
+            moved += 1;
+        }
+        if !batch.is_empty() {
+            backend.write(batch)?;
+        }
+        match page.last() {
+            Some((key, _)) if page.len() == MIGRATION_PAGE_ENTRIES => start = successor(key),
+            _ => break,
+        }
+    }
+    let mut batch = KvBatch::new();
+    batch.put(Column::Meta, meta_key::SCHEMA_VERSION, encode(&SCHEMA_VERSION));
+    backend.write(batch)?;
+    Ok(moved)
+}
