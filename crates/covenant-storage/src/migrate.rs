@@ -13,9 +13,8 @@ const V1_RECEIPT_KEY_BYTES: usize = 32;
 /// Version 1 to 2: receipts keyed by transaction hash move under their block position, which the
 /// transaction index gives. Each page moves in one atomic batch, and keys already moved (12 bytes,
 /// where hashes are 32) are passed over, so a crash part-way leaves a store that the next open
-/// finishes upgrading. The version is written last. Returns how many receipts moved.
-pub(crate) fn receipts_by_position<B: Backend>(backend: &B) -> Result<u64, StorageError> {
-    let mut moved = 0_u64;
+/// finishes upgrading. The version is written last.
+pub(crate) fn receipts_by_position<B: Backend>(backend: &B) -> Result<(), StorageError> {
     let mut start = Vec::new();
     loop {
         let page = backend.scan(Column::Receipts, &start, b"", MIGRATION_PAGE_ENTRIES)?;
@@ -25,7 +24,11 @@ pub(crate) fn receipts_by_position<B: Backend>(backend: &B) -> Result<u64, Stora
                 RECEIPT_KEY_BYTES => continue,
                 V1_RECEIPT_KEY_BYTES => {}
                 _ => {
-                    return Err(StorageError::corrupt("receipt", show_key(key), "a key neither a hash nor a position"));
+                    return Err(StorageError::corrupt(
+                        "receipt",
+                        show_key(key),
+                        "the key is neither a transaction hash nor a block position",
+                    ));
                 }
             }
             let Some(location) = backend.get(Column::TxIndex, key)? else {
@@ -38,7 +41,6 @@ pub(crate) fn receipts_by_position<B: Backend>(backend: &B) -> Result<u64, Stora
             let location: TxLocation = decode_stored("tx index", || show_key(key), &location, 16)?;
             batch.put(Column::Receipts, location.receipt_key().to_vec(), value.clone());
             batch.delete(Column::Receipts, key.clone());
-            moved += 1;
         }
         if !batch.is_empty() {
             backend.write(batch)?;
@@ -50,6 +52,5 @@ pub(crate) fn receipts_by_position<B: Backend>(backend: &B) -> Result<u64, Stora
     }
     let mut batch = KvBatch::new();
     batch.put(Column::Meta, meta_key::SCHEMA_VERSION, encode(&SCHEMA_VERSION));
-    backend.write(batch)?;
-    Ok(moved)
+    backend.write(batch)
 }
