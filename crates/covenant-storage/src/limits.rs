@@ -20,6 +20,8 @@ pub const STATE_VALUE_BYTES_MAX: usize = 1024 * 1024;
 pub const STATE_WRITES_PER_BLOCK_MAX: usize = 1_000_000;
 /// Most entries one prefix scan or audit range read may return.
 pub const SCAN_ENTRIES_MAX: usize = 10_000;
+/// Largest encoded transaction location: BCS gives a height 8 bytes and an index 4 (12 in all).
+pub const TX_LOCATION_BYTES_MAX: usize = 16;
 /// Largest encoded receipt.
 pub const RECEIPT_BYTES_MAX: usize = 64 * 1024;
 /// Largest encoded set of commit seals of one block.

@@ -14,6 +14,7 @@ use crate::kv::{Backend, Column, KvBatch, decode_stored, show_key, successor, u6
 use crate::limits::{
     AUDIT_RECORDS_PER_COMMIT_MAX, META_VALUE_BYTES_MAX, RECEIPT_BYTES_MAX, SAFETY_STATE_BYTES_MAX, SCAN_ENTRIES_MAX,
     SCHEMA_VERSION, SEALS_BYTES_MAX, STATE_KEY_BYTES_MAX, STATE_VALUE_BYTES_MAX, STATE_WRITES_PER_BLOCK_MAX,
+    TX_LOCATION_BYTES_MAX,
 };
 use crate::migrate;
 use crate::state_cache::{Lookup, StateCache, StateCacheStats};
@@ -213,9 +214,7 @@ impl<B: Backend> Store<B> {
         };
         match store.meta::<u32>(meta_key::SCHEMA_VERSION, "schema version")? {
             Some(SCHEMA_VERSION) => {}
-            Some(1) => {
-                migrate::receipts_by_position(&store.backend)?;
-            }
+            Some(migrate::RECEIPTS_BY_HASH_VERSION) => migrate::receipts_by_position(&store.backend)?,
             Some(found) => return Err(StorageError::UnsupportedSchema { found, supported: SCHEMA_VERSION }),
             None => {
                 for column in Column::ALL {
@@ -423,7 +422,8 @@ impl<B: Backend> Store<B> {
                 return Err(StorageError::DuplicateTransaction { height, tx_hash: *tx_hash, existing_height: height });
             }
             if let Some(bytes) = committed {
-                let existing: TxLocation = decode_stored("tx index", || format!("tx {tx_hash}"), &bytes, 16)?;
+                let existing: TxLocation =
+                    decode_stored("tx index", || format!("tx {tx_hash}"), &bytes, TX_LOCATION_BYTES_MAX)?;
                 return Err(StorageError::DuplicateTransaction {
                     height,
                     tx_hash: *tx_hash,
@@ -543,7 +543,9 @@ impl<B: Backend> ChainStore for Store<B> {
     fn tx_location(&self, tx_hash: &Hash) -> Result<Option<TxLocation>, StorageError> {
         match self.backend.get(Column::TxIndex, tx_hash.as_bytes())? {
             None => Ok(None),
-            Some(bytes) => decode_stored("tx index", || format!("tx {tx_hash}"), &bytes, 16).map(Some),
+            Some(bytes) => {
+                decode_stored("tx index", || format!("tx {tx_hash}"), &bytes, TX_LOCATION_BYTES_MAX).map(Some)
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use crate::audit::AuditLog;
 use crate::error::StorageError;
 use crate::kv::{Backend, Column, u64_key};
 use crate::limits::{MIGRATION_PAGE_ENTRIES, SCAN_ENTRIES_MAX, SCHEMA_VERSION};
-use crate::store::{ChainStore, ChainTip, CommitBatch, Store, TxLocation, meta_key};
+use crate::store::{ChainStore, ChainTip, CommitBatch, RECEIPT_KEY_BYTES, Store, TxLocation, meta_key};
 
 /// Commits `count` standard blocks after the current tip; returns the batches committed.
 pub fn commit_blocks<B: Backend>(store: &Store<B>, count: u64, tx_count: u64) -> Vec<CommitBatch> {
@@ -324,7 +324,7 @@ pub fn version_1_store_upgraded<H: Harness>() {
     let receipts = harness.store().backend().scan(Column::Receipts, b"", b"", SCAN_ENTRIES_MAX).expect("scan");
     let total: usize = batches.iter().map(|batch| batch.receipts.len()).sum();
     assert_eq!(receipts.len(), total, "one receipt per transaction, none left behind");
-    assert!(receipts.iter().all(|(key, _)| key.len() == 12), "every receipt under its position");
+    assert!(receipts.iter().all(|(key, _)| key.len() == RECEIPT_KEY_BYTES), "every receipt under its position");
 
     // A version-1 receipt that no transaction index entry places is refused, not dropped.
     raw_put(harness.store(), Column::Receipts, &[7; 32], &encode(&batches[0].receipts[0]));
