@@ -82,6 +82,9 @@ pub struct Metrics {
     pub verified_at_admission: AtomicU64,
     /// Transaction signatures verified in proposals (those not verified at admission).
     pub verified_in_blocks: AtomicU64,
+    /// Transactions of valid proposals admitted to the mempool when the proposal was validated (their
+    /// signatures verified for the proposal, their gossiped copies still queued).
+    pub adopted_from_proposals: AtomicU64,
     /// Verification batches at admission (signatures per batch = verified / batches).
     pub admission_batches: AtomicU64,
     /// Verification batches in proposals (blocks with transactions not admitted before).
@@ -214,6 +217,12 @@ impl Metrics {
             "covenant_gossip_dropped_txs_total",
             "Transactions from peers dropped because the verification queue was full.",
             self.gossip_dropped.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "covenant_mempool_adopted_txs_total",
+            "Transactions admitted to the mempool from valid proposals, their signatures verified for the proposal.",
+            self.adopted_from_proposals.load(Ordering::Relaxed),
         );
         let cache = &gauges.state_cache;
         gauge(&mut out, "covenant_state_cache_entries", "Committed state values cached.", cache.entries.to_string());
