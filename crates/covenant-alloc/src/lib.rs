@@ -44,7 +44,8 @@ pub fn keep_freed_memory() {
 ///
 /// By default glibc maps any block above a threshold that starts at 128 KiB straight from the kernel
 /// and unmaps it when freed, so every new arena block and batch was faulted in and zeroed by the
-/// kernel again: about 4 % of a saturated validator's CPU (docs/benchmarking.md, step 12). Serving
+/// kernel again: 4.5 % of a saturated validator's samples in one profile, about 2 % in another
+/// (docs/benchmarking.md, step 12). Serving
 /// blocks up to [`glibc::MMAP_THRESHOLD_BYTES`] from the heap, and not trimming its top below
 /// [`glibc::TRIM_THRESHOLD_BYTES`], reuses the same memory block after block. RocksDB's own budget
 /// (320 MiB) bounds what it holds; this only changes where that memory comes from.

@@ -1,6 +1,7 @@
 //! Executing blocks for consensus: validating a proposal (verify the signatures not already verified
-//! at admission, then execute), building a proposal from the mempool, and remembering each outcome
-//! until its block commits so that a committed block is executed once.
+//! at admission, execute, then admit those newly verified transactions to the mempool), building a
+//! proposal from the mempool, and remembering each outcome until its block commits so that a
+//! committed block is executed once.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
