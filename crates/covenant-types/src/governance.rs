@@ -246,11 +246,63 @@ impl GovernanceAction {
 mod tests {
     use super::*;
 
+    /// Every variant's name is the name its `Debug` form starts with, and no two are the same.
     #[test]
     fn action_names_are_the_variant_names() {
-        let action = GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 5 };
-        assert_eq!(action.name(), "SetParameter");
-        let action = GovernanceAction::SuspendMember(MemberId::new("bank-a").unwrap());
-        assert_eq!(action.name(), "SuspendMember");
+        let member = MemberId::new("bank-a").unwrap();
+        let operator = OperatorId::new("bank-a.ops").unwrap();
+        let node = NodeId::new("node-a").unwrap();
+        let contract = ContractId::new("escrow").unwrap();
+        let key = crate::SecretKey::from_seed(&[1; 32]).public_key();
+        let jurisdiction = Jurisdiction::new("TW").unwrap();
+        let actions = [
+            GovernanceAction::AdmitMember {
+                member: member.clone(),
+                name: "Bank A".into(),
+                jurisdiction: jurisdiction.clone(),
+            },
+            GovernanceAction::SuspendMember(member.clone()),
+            GovernanceAction::RemoveMember(member.clone()),
+            GovernanceAction::SetSanctionedJurisdictions(vec![jurisdiction]),
+            GovernanceAction::RegisterOperator(OperatorRecord {
+                id: operator.clone(),
+                person: PersonId::new("alice").unwrap(),
+                member: member.clone(),
+                roles: vec![Role::Submitter],
+                key: key.clone(),
+                key_expires_at_ms: 1,
+            }),
+            GovernanceAction::RevokeOperator(operator.clone()),
+            GovernanceAction::RotateOperatorKey { operator: operator.clone(), key: key.clone(), key_expires_at_ms: 1 },
+            GovernanceAction::AddNode(NodeRecord {
+                id: node.clone(),
+                member,
+                role: NodeRole::Validator,
+                network_key: key.clone(),
+                consensus_key: key,
+            }),
+            GovernanceAction::RemoveNode(node.clone()),
+            GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 5 },
+            GovernanceAction::SetThreshold { class: "membership".into(), members: 2 },
+            GovernanceAction::RegisterSchema {
+                schema: SchemaId::new("demo.v1").unwrap(),
+                definition: Hash::digest(b"demo"),
+            },
+            GovernanceAction::AdmitContract { contract: contract.clone(), code: vec![0], manifest: vec![1] },
+            GovernanceAction::PauseContract(contract.clone()),
+            GovernanceAction::ResumeContract(contract.clone()),
+            GovernanceAction::RetireContract(contract.clone()),
+            GovernanceAction::ChangeNodeRole { node, role: NodeRole::Observer },
+            GovernanceAction::UpgradeContract { contract, code: vec![0], manifest: vec![1] },
+            GovernanceAction::EmergencyRevokeOperator(operator),
+        ];
+        let mut names = std::collections::BTreeSet::new();
+        for action in &actions {
+            let debug = format!("{action:?}");
+            let variant = debug.split(['(', ' ', '{']).next().unwrap_or_default();
+            assert_eq!(action.name(), variant);
+            assert!(names.insert(action.name()), "{} named twice", action.name());
+        }
+        assert_eq!(names.len(), 19, "every variant is listed here");
     }
 }
