@@ -1,5 +1,5 @@
 //! Executing blocks for consensus: validating a proposal (verify the signatures not already verified
-//! at admission, execute, then admit those newly verified transactions to the mempool), building a
+//! at admission, execute) and admitting its newly verified transactions to the mempool, building a
 //! proposal from the mempool, and remembering each outcome until its block commits so that a
 //! committed block is executed once.
 
@@ -12,7 +12,7 @@ use covenant_types::{Block, Hash, SignedTx, VerifiedTx, merkle_root};
 
 use crate::mempool::{AdmissionError, Mempool};
 use crate::metrics::Metrics;
-use crate::runtime::chain::{StoreState, now_ms};
+use crate::runtime::chain::StoreState;
 use covenant_storage::RocksStore;
 
 /// Most transactions this node puts in one proposal (see [`build`]). With the chain's least block
@@ -162,30 +162,45 @@ pub fn verify_in_parallel(
     })
 }
 
-/// Validates a proposed block: verify, execute on the committed parent state, report the root.
+/// What validating a block found.
+pub struct Validation {
+    /// The verdict for consensus.
+    pub verdict: ConsensusOutcome,
+    /// The execution, if the block is valid.
+    pub execution: Option<BlockOutcome>,
+    /// The transactions verified for this block because admission had not verified them, if the
+    /// block is valid (for [`adopt`]).
+    pub newly_verified: Vec<VerifiedTx>,
+}
+
+impl Validation {
+    fn invalid(reason: String) -> Validation {
+        Validation { verdict: ConsensusOutcome::Invalid { reason }, execution: None, newly_verified: Vec::new() }
+    }
+}
+
+/// Validates a block: verify, execute on the committed parent state, report the root.
 pub fn validate(
     store: &RocksStore,
     mempool: &Mutex<Mempool>,
     metrics: &Metrics,
     parent_state_root: &Hash,
     block: &Block,
-) -> (ConsensusOutcome, Option<BlockOutcome>) {
+) -> Validation {
     let known = known_verified(block, mempool);
     let (verified, newly_verified) =
         match verify_transactions(&block.transactions, known, &block.header.chain_id, metrics) {
             Ok(verified) => verified,
-            Err(reason) => return (ConsensusOutcome::Invalid { reason }, None),
+            Err(reason) => return Validation::invalid(reason),
         };
     let context = BlockContext { height: block.header.height, timestamp_ms: block.header.timestamp_ms };
     match execute_block(&StoreState(store), parent_state_root, &context, &verified) {
-        Ok(outcome) => {
-            if !newly_verified.is_empty() {
-                let adopted = newly_verified.into_iter().map(|position| verified[position].clone()).collect();
-                adopt(&StoreState(store), mempool, metrics, adopted, now_ms());
-            }
-            (ConsensusOutcome::Valid { state_root: outcome.state_root }, Some(outcome))
-        }
-        Err(error) => (ConsensusOutcome::Invalid { reason: error.to_string() }, None),
+        Ok(outcome) => Validation {
+            verdict: ConsensusOutcome::Valid { state_root: outcome.state_root },
+            execution: Some(outcome),
+            newly_verified: newly_verified.into_iter().map(|position| verified[position].clone()).collect(),
+        },
+        Err(error) => Validation::invalid(error.to_string()),
     }
 }
 
@@ -200,8 +215,17 @@ pub fn validate(
 /// 1 % to 43 % more signatures than they committed transactions (docs/benchmarking.md, step 12).
 ///
 /// A transaction that admission refuses (the mempool is full, say) is remembered as seen in a block,
-/// so that its copy is not verified again either.
-fn adopt<S: StateView>(committed: &S, mempool: &Mutex<Mempool>, metrics: &Metrics, txs: Vec<VerifiedTx>, now: u64) {
+/// so that its copy is not verified again either. Only proposals' transactions are worth adopting: a
+/// decided block's are dropped from the mempool by its commit right after.
+///
+/// Returns how many transactions are pending afterwards.
+pub fn adopt<S: StateView>(
+    committed: &S,
+    mempool: &Mutex<Mempool>,
+    metrics: &Metrics,
+    txs: Vec<VerifiedTx>,
+    now: u64,
+) -> usize {
     // One overlay for them all, as at admission: they read the same senders and members again.
     let state = Overlay::new(committed);
     let params = state.params();
@@ -222,6 +246,7 @@ fn adopt<S: StateView>(committed: &S, mempool: &Mutex<Mempool>, metrics: &Metric
         }
     }
     mempool.note_in_block(refused);
+    mempool.len()
 }
 
 /// A proposal built from the mempool: the transactions, the outcome, and the transactions that can no

@@ -28,7 +28,7 @@ use covenant_types::{BlockHeader, Hash, MemberStatus, Principal, PublicKey, Vali
 
 use crate::metrics::{RejectionStage, median_offset};
 use crate::runtime::chain::{StoreState, now_ms, scan_table};
-use crate::runtime::executor::{ExecutionKey, Outcomes, build, validate};
+use crate::runtime::executor::{ExecutionKey, Outcomes, Validation, adopt, build, validate};
 use crate::runtime::shared::Shared;
 
 /// Blocks asked for in one sync request.
@@ -421,7 +421,7 @@ impl Runtime {
             }
             Action::ValidateBlock { height, round: _, block } => {
                 let block_hash = block.hash();
-                let (outcome, execution) = tokio::task::block_in_place(|| {
+                let validation = tokio::task::block_in_place(|| {
                     validate(
                         &self.shared.store,
                         &self.shared.mempool,
@@ -430,10 +430,22 @@ impl Runtime {
                         &block,
                     )
                 });
-                if let Some(execution) = execution {
+                if let Some(execution) = validation.execution {
                     self.outcomes.insert(ExecutionKey::of(&block), execution);
                 }
-                Ok(Some(Input::BlockValidated { height, block_hash, outcome }))
+                if !validation.newly_verified.is_empty() {
+                    let pending = tokio::task::block_in_place(|| {
+                        adopt(
+                            &StoreState(&self.shared.store),
+                            &self.shared.mempool,
+                            &self.shared.metrics,
+                            validation.newly_verified,
+                            now_ms(),
+                        )
+                    });
+                    self.shared.pending_txs.store(pending, Ordering::Relaxed);
+                }
+                Ok(Some(Input::BlockValidated { height, block_hash, outcome: validation.verdict }))
             }
             Action::BuildProposal(request) if !self.clock_in_range => {
                 // The round times out and the next proposer takes over.
@@ -493,6 +505,7 @@ impl Runtime {
         let outcome = match self.outcomes.take(&key) {
             Some(outcome) => outcome,
             None => {
+                // A decided block: its new transactions are not adopted, since this commit drops them.
                 match tokio::task::block_in_place(|| {
                     validate(
                         &self.shared.store,
@@ -502,15 +515,15 @@ impl Runtime {
                         block,
                     )
                 }) {
-                    (_, Some(outcome)) => outcome,
-                    (covenant_consensus::BlockOutcome::Invalid { reason }, _) => {
+                    Validation { execution: Some(outcome), .. } => outcome,
+                    Validation { verdict: covenant_consensus::BlockOutcome::Invalid { reason }, .. } => {
                         bail!(
                             "the network decided block {} at height {} which this node cannot execute: {reason}; halting",
                             block.hash(),
                             block.header.height
                         )
                     }
-                    (covenant_consensus::BlockOutcome::Valid { .. }, None) => {
+                    Validation { verdict: covenant_consensus::BlockOutcome::Valid { .. }, execution: None, .. } => {
                         unreachable!("a valid outcome has an execution")
                     }
                 }

@@ -15,8 +15,8 @@ use crate::metrics::Metrics;
 use crate::runtime::admission::{self, Job, Origin};
 use crate::runtime::chain::NodeStore;
 
-/// Pending and queued transactions beyond which this node answers clients "busy": about two-thirds
-/// of a second of work at the bench's saturation rate (docs/benchmarking.md, step 11). A larger
+/// Pending and queued transactions beyond which this node answers clients "busy": about half a
+/// second of work at the bench's saturation rate (docs/benchmarking.md, steps 11 and 12). A larger
 /// backlog only makes what is admitted wait longer: with twice this bound, the median latency of
 /// what was admitted above saturation doubled, for the same throughput.
 pub const CLIENT_BACKLOG_TXS_MAX: usize = 15_000;
