@@ -191,6 +191,72 @@ proptest! {
     }
 }
 
+/// How many signatures of a batch to spoil: none, one, several, or all of them.
+fn bad_count() -> impl Strategy<Value = BadCount> {
+    prop_oneof![
+        Just(BadCount::Some(0)),
+        Just(BadCount::Some(1)),
+        (2usize..9).prop_map(BadCount::Some),
+        Just(BadCount::All)
+    ]
+}
+
+#[derive(Clone, Copy, Debug)]
+enum BadCount {
+    Some(usize),
+    All,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Batches large enough to be bisected, with bad signatures at random positions, of three kinds:
+    /// a signature over another message and one by another key (both pass the encoding checks and
+    /// fail only the equation, so the bisection must find them) and a flipped bit (often refused
+    /// before the batch). Every verdict is the single verification's.
+    #[test]
+    fn batch_and_single_agree_with_bad_signatures_at_random_positions(
+        count in 1usize..160,
+        bad in bad_count(),
+        positions in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3), 8),
+    ) {
+        let chain = chain();
+        let keys: Vec<SecretKey> = (0..count).map(|i| key((i % 13) as u8 + 1)).collect();
+        let publics: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
+        let messages: Vec<Hash> = (0..count).map(|i| Hash::digest(&i.to_le_bytes())).collect();
+        let mut signatures: Vec<Signature> =
+            keys.iter().zip(&messages).map(|(k, m)| k.sign(SignatureDomain::Transaction, &chain, m)).collect();
+        let spoiled: Vec<(usize, u8)> = match bad {
+            BadCount::Some(n) => positions.iter().take(n).map(|(index, kind)| (index.index(count), *kind)).collect(),
+            BadCount::All => (0..count).map(|index| (index, (index % 3) as u8)).collect(),
+        };
+        for (index, kind) in spoiled {
+            signatures[index] = match kind {
+                0 => keys[index].sign(SignatureDomain::Transaction, &chain, &Hash::digest(b"another message")),
+                1 => key(200).sign(SignatureDomain::Transaction, &chain, &messages[index]),
+                _ => {
+                    let mut flipped = signatures[index];
+                    flipped.0[index % 64] ^= 1 << (index % 8);
+                    flipped
+                }
+            };
+        }
+        let items: Vec<BatchItem<'_>> = (0..count)
+            .map(|i| BatchItem { key: &publics[i], domain: SignatureDomain::Transaction, message: &messages[i], signature: &signatures[i] })
+            .collect();
+        let batch = verify_batch(&chain, &items);
+        let mut refused = 0;
+        for i in 0..count {
+            let single = publics[i].verify(SignatureDomain::Transaction, &chain, &messages[i], &signatures[i]);
+            prop_assert_eq!(batch[i].is_ok(), single.is_ok(), "item {} of {} disagrees", i, count);
+            refused += usize::from(single.is_err());
+        }
+        if let BadCount::All = bad {
+            prop_assert_eq!(refused, count);
+        }
+    }
+}
+
 #[test]
 fn oversized_input_is_refused_before_decoding() {
     let bytes = vec![0u8; limits::TX_BYTES_MAX + 1];
