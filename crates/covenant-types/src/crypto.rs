@@ -457,7 +457,7 @@ pub fn raw_verify_strict(key: &PublicKey, message: &[u8], signature: &Signature)
 
 /// Most failing sets the bisection follows at one level. More failing sets mean more than this many
 /// bad signatures: the batch is then mostly bad, splitting further would cost more than it saves, and
-/// what is still unresolved is verified one signature at a time (see [`find_bad_signatures`]).
+/// what is still unresolved is verified one signature at a time (see `find_bad_signatures`).
 pub const BISECTION_FAILING_SETS_MAX: usize = 4;
 
 /// Batch verification over raw bytes with the same verdicts as [`raw_verify_strict`], item by item.
@@ -466,7 +466,7 @@ pub const BISECTION_FAILING_SETS_MAX: usize = 4;
 /// When the batch equation fails, the bad signatures are found by bisection rather than by verifying
 /// every signature alone: one bad signature among 1,024 costs about two batch equations instead of
 /// 1,024 single verifications (and a peer can send a batch with one bad signature for free). Many bad
-/// signatures make the search give up early (see [`find_bad_signatures`]), so no batch costs much
+/// signatures make the search give up early (see `find_bad_signatures`), so no batch costs much
 /// more than a batch equation plus every signature checked alone.
 pub fn raw_verify_batch(keys: &[&PublicKey], messages: &[&[u8]], signatures: &[&Signature]) -> Vec<bool> {
     assert!(keys.len() == messages.len() && keys.len() == signatures.len(), "batch slices differ in length");
