@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use covenant_types::limits::CONSENSUS_MESSAGE_BYTES_MAX;
 use covenant_types::{ChainId, NodeId, ValidatorSet};
 
 use crate::crypto::ConsensusCrypto;
 use crate::error::ConsensusError;
+use crate::future::FutureBuffer;
 use crate::height::{Ctx, HeightState};
 use crate::io::{Action, Input};
 use crate::message::{CommitCertificate, Message};
@@ -17,16 +19,56 @@ pub const ROUNDS_AHEAD_MAX: u32 = 10;
 pub const ROUNDS_BEHIND_KEPT: u32 = 4;
 /// Heights ahead of the current one for which messages are buffered.
 pub const FUTURE_HEIGHTS_MAX: u64 = 4;
-/// Most messages buffered for future heights.
+/// Most messages buffered for future heights, from all authors.
 pub const FUTURE_MESSAGES_MAX: usize = 2_048;
-/// Most proposals (each carrying a block) buffered for future heights.
+/// Most proposals (each carrying a block) buffered for future heights, from all authors.
 pub const FUTURE_PROPOSALS_MAX: usize = 16;
+/// Most messages one author may have buffered across all future heights: a PREPARE and a COMMIT in
+/// each of 15 rounds, a round change (an author's latest replaces its earlier ones) and a proposal, at
+/// each of the [`FUTURE_HEIGHTS_MAX`] heights: 4 × (2 × 15 + 2) = 128.
+pub const FUTURE_AUTHOR_MESSAGES_MAX: usize = 128;
+/// Most proposals one author may have buffered: one per future height.
+pub const FUTURE_AUTHOR_PROPOSALS_MAX: usize = FUTURE_HEIGHTS_MAX as usize;
+/// Largest encoded consensus message that carries no block (PREPARE, COMMIT, ROUND-CHANGE without a
+/// prepared certificate): with an author id of the longest length (64 bytes), a COMMIT encodes to
+/// 238 bytes (its height, round, block hash, commit seal and signature with their length prefixes).
+pub const VOTE_BYTES_MAX: usize = 256;
+/// Bytes one author may have buffered across all future heights: two messages as large as any
+/// ([`CONSENSUS_MESSAGE_BYTES_MAX`], 16 MiB + 64 KiB: a block of up to `block_bytes_max`, whose
+/// covenant bound is 16 MiB, with a justification or a quorum of PREPAREs) and
+/// [`FUTURE_AUTHOR_MESSAGES_MAX`] votes: 2 × 16.0625 MiB + 128 × 256 B = 32.156 MiB
+/// (33,718,272 bytes). That holds an honest validator's traffic for the next height in the worst
+/// normal case: it proposes a block of the largest size allowed, then after a failed round
+/// round-changes with that block prepared (however many rounds it changes, only its latest round
+/// change is kept), and votes in every round.
+pub const FUTURE_AUTHOR_BYTES_MAX: usize =
+    2 * CONSENSUS_MESSAGE_BYTES_MAX + FUTURE_AUTHOR_MESSAGES_MAX * VOTE_BYTES_MAX;
+/// Bytes buffered for one future height, from all authors: three authors' budgets, 96.5 MiB. In a
+/// 4-validator consortium, a Byzantine validator's whole budget at one height leaves room there for
+/// the most the three honest validators send for it: one proposal and three round changes with
+/// prepared certificates (4 × 16.06 MiB) and their votes. One height never takes more than three
+/// quarters of the total, so a flood at the farthest height leaves room for the next one.
+pub const FUTURE_HEIGHT_BYTES_MAX: usize = 3 * FUTURE_AUTHOR_BYTES_MAX;
+/// Bytes buffered for all future heights, whatever the number of validators: four authors' budgets,
+/// 128.6 MiB (134,873,088 bytes), so that every validator of a 4-validator consortium has its whole
+/// budget. With more validators (up to 100 in a consortium, 256 at most) the total does not grow: a
+/// few validators flooding together (four, or three next to honest traffic) can fill it, and honest
+/// messages for future heights are then refused; a validator that falls behind that way still learns
+/// from them that it is behind and catches up by block sync.
+pub const FUTURE_BYTES_MAX: usize = 4 * FUTURE_AUTHOR_BYTES_MAX;
 /// Most distinct blocks remembered at one height (proposals and prepared certificates).
 pub const BLOCKS_PER_HEIGHT_MAX: usize = 64;
 /// Most refused proposals remembered at one height (so duplicates are dropped without re-checking).
 pub const REJECTED_BLOCKS_MAX: usize = 64;
 /// Most rule applications after one input; QBFT needs a handful, the bound only guards against a bug.
 pub const PROGRESS_STEPS_MAX: usize = 64;
+
+const _: () = assert!(FUTURE_AUTHOR_BYTES_MAX >= 2 * CONSENSUS_MESSAGE_BYTES_MAX);
+const _: () = assert!(FUTURE_AUTHOR_BYTES_MAX < FUTURE_HEIGHT_BYTES_MAX && FUTURE_HEIGHT_BYTES_MAX < FUTURE_BYTES_MAX);
+// Well under the 256 MiB of message bytes a validator may hold for heights it has not reached.
+const _: () = assert!(FUTURE_BYTES_MAX <= 256 * 1024 * 1024 / 3 * 2);
+const _: () = assert!(FUTURE_AUTHOR_PROPOSALS_MAX <= FUTURE_PROPOSALS_MAX);
+const _: () = assert!(FUTURE_AUTHOR_MESSAGES_MAX <= FUTURE_MESSAGES_MAX);
 
 /// Who this validator is and how it signs.
 pub(crate) struct Identity {
@@ -43,54 +85,22 @@ impl Identity {
     }
 }
 
-/// Messages for heights this validator has not reached yet.
-#[derive(Default)]
-struct FutureBuffer {
-    by_height: BTreeMap<u64, Vec<(u64, Message)>>,
-    messages: usize,
-    proposals: usize,
-    /// Highest future height each (claimed) validator sent something for: evidence of falling behind.
-    authors: BTreeMap<NodeId, u64>,
-}
-
-impl FutureBuffer {
-    fn push(&mut self, current: u64, received_ms: u64, message: Message) -> Result<(), ConsensusError> {
-        let height = message.height();
-        if height > current.saturating_add(FUTURE_HEIGHTS_MAX) {
-            return Err(ConsensusError::HeightTooFarAhead { found: height, current, window: FUTURE_HEIGHTS_MAX });
-        }
-        let is_proposal = matches!(message, Message::Proposal(_) | Message::Decided(_));
-        if self.messages >= FUTURE_MESSAGES_MAX {
-            return Err(ConsensusError::BufferFull { buffer: "future messages", capacity: FUTURE_MESSAGES_MAX });
-        }
-        if is_proposal && self.proposals >= FUTURE_PROPOSALS_MAX {
-            return Err(ConsensusError::BufferFull { buffer: "future proposals", capacity: FUTURE_PROPOSALS_MAX });
-        }
-        let queue = self.by_height.entry(height).or_default();
-        if queue.iter().any(|(_, buffered)| *buffered == message) {
-            return Ok(());
-        }
-        queue.push((received_ms, message));
-        self.messages += 1;
-        self.proposals += usize::from(is_proposal);
-        Ok(())
-    }
-
-    /// Takes the messages for `height`, dropping those for lower heights.
-    fn take(&mut self, height: u64) -> Vec<(u64, Message)> {
-        let mut later = self.by_height.split_off(&height);
-        let taken = later.remove(&height).unwrap_or_default();
-        self.by_height = later;
-        self.messages = self.by_height.values().map(Vec::len).sum();
-        self.proposals = self
-            .by_height
-            .values()
-            .flatten()
-            .filter(|(_, message)| matches!(message, Message::Proposal(_) | Message::Decided(_)))
-            .count();
-        self.authors.retain(|_, author_height| *author_height > height);
-        taken
-    }
+/// How much the engine holds besides the current height's votes, for a memory check (metrics, the
+/// simulator). Sizes are canonical encoded lengths; the same values take somewhat more memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BufferedBytes {
+    /// Messages buffered for future heights: authenticated, their contents unchecked until their
+    /// height starts.
+    pub future_messages: usize,
+    /// Their bytes, at most [`FUTURE_BYTES_MAX`].
+    pub future_bytes: usize,
+    /// The most bytes one author has buffered for future heights, at most [`FUTURE_AUTHOR_BYTES_MAX`].
+    pub future_author_bytes_max: usize,
+    /// Distinct verified blocks known at the current height (proposals, prepared certificates), at
+    /// most [`BLOCKS_PER_HEIGHT_MAX`].
+    pub known_blocks: usize,
+    /// Their bytes.
+    pub known_blocks_bytes: usize,
 }
 
 /// One validator's QBFT consensus, as a state machine without IO.
@@ -168,6 +178,19 @@ impl Engine {
     /// What this validator has signed at the current height.
     pub fn safety(&self) -> &SafetyState {
         &self.safety
+    }
+
+    /// Bytes of messages buffered for future heights and of blocks known at the current height.
+    pub fn buffered_bytes(&self) -> BufferedBytes {
+        let future = self.future.usage();
+        let (known_blocks, known_blocks_bytes) = self.current.as_ref().map_or((0, 0), HeightState::known_blocks);
+        BufferedBytes {
+            future_messages: future.messages,
+            future_bytes: future.bytes,
+            future_author_bytes_max: future.author_bytes_max,
+            known_blocks,
+            known_blocks_bytes,
+        }
     }
 
     /// Feeds one input and returns the actions to execute, in order.
@@ -300,8 +323,19 @@ impl Engine {
         };
         let current = state.height;
         if height > current {
+            // Only authenticated messages are buffered (see `HeightState::authenticate`), but a
+            // message naming a validator is enough to suspect this validator fell behind: the sync
+            // it triggers is rate-limited and checked.
             let is_validator = author.as_ref().is_some_and(|author| state.validators.get(author).is_some());
-            let result = self.future.push(current, received_ms, message);
+            let id = &self.id;
+            let result = self.future.push(current, received_ms, message, |message| {
+                state.authenticate(id, message).map_err(|cause| match cause {
+                    ConsensusError::NotValidator { .. } | ConsensusError::BadSignature { .. } => {
+                        ConsensusError::Unauthenticated { height, current, cause: Box::new(cause) }
+                    }
+                    other => other,
+                })
+            });
             if is_validator && let Some(author) = &author {
                 let highest = self.future.authors.entry(author.clone()).or_insert(height);
                 *highest = (*highest).max(height);

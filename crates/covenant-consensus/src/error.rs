@@ -63,6 +63,50 @@ pub enum ConsensusError {
         /// Its capacity.
         capacity: usize,
     },
+    /// A budget of a buffer of messages not yet fully verified is spent; the message was dropped and
+    /// nothing already kept was evicted.
+    #[error(
+        "{budget} budget is full: {author}'s message for height {height} needs {needed} {unit}, {used} of {capacity} in use"
+    )]
+    BudgetFull {
+        /// Which budget.
+        budget: &'static str,
+        /// The (authenticated) author of the refused message.
+        author: NodeId,
+        /// Height of the refused message.
+        height: u64,
+        /// What the message needs.
+        needed: usize,
+        /// What is in use.
+        used: usize,
+        /// The budget.
+        capacity: usize,
+        /// What is counted: bytes (canonical encoding), messages or proposals.
+        unit: &'static str,
+    },
+    /// A message for a later height whose author or outer signature does not check out against the
+    /// validators of the current height; it is not buffered.
+    #[error(
+        "message for height {height} not buffered: not authenticated by the validators of height {current}: {cause}"
+    )]
+    Unauthenticated {
+        /// Height of the message.
+        height: u64,
+        /// This validator's height, whose validator set was used.
+        current: u64,
+        /// Why: [`ConsensusError::NotValidator`] or [`ConsensusError::BadSignature`].
+        cause: Box<ConsensusError>,
+    },
+    /// A decided block for a height this validator has not reached: decisions are sent only to a
+    /// validator still voting at the decided height, and one for a later height has no author to
+    /// authenticate, so it is not buffered.
+    #[error("decided block for height {height} sent to a validator at height {current}")]
+    UnsolicitedDecision {
+        /// Height of the decided block.
+        height: u64,
+        /// This validator's height.
+        current: u64,
+    },
     /// The author is not in the validator set of this height.
     #[error("{author} is not a validator at height {height}")]
     NotValidator {
@@ -218,15 +262,17 @@ impl ConsensusError {
     }
 
     /// True for refusals that honest peers cause in normal operation (late or early messages), which a
-    /// driver may count without logging.
+    /// driver may count without logging. An early message from a validator that joins at a later
+    /// height is one: it is not a validator of this height yet.
     pub fn is_benign(&self) -> bool {
-        matches!(
-            self,
+        match self {
             ConsensusError::StaleHeight { .. }
-                | ConsensusError::StaleRound { .. }
-                | ConsensusError::RoundTooFarAhead { .. }
-                | ConsensusError::HeightTooFarAhead { .. }
-                | ConsensusError::NotStarted
-        )
+            | ConsensusError::StaleRound { .. }
+            | ConsensusError::RoundTooFarAhead { .. }
+            | ConsensusError::HeightTooFarAhead { .. }
+            | ConsensusError::NotStarted => true,
+            ConsensusError::Unauthenticated { cause, .. } => matches!(**cause, ConsensusError::NotValidator { .. }),
+            _ => false,
+        }
     }
 }

@@ -55,6 +55,8 @@ enum Validation {
 
 struct KnownBlock {
     block: Block,
+    /// Canonical encoded length.
+    bytes: usize,
     validation: Validation,
 }
 
@@ -94,11 +96,21 @@ pub(crate) struct HeightState {
     sent_prepare: bool,
     sent_commit: bool,
     propose_timer_at: Option<u64>,
-    // What has been received at this height.
+    // What has been received at this height. Nothing is kept before it is verified, and each author
+    // has a bounded share, so no byte budget is needed here (unlike the buffer of future heights):
+    /// Verified blocks (see [`HeightState::remember_block`]): at most [`BLOCKS_PER_HEIGHT_MAX`], no
+    /// more than one per round from its proposer or from a quorum's certificate.
     blocks: BTreeMap<Hash, KnownBlock>,
+    /// Round and hash of refused proposals, at most [`REJECTED_BLOCKS_MAX`]: no block is kept.
     rejected_proposals: BTreeSet<(u32, Hash)>,
+    /// PREPAREs with verified signatures, one per validator and round, for the current round and the
+    /// [`ROUNDS_AHEAD_MAX`] after it; each of fixed size.
     prepares: BTreeMap<u32, BTreeMap<NodeId, Signed<Prepare>>>,
+    /// COMMITs with verified signatures (their seals checked once their block is known), one per
+    /// validator and round, from [`ROUNDS_BEHIND_KEPT`] rounds back to [`ROUNDS_AHEAD_MAX`] ahead.
     commits: BTreeMap<u32, BTreeMap<NodeId, CommitEntry>>,
+    /// One ROUND-CHANGE per validator (its latest round), kept only with a verified signature and
+    /// prepared certificate.
     round_changes: BTreeMap<NodeId, RoundChangeMessage>,
     pub sync_requested_ms: Option<u64>,
     /// This node is a validator at this height. An observer follows the height (validates
@@ -157,14 +169,36 @@ impl HeightState {
         &self.validators.proposer(self.height, round).id
     }
 
-    fn verify_signed<T: MessageBody>(&self, ctx: &Ctx<'_>, signed: &Signed<T>) -> Result<(), ConsensusError> {
+    /// The author is a validator of this height and the signature verifies with its consensus key.
+    fn verify_signed<T: MessageBody>(&self, id: &Identity, signed: &Signed<T>) -> Result<(), ConsensusError> {
         let validator = self
             .validators
             .get(&signed.author)
             .ok_or_else(|| ConsensusError::NotValidator { author: signed.author.clone(), height: self.height })?;
-        signed.verify(&validator.consensus_key, ctx.id.crypto.as_ref(), &ctx.id.chain_id).map_err(|error| {
+        signed.verify(&validator.consensus_key, id.crypto.as_ref(), &id.chain_id).map_err(|error| {
             ConsensusError::BadSignature { author: signed.author.clone(), kind: T::KIND, reason: error.to_string() }
         })
+    }
+
+    /// Authenticates a message for a later height with this height's validators: its author is one of
+    /// them and its outer signature (the PRE-PREPARE of a proposal, the signed body of a vote or round
+    /// change) verifies with that validator's consensus key here. Nothing inside is checked: a
+    /// proposal's block and justification and a round change's prepared certificate can only be
+    /// judged with the validators and parameters of their own height, once it starts. A validator
+    /// that joins at a later height, or whose key rotates there, is refused until then; its early
+    /// messages are lost, and it is heard again once this validator reaches its height (round changes
+    /// resend what a round needs).
+    pub(crate) fn authenticate(&self, id: &Identity, message: &Message) -> Result<(), ConsensusError> {
+        match message {
+            Message::Proposal(proposal) => self.verify_signed(id, &proposal.pre_prepare),
+            Message::Prepare(prepare) => self.verify_signed(id, prepare),
+            Message::Commit(commit) => self.verify_signed(id, commit),
+            Message::RoundChange(round_change) => self.verify_signed(id, &round_change.round_change),
+            Message::Decided(certificate) => Err(ConsensusError::UnsolicitedDecision {
+                height: certificate.block.header.height,
+                current: self.height,
+            }),
+        }
     }
 
     fn check_round_window(&self, round: u32) -> Result<(), ConsensusError> {
@@ -260,10 +294,10 @@ impl HeightState {
             if *existing == signed {
                 return Ok(());
             }
-            self.verify_signed(ctx, &signed)?;
+            self.verify_signed(ctx.id, &signed)?;
             return Err(self.equivocation(&signed));
         }
-        self.verify_signed(ctx, &signed)?;
+        self.verify_signed(ctx.id, &signed)?;
         self.prepares.entry(signed.body.round).or_default().insert(signed.author.clone(), signed);
         Ok(())
     }
@@ -284,10 +318,10 @@ impl HeightState {
             if existing.commit == signed {
                 return Ok(());
             }
-            self.verify_signed(ctx, &signed)?;
+            self.verify_signed(ctx.id, &signed)?;
             return Err(self.equivocation(&signed));
         }
-        self.verify_signed(ctx, &signed)?;
+        self.verify_signed(ctx.id, &signed)?;
         self.commits
             .entry(round)
             .or_default()
@@ -304,6 +338,9 @@ impl HeightState {
         }
     }
 
+    /// A ROUND-CHANGE is kept (one per validator, its latest round) only once its signature and its
+    /// prepared certificate are verified: the certificate's block hash is the one signed, and a quorum
+    /// of valid PREPAREs prepared it.
     pub(crate) fn on_round_change(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -329,11 +366,11 @@ impl HeightState {
                 return Err(ConsensusError::StaleRound { found: body.round, current: existing_round });
             }
             if existing_round == body.round {
-                self.verify_signed(ctx, &message.round_change)?;
+                self.verify_signed(ctx.id, &message.round_change)?;
                 return Err(self.equivocation(&message.round_change));
             }
         }
-        self.verify_signed(ctx, &message.round_change)?;
+        self.verify_signed(ctx.id, &message.round_change)?;
         match (&body.prepared, &message.prepared) {
             (None, None) => {}
             (Some(reference), Some(certificate)) => {
@@ -355,7 +392,7 @@ impl HeightState {
         if let Some(certificate) = &message.prepared {
             // Known blocks are bounded; if full, this round change still counts, but its block cannot be
             // re-proposed by us until an older one is gone (not in this height).
-            self.remember_block(certificate.block.clone());
+            self.remember_block(certificate.block.clone(), None);
         }
         self.round_changes.insert(author.clone(), message);
         Ok(())
@@ -407,7 +444,7 @@ impl HeightState {
                     reason: format!("two prepares from {}", prepare.author),
                 });
             }
-            self.verify_signed(ctx, prepare)?;
+            self.verify_signed(ctx.id, prepare)?;
         }
         if authors.len() < self.quorum {
             return Err(ConsensusError::InvalidJustification {
@@ -453,7 +490,7 @@ impl HeightState {
                     reason: format!("two round changes from {}", round_change.author),
                 });
             }
-            self.verify_signed(ctx, round_change)?;
+            self.verify_signed(ctx.id, round_change)?;
             if let Some(prepared) = body.prepared {
                 highest = match highest {
                     Some(current) if current.round > prepared.round => Some(current),
@@ -521,13 +558,13 @@ impl HeightState {
             if accepted == pre_prepare.body.block_hash {
                 return Ok(());
             }
-            self.verify_signed(ctx, &pre_prepare)?;
+            self.verify_signed(ctx.id, &pre_prepare)?;
             return Err(self.equivocation(&pre_prepare));
         }
         if self.rejected_proposals.contains(&(round, pre_prepare.body.block_hash)) {
             return Ok(());
         }
-        self.verify_signed(ctx, &pre_prepare)?;
+        self.verify_signed(ctx.id, &pre_prepare)?;
         let block_hash = block.hash();
         if block_hash != pre_prepare.body.block_hash {
             return Err(ConsensusError::BlockHashMismatch { found: block_hash, signed: pre_prepare.body.block_hash });
@@ -551,13 +588,16 @@ impl HeightState {
         if round > self.round {
             self.enter_round(ctx, round, false);
         }
-        if let Err(error) = self.check_block(ctx, &block, round, reproposed_round.is_none(), received_ms) {
-            if self.rejected_proposals.len() < REJECTED_BLOCKS_MAX {
-                self.rejected_proposals.insert((round, block_hash));
+        let block_bytes = match self.check_block(ctx, &block, round, reproposed_round.is_none(), received_ms) {
+            Ok(block_bytes) => block_bytes,
+            Err(error) => {
+                if self.rejected_proposals.len() < REJECTED_BLOCKS_MAX {
+                    self.rejected_proposals.insert((round, block_hash));
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
-        if !self.remember_block(block) {
+        };
+        if !self.remember_block(block, Some(block_bytes)) {
             return Err(ConsensusError::BufferFull { buffer: "known blocks", capacity: BLOCKS_PER_HEIGHT_MAX });
         }
         self.proposal = Some(block_hash);
@@ -565,9 +605,10 @@ impl HeightState {
         Ok(())
     }
 
-    /// Consensus and covenant header checks of a proposed block. `fresh` is false for the
-    /// re-proposal of a prepared block, whose timestamp was checked against the clocks of the quorum
-    /// that prepared it when it was new, and would now fail COV-35 only because rounds have passed.
+    /// Consensus and covenant header checks of a proposed block; returns its encoded length. `fresh`
+    /// is false for the re-proposal of a prepared block, whose timestamp was checked against the
+    /// clocks of the quorum that prepared it when it was new, and would now fail COV-35 only because
+    /// rounds have passed.
     fn check_block(
         &self,
         ctx: &Ctx<'_>,
@@ -575,7 +616,7 @@ impl HeightState {
         round: u32,
         fresh: bool,
         received_ms: u64,
-    ) -> Result<(), ConsensusError> {
+    ) -> Result<usize, ConsensusError> {
         let header = &block.header;
         if header.version != ENCODING_VERSION {
             return Err(ConsensusError::WrongVersion { found: header.version, expected: ENCODING_VERSION });
@@ -619,7 +660,7 @@ impl HeightState {
         if fresh {
             check_clock_drift(header.timestamp_ms, received_ms, &self.params)?;
         }
-        Ok(())
+        Ok(block_bytes)
     }
 
     /// The seals a block carries for its parent are a quorum of valid seals of the parent's validators
@@ -637,7 +678,16 @@ impl HeightState {
             .map_err(|reason| ConsensusError::BadParentSeals { reason })
     }
 
-    fn remember_block(&mut self, block: Block) -> bool {
+    /// Keeps a verified block (a proposal that passed the header checks, a block a quorum prepared, or
+    /// this validator's own), measuring it unless its `encoded_bytes` are known. Returns whether it is
+    /// known now.
+    ///
+    /// Blocks stay for the whole height, at most [`BLOCKS_PER_HEIGHT_MAX`]. No author can add blocks
+    /// faster than rounds pass: a proposal is kept only from the proposer of its round, one per round
+    /// (a second is equivocation), and a round above the current one only with a justification signed
+    /// by a quorum; a certificate's block needs a quorum of PREPAREs of one round, and honest
+    /// validators prepare one block per round.
+    fn remember_block(&mut self, block: Block, encoded_bytes: Option<usize>) -> bool {
         let hash = block.hash();
         if self.blocks.contains_key(&hash) {
             return true;
@@ -645,8 +695,14 @@ impl HeightState {
         if self.blocks.len() >= BLOCKS_PER_HEIGHT_MAX {
             return false;
         }
-        self.blocks.insert(hash, KnownBlock { block, validation: Validation::NotRequested });
+        let bytes = encoded_bytes.unwrap_or_else(|| bcs::serialized_size(&block).unwrap_or(usize::MAX));
+        self.blocks.insert(hash, KnownBlock { block, bytes, validation: Validation::NotRequested });
         true
+    }
+
+    /// Distinct blocks known at this height and their encoded bytes.
+    pub(crate) fn known_blocks(&self) -> (usize, usize) {
+        (self.blocks.len(), self.blocks.values().fold(0, |sum, known| sum.saturating_add(known.bytes)))
     }
 
     fn request_validation(&mut self, ctx: &mut Ctx<'_>, block_hash: Hash) {
@@ -766,11 +822,19 @@ impl HeightState {
             ctx.reject(Some(&node), self.height, round, ConsensusError::OwnProposal(Box::new(error.into())));
             return;
         }
-        self.propose(ctx, block, justification, true);
+        self.propose(ctx, block, justification, Some(block_bytes));
     }
 
-    /// Signs and broadcasts a PRE-PREPARE for `block` in the current round.
-    fn propose(&mut self, ctx: &mut Ctx<'_>, block: Block, justification: Option<Justification>, built_here: bool) {
+    /// Signs and broadcasts a PRE-PREPARE for `block` in the current round. `built_bytes` is the
+    /// encoded length of a block this validator's driver built (and so executed), `None` for the
+    /// re-proposal of a prepared block.
+    fn propose(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        block: Block,
+        justification: Option<Justification>,
+        built_bytes: Option<usize>,
+    ) {
         let round = self.round;
         let block_hash = block.hash();
         self.proposed = true;
@@ -778,7 +842,7 @@ impl HeightState {
             // Proposed something else in this round before a restart: stay silent until the round ends.
             return;
         }
-        if !self.remember_block(block.clone()) {
+        if !self.remember_block(block.clone(), built_bytes) {
             return;
         }
         ctx.safety.proposed = Some(VoteRecord { round, block_hash });
@@ -788,7 +852,7 @@ impl HeightState {
         let message = ProposalMessage { pre_prepare, block, justification };
         ctx.out.push(Action::Broadcast(Message::Proposal(Box::new(message))));
         self.proposal = Some(block_hash);
-        if built_here
+        if built_bytes.is_some()
             && let Some(known) = self.blocks.get_mut(&block_hash)
             && known.validation == Validation::NotRequested
         {
@@ -842,7 +906,7 @@ impl HeightState {
             match self.round_change_quorum(round) {
                 None => return false,
                 Some((justification, Some(certificate))) => {
-                    self.propose(ctx, certificate.block, Some(justification), false);
+                    self.propose(ctx, certificate.block, Some(justification), None);
                     return true;
                 }
                 Some((_, None)) => earliest,

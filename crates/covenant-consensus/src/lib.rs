@@ -90,13 +90,14 @@
 pub mod crypto;
 pub mod engine;
 pub mod error;
+mod future;
 mod height;
 pub mod io;
 pub mod message;
 pub mod safety;
 
 pub use crypto::{ConsensusCrypto, Ed25519Crypto};
-pub use engine::Engine;
+pub use engine::{BufferedBytes, Engine};
 pub use error::ConsensusError;
 pub use height::{ROUND_TIMEOUT_DOUBLINGS_MAX, round_timeout_ms};
 pub use io::{Action, BlockOutcome, HeightStart, Input, ProposalRequest, Rejection, Timeout, TimeoutKind};

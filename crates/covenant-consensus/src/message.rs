@@ -332,6 +332,12 @@ impl Message {
         encode(self)
     }
 
+    /// Length of [`Message::encode`], counted without encoding (what buffer budgets count). A message
+    /// that cannot be encoded (never one that was decoded) counts as `usize::MAX`, more than any budget.
+    pub fn encoded_len(&self) -> usize {
+        bcs::serialized_size(self).unwrap_or(usize::MAX)
+    }
+
     /// Decodes untrusted bytes (at most `CONSENSUS_MESSAGE_BYTES_MAX`) and checks the encoding
     /// version of every block inside.
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {

@@ -962,3 +962,334 @@ fn an_observer_follows_and_decides_on_validators_seals_but_never_votes() {
 fn is_commit(action: &Action) -> bool {
     matches!(action, Action::Commit(_))
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Future heights: authentication and byte budgets.
+
+/// How a flooding message is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flooder {
+    /// By a validator of the current set with its real key: authenticated, only budgets stop it.
+    Validator,
+    /// In a validator's name with a garbage signature.
+    GarbageSignature,
+    /// By a node outside the validator set, with its own key.
+    NotValidator,
+}
+
+const FLOODER: usize = 3;
+
+impl Fixture {
+    /// A header at `height` standing for a block that block sync delivered, and a quorum of seals on it.
+    fn synced_parent(&self, height: u64) -> (BlockHeader, Vec<CommitSeal>) {
+        let parent = BlockHeader { height, timestamp_ms: GENESIS_MS + height, ..self.genesis.clone() };
+        let digest = seal_digest(height, parent.round, parent.hash());
+        let seals = (0..3)
+            .map(|author| CommitSeal {
+                validator: self.ids[author].clone(),
+                signature: self.crypto(author).sign(SignatureDomain::CommitSeal, &self.chain, &digest),
+            })
+            .collect();
+        (parent, seals)
+    }
+
+    /// The start of the height after `parent`, as the driver gives it after a sync.
+    fn start_after(&self, parent: &BlockHeader, parent_commit_seals: Vec<CommitSeal>) -> Box<HeightStart> {
+        Box::new(HeightStart {
+            height: parent.height + 1,
+            validators: self.validators.clone(),
+            params: self.params.clone(),
+            parent: parent.clone(),
+            parent_validators: self.validators.clone(),
+            parent_commit_seals,
+        })
+    }
+
+    /// A valid round-0 block on `parent` by the proposer of its height.
+    fn block_after(&self, parent: &BlockHeader, parent_commit_seals: Vec<CommitSeal>, timestamp_ms: u64) -> Block {
+        let height = parent.height + 1;
+        let proposer = self.validators.proposer(height, 0).id.clone();
+        Block {
+            header: BlockHeader {
+                height,
+                parent_hash: parent.hash(),
+                timestamp_ms,
+                proposer,
+                parent_commit_seals,
+                ..self.block(1, 0, timestamp_ms, vec![]).header
+            },
+            transactions: Default::default(),
+        }
+    }
+
+    fn sign_as<T: MessageBody>(&self, author: usize, body: T) -> Signed<T> {
+        Signed::sign(self.ids[author].clone(), body, &self.crypto(author), &self.chain)
+    }
+
+    /// What an honest validator sends for `block`'s height while this one is still below it: the
+    /// proposal, and PREPAREs and COMMITs of the proposer and one other validator.
+    fn honest_traffic(&self, block: &Block) -> Vec<Message> {
+        let (height, hash) = (block.header.height, block.hash());
+        let proposer = self.ids.iter().position(|id| *id == block.header.proposer).unwrap();
+        let other = (1..4).find(|index| *index != proposer && *index != FLOODER).unwrap();
+        let pre_prepare = self.sign_as(proposer, PrePrepare { height, round: 0, block_hash: hash });
+        let mut messages = vec![Message::Proposal(Box::new(ProposalMessage {
+            pre_prepare,
+            block: block.clone(),
+            justification: None,
+        }))];
+        for author in [proposer, other] {
+            let digest = seal_digest(height, 0, hash);
+            let seal = self.crypto(author).sign(SignatureDomain::CommitSeal, &self.chain, &digest);
+            messages.push(Message::Prepare(self.sign_as(author, Prepare { height, round: 0, block_hash: hash })));
+            messages.push(Message::Commit(self.sign_as(author, Commit { height, round: 0, block_hash: hash, seal })));
+        }
+        messages
+    }
+
+    /// A ROUND-CHANGE for `height` and `round` carrying a bogus prepared certificate: a block of
+    /// `transactions` (shared, so the test stays small in memory, while the engine counts every
+    /// message's bytes in full) and PREPAREs with garbage signatures, signed as `flooder` says.
+    fn flood_round_change(
+        &self,
+        flooder: Flooder,
+        height: u64,
+        round: u32,
+        transactions: &std::sync::Arc<Vec<SignedTx>>,
+    ) -> Message {
+        let mut block = self.block(FLOODER, round, GENESIS_MS + u64::from(round), vec![]);
+        block.header.height = height;
+        block.transactions = transactions.clone();
+        let block_hash = block.hash();
+        let garbage = covenant_types::Signature([0x5a; 64]);
+        let prepares = (0..3)
+            .map(|author| Signed {
+                author: self.ids[author].clone(),
+                body: Prepare { height, round: round - 1, block_hash },
+                signature: garbage,
+            })
+            .collect();
+        let body = RoundChange { height, round, prepared: Some(PreparedRef { round: round - 1, block_hash }) };
+        let round_change = match flooder {
+            Flooder::Validator => self.sign_as(FLOODER, body),
+            Flooder::GarbageSignature => Signed { author: self.ids[FLOODER].clone(), body, signature: garbage },
+            Flooder::NotValidator => Signed::sign(
+                NodeId::new("mallory").unwrap(),
+                body,
+                &Ed25519Crypto::new(SecretKey::from_seed(&[66; 32])),
+                &self.chain,
+            ),
+        };
+        Message::RoundChange(Box::new(RoundChangeMessage {
+            round_change,
+            prepared: Some(PreparedCertificate { block, prepares }),
+        }))
+    }
+}
+
+/// About `bytes` of bogus transactions (128 KiB memos: nothing in a future message's block is checked
+/// before its height starts, and a string is measured in one step, which keeps an unoptimised test
+/// quick; byte vectors are measured byte by byte).
+fn bulk_transactions(f: &Fixture, bytes: usize) -> std::sync::Arc<Vec<SignedTx>> {
+    let memo_bytes = 128 * 1024;
+    let transactions = (0..bytes / memo_bytes)
+        .map(|index| {
+            let mut tx = f.tx(index as u64);
+            if let Payload::Transfer(transfer) = &mut tx.body.payload {
+                transfer.memo = "m".repeat(memo_bytes);
+            }
+            tx
+        })
+        .collect();
+    std::sync::Arc::new(transactions)
+}
+
+/// The finding: a Byzantine validator of four sent 300 distinct ROUND-CHANGEs of 8 MiB (bogus
+/// certificates) for height current + 4, and every honest node buffered all of them (3.6–4.2 GiB)
+/// until the chain passed that height. Now its messages take at most its own budget, the honest
+/// validators' messages for that height are still buffered next to them, and the height is decided
+/// with them once it starts. With a garbage signature or an author outside the validator set,
+/// nothing of the flood is buffered at all.
+#[test]
+fn a_flood_of_large_round_changes_for_a_future_height_stays_within_the_budgets() {
+    let f = Fixture::new();
+    let now = GENESIS_MS + 150;
+    let target = 1 + engine::FUTURE_HEIGHTS_MAX;
+    let transactions = bulk_transactions(&f, 8 * 1024 * 1024);
+    let (parent, parent_seals) = f.synced_parent(target - 1);
+    let block = f.block_after(&parent, parent_seals.clone(), now);
+    let honest = f.honest_traffic(&block);
+    let honest_bytes: usize = honest.iter().map(Message::encoded_len).sum();
+    for flooder in [Flooder::Validator, Flooder::GarbageSignature, Flooder::NotValidator] {
+        let mut validator = f.started(0, now);
+        // Half the honest messages before the flood, half after: neither order lets it push them out.
+        for message in &honest[..2] {
+            assert_eq!(validator.handle(message_input(now, message)), vec![], "{flooder:?}");
+        }
+        let mut flood_bytes = 0;
+        let mut refused = Vec::new();
+        for index in 0..300u32 {
+            // Rounds in a scrambled order: later rounds replace the flooder's round change, earlier
+            // ones are stale.
+            let round = 1 + (index * 7) % 300;
+            let message = f.flood_round_change(flooder, target, round, &transactions);
+            flood_bytes += message.encoded_len();
+            refused.extend(rejections(&validator.handle(message_input(now, &message))).into_iter().cloned());
+            let buffered = validator.buffered_bytes();
+            assert!(buffered.future_author_bytes_max <= engine::FUTURE_AUTHOR_BYTES_MAX, "{flooder:?}: {buffered:?}");
+            assert!(
+                buffered.future_bytes <= honest_bytes + engine::FUTURE_AUTHOR_BYTES_MAX,
+                "{flooder:?}: {buffered:?}"
+            );
+        }
+        assert!(flood_bytes > 2_000 * 1024 * 1024, "the flood is 300 messages of 8 MiB: {flood_bytes}");
+        for message in &honest[2..] {
+            assert_eq!(validator.handle(message_input(now, message)), vec![], "{flooder:?}");
+        }
+        let buffered = validator.buffered_bytes();
+        match flooder {
+            Flooder::Validator => {
+                assert!(buffered.future_bytes > honest_bytes, "the flooder's latest round change is kept");
+                assert!(refused.iter().all(|error| matches!(error, ConsensusError::StaleRound { .. })), "{refused:?}");
+            }
+            Flooder::GarbageSignature | Flooder::NotValidator => {
+                assert_eq!(buffered.future_bytes, honest_bytes, "{flooder:?}");
+                assert_eq!(refused.len(), 300);
+                let benign = flooder == Flooder::NotValidator;
+                for error in &refused {
+                    assert!(
+                        matches!(error, ConsensusError::Unauthenticated { height, current: 1, .. } if *height == target)
+                    );
+                    assert_eq!(error.is_benign(), benign, "{error}");
+                }
+            }
+        }
+        assert_eq!(buffered.future_messages, honest.len() + usize::from(flooder == Flooder::Validator));
+
+        // The engine still decides: height 1 as usual...
+        let height1 = f.block(1, 0, GENESIS_MS + 100, vec![]);
+        validator.handle(message(now, f.proposal(1, 0, &height1, None)));
+        let valid = BlockOutcome::Valid { state_root: height1.header.state_root };
+        validator.handle(Input::BlockValidated { height: 1, block_hash: height1.hash(), outcome: valid });
+        for author in [1, 2] {
+            validator.handle(message(now, Message::Prepare(f.prepare(author, 0, height1.hash()))));
+        }
+        let actions = validator.handle(message(now, Message::Commit(f.commit(1, 0, &height1))));
+        assert!(actions.is_empty(), "{actions:?}");
+        let actions = validator.handle(message(now, Message::Commit(f.commit(2, 0, &height1))));
+        assert!(actions.iter().any(is_commit), "{flooder:?}: {actions:?}");
+        // ...and the flooded height once block sync brings it there, from the buffered honest messages.
+        let actions =
+            validator.handle(Input::StartHeight { now_ms: now, start: f.start_after(&parent, parent_seals.clone()) });
+        assert!(
+            actions.contains(&Action::ValidateBlock { height: target, round: 0, block: block.clone() }),
+            "{actions:?}"
+        );
+        assert_eq!(validator.buffered_bytes().future_bytes, 0, "released when the height starts");
+        let valid = BlockOutcome::Valid { state_root: block.header.state_root };
+        let actions =
+            validator.handle(Input::BlockValidated { height: target, block_hash: block.hash(), outcome: valid });
+        assert!(
+            actions.iter().any(|action| matches!(action, Action::Commit(certificate) if certificate.block == block)),
+            "{flooder:?}: {actions:?}"
+        );
+    }
+}
+
+fn message_input(now_ms: u64, message: &Message) -> Input {
+    Input::Message { now_ms, message: message.clone() }
+}
+
+/// A validator's large messages spread over every future height (a proposal and a round change of
+/// 8 MiB at each) stop at its own byte budget; the other validators' messages still fit, and when a
+/// height starts its messages' bytes go back to the budgets of their authors.
+#[test]
+fn an_authors_large_messages_across_future_heights_stop_at_its_byte_budget() {
+    let f = Fixture::new();
+    let now = GENESIS_MS + 150;
+    let transactions = bulk_transactions(&f, 8 * 1024 * 1024);
+    let mut validator = f.started(0, now);
+    let mut kept_bytes = 0;
+    let mut refusals = Vec::new();
+    for height in 2..=1 + engine::FUTURE_HEIGHTS_MAX {
+        let round_change = f.flood_round_change(Flooder::Validator, height, 1, &transactions);
+        let Message::RoundChange(carrier) = &round_change else { unreachable!() };
+        let block = carrier.prepared.as_ref().unwrap().block.clone();
+        let pre_prepare = f.sign_as(FLOODER, PrePrepare { height, round: 0, block_hash: block.hash() });
+        let proposal = Message::Proposal(Box::new(ProposalMessage { pre_prepare, block, justification: None }));
+        for message in [proposal, round_change] {
+            let bytes = message.encoded_len();
+            let errors: Vec<ConsensusError> =
+                rejections(&validator.handle(message_input(now, &message))).into_iter().cloned().collect();
+            match &errors[..] {
+                [] => kept_bytes += bytes,
+                [error @ ConsensusError::BudgetFull { budget, author, needed, used, capacity, unit, .. }] => {
+                    assert_eq!((*budget, author, *unit), ("future bytes per author", &f.ids[FLOODER], "bytes"));
+                    assert_eq!((*needed, *used, *capacity), (bytes, kept_bytes, engine::FUTURE_AUTHOR_BYTES_MAX));
+                    assert!(used + needed > *capacity && !error.is_benign());
+                    refusals.push(height);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(refusals.len(), 4, "four of the eight 8 MiB messages fit 32 MiB: {refusals:?}");
+    assert_eq!(validator.buffered_bytes().future_author_bytes_max, kept_bytes);
+
+    // The other validators' traffic for the next height is still buffered.
+    let (parent, parent_seals) = f.synced_parent(1);
+    let block = f.block_after(&parent, parent_seals.clone(), now);
+    let honest = f.honest_traffic(&block);
+    for message in &honest {
+        assert_eq!(validator.handle(message_input(now, message)), vec![]);
+    }
+    let honest_bytes: usize = honest.iter().map(Message::encoded_len).sum();
+    assert_eq!(validator.buffered_bytes().future_bytes, kept_bytes + honest_bytes);
+
+    // Height 2 starts: its messages are released (the flooder's fail their checks now) and their
+    // bytes return to the budgets, so the flooder has room for one more message.
+    validator.handle(Input::StartHeight { now_ms: now, start: f.start_after(&parent, parent_seals) });
+    let after = validator.buffered_bytes();
+    assert!(after.future_bytes < kept_bytes && after.future_author_bytes_max == after.future_bytes, "{after:?}");
+    let late = f.flood_round_change(Flooder::Validator, 1 + engine::FUTURE_HEIGHTS_MAX + 1, 1, &transactions);
+    assert_eq!(rejections(&validator.handle(message_input(now, &late))), Vec::<&ConsensusError>::new());
+    // A sync past every buffered height returns everything.
+    let (far, far_seals) = f.synced_parent(10);
+    validator.handle(Input::StartHeight { now_ms: now, start: f.start_after(&far, far_seals) });
+    assert_eq!(validator.buffered_bytes().future_bytes, 0);
+    assert_eq!(validator.buffered_bytes().future_messages, 0);
+}
+
+/// The vote allowance in the per-author budget: the largest messages that carry no block (an author
+/// id of the longest length) encode within `VOTE_BYTES_MAX`.
+#[test]
+fn votes_without_a_block_fit_the_vote_size_bound() {
+    let f = Fixture::new();
+    let longest = NodeId::new("v".repeat(covenant_types::ids::ID_BYTES_MAX)).unwrap();
+    let crypto = f.crypto(0);
+    let hash = Hash::digest(b"block");
+    let seal = crypto.sign(SignatureDomain::CommitSeal, &f.chain, &hash);
+    let (height, round) = (u64::MAX, u32::MAX);
+    let votes = [
+        Message::Prepare(Signed::sign(longest.clone(), Prepare { height, round, block_hash: hash }, &crypto, &f.chain)),
+        Message::Commit(Signed::sign(
+            longest.clone(),
+            Commit { height, round, block_hash: hash, seal },
+            &crypto,
+            &f.chain,
+        )),
+        Message::RoundChange(Box::new(RoundChangeMessage {
+            round_change: Signed::sign(
+                longest.clone(),
+                RoundChange { height, round, prepared: Some(PreparedRef { round, block_hash: hash }) },
+                &crypto,
+                &f.chain,
+            ),
+            prepared: None,
+        })),
+    ];
+    for vote in votes {
+        assert!(vote.encoded_len() <= engine::VOTE_BYTES_MAX, "{}: {} bytes", vote.kind_name(), vote.encoded_len());
+        assert_eq!(vote.encoded_len(), vote.encode().len());
+    }
+}
