@@ -97,7 +97,7 @@ pub struct BufferedBytes {
     /// The most bytes one author has buffered for future heights, at most [`FUTURE_AUTHOR_BYTES_MAX`].
     pub future_author_bytes_max: usize,
     /// Distinct verified blocks known at the current height (proposals, prepared certificates), at
-    /// most [`BLOCKS_PER_HEIGHT_MAX`].
+    /// most [`BLOCKS_PER_HEIGHT_MAX`]; round changes carrying one share it.
     pub known_blocks: usize,
     /// Their bytes.
     pub known_blocks_bytes: usize,

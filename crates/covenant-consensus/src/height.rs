@@ -110,7 +110,7 @@ pub(crate) struct HeightState {
     /// validator and round, from [`ROUNDS_BEHIND_KEPT`] rounds back to [`ROUNDS_AHEAD_MAX`] ahead.
     commits: BTreeMap<u32, BTreeMap<NodeId, CommitEntry>>,
     /// One ROUND-CHANGE per validator (its latest round), kept only with a verified signature and
-    /// prepared certificate.
+    /// prepared certificate; a certificate's block is shared with `blocks`.
     round_changes: BTreeMap<NodeId, RoundChangeMessage>,
     pub sync_requested_ms: Option<u64>,
     /// This node is a validator at this height. An observer follows the height (validates
@@ -340,11 +340,12 @@ impl HeightState {
 
     /// A ROUND-CHANGE is kept (one per validator, its latest round) only once its signature and its
     /// prepared certificate are verified: the certificate's block hash is the one signed, and a quorum
-    /// of valid PREPAREs prepared it.
+    /// of valid PREPAREs prepared it. Its block is kept once, shared with the known blocks, however
+    /// many round changes carry it.
     pub(crate) fn on_round_change(
         &mut self,
         ctx: &mut Ctx<'_>,
-        message: RoundChangeMessage,
+        mut message: RoundChangeMessage,
     ) -> Result<(), ConsensusError> {
         let body = &message.round_change.body;
         let author = &message.round_change.author;
@@ -389,10 +390,17 @@ impl HeightState {
                 });
             }
         }
-        if let Some(certificate) = &message.prepared {
-            // Known blocks are bounded; if full, this round change still counts, but its block cannot be
-            // re-proposed by us until an older one is gone (not in this height).
-            self.remember_block(certificate.block.clone(), None);
+        if let Some(certificate) = &mut message.prepared {
+            // Known blocks are bounded; if full, this round change still counts (with its own copy of
+            // the block), but its block cannot be re-proposed by us until an older one is gone (not in
+            // this height).
+            let block_hash = certificate.block.hash();
+            if self.remember_block(certificate.block.clone(), None)
+                && let Some(known) = self.blocks.get(&block_hash)
+            {
+                // A decoded certificate holds its own copy of the transactions; keep the known one.
+                certificate.block = known.block.clone();
+            }
         }
         self.round_changes.insert(author.clone(), message);
         Ok(())

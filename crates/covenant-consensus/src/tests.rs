@@ -1260,6 +1260,34 @@ fn an_authors_large_messages_across_future_heights_stop_at_its_byte_budget() {
     assert_eq!(validator.buffered_bytes().future_messages, 0);
 }
 
+/// Round changes at the current height are kept only with a verified certificate, and however many
+/// carry the same prepared block (each decoded from the wire with a copy of its own), the engine
+/// keeps one copy of its transactions.
+#[test]
+fn round_changes_carrying_the_same_prepared_block_share_one_copy() {
+    let f = Fixture::new();
+    let now = GENESIS_MS + 150;
+    let mut validator = f.started(0, now);
+    let block = f.block(1, 0, GENESIS_MS + 100, vec![f.tx(0), f.tx(1)]);
+    let certificate = f.certificate(0, &block, &[0, 1, 2]);
+    let mut copies = Vec::new();
+    for author in [1, 2] {
+        let wire = Message::RoundChange(Box::new(f.round_change(author, 1, Some(certificate.clone())))).encode();
+        let decoded = Message::decode(&wire).unwrap();
+        let Message::RoundChange(carrier) = &decoded else { unreachable!() };
+        copies.push(std::sync::Arc::clone(&carrier.prepared.as_ref().unwrap().block.transactions));
+        assert_eq!(
+            rejections(&validator.handle(Input::Message { now_ms: now, message: decoded })),
+            Vec::<&ConsensusError>::new()
+        );
+    }
+    let buffered = validator.buffered_bytes();
+    assert_eq!((buffered.known_blocks, buffered.known_blocks_bytes), (1, bcs::serialized_size(&block).unwrap()));
+    // The first copy is the known block's; the second was dropped once its round change was checked.
+    assert!(std::sync::Arc::strong_count(&copies[0]) > 1);
+    assert_eq!(std::sync::Arc::strong_count(&copies[1]), 1);
+}
+
 /// The vote allowance in the per-author budget: the largest messages that carry no block (an author
 /// id of the longest length) encode within `VOTE_BYTES_MAX`.
 #[test]
