@@ -20,6 +20,23 @@
 //!   forward; the next proposer, holding a quorum of them, must re-propose the highest prepared block
 //!   (its justification proves it), or may propose a new one if none was prepared.
 //!
+//! ## Messages for later heights
+//! A validator still committing height `h` receives the others' messages for `h + 1` and later. The
+//! engine buffers them up to [`FUTURE_HEIGHTS_MAX`](engine::FUTURE_HEIGHTS_MAX) heights ahead and
+//! replays them in arrival order when their height starts, but their contents can only be checked
+//! then, against that height's validator set and parameters. Before buffering a message it therefore
+//! only authenticates it: the author must be a validator of the current height and the message's outer
+//! signature must verify with that validator's current consensus key (a decided block, which has no
+//! author, is never buffered for a later height). What is inside (a proposal's block, a round change's
+//! prepared certificate) may still be as large as any message, so the buffer has byte budgets per
+//! author, per height and in total besides its counts
+//! ([`FUTURE_AUTHOR_BYTES_MAX`](engine::FUTURE_AUTHOR_BYTES_MAX) and the constants after it). A message
+//! over a budget is refused and nothing already kept is evicted, except that an author's round change
+//! for a later round replaces its earlier one at the same height. A validator that joins at a later
+//! height, or whose key rotates there, loses its early messages; round changes make up for them.
+//! Messages of the current height are kept only once verified, one per author and kind and round.
+//! [`Engine::buffered_bytes`] reports what is held.
+//!
 //! ## Driving the engine
 //! ```text
 //!   boot:        Engine::new(chain, me, crypto, store.safety_state())
