@@ -76,6 +76,29 @@ pub(crate) struct Identity {
     pub node_id: NodeId,
     pub crypto: Box<dyn ConsensusCrypto>,
     quorum_override: Option<usize>,
+    /// Deliberate bugs for negative controls; all off except in a simulator's mutation runs.
+    pub mutations: Mutations,
+}
+
+/// Deliberate bugs that a simulator switches on to prove its checkers catch what they would break.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Mutations {
+    /// Never lock on a prepared block: round changes report none, so a later proposer is free to
+    /// propose another block.
+    pub no_locking: bool,
+    /// A re-proposal is justified by the lowest prepared certificate of its round changes, and
+    /// checked against the lowest, instead of the highest.
+    pub wrong_highest_prepared: bool,
+}
+
+/// A deliberate bug in the engine (see [`Engine::set_mutation_for_tests`]).
+#[cfg(feature = "test-mutations")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    /// Never lock on a prepared block.
+    NoLocking,
+    /// Justify and check re-proposals by the lowest prepared certificate instead of the highest.
+    WrongHighestPrepared,
 }
 
 impl Identity {
@@ -138,7 +161,7 @@ impl Engine {
         restored: Option<SafetyState>,
     ) -> Engine {
         Engine {
-            id: Identity { chain_id, node_id, crypto, quorum_override: None },
+            id: Identity { chain_id, node_id, crypto, quorum_override: None, mutations: Mutations::default() },
             now_ms: 0,
             pending_txs: 0,
             safety: restored.unwrap_or_else(|| SafetyState::new(0)),
@@ -153,6 +176,16 @@ impl Engine {
     #[cfg(feature = "unsafe-quorum-for-tests")]
     pub fn set_unsafe_quorum_for_tests(&mut self, quorum: usize) {
         self.id.quorum_override = Some(quorum.max(1));
+    }
+
+    /// Switches on a deliberate bug, breaking safety on purpose. Only for the negative controls that
+    /// prove the simulator's checkers catch what the bug breaks.
+    #[cfg(feature = "test-mutations")]
+    pub fn set_mutation_for_tests(&mut self, mutation: Mutation) {
+        match mutation {
+            Mutation::NoLocking => self.id.mutations.no_locking = true,
+            Mutation::WrongHighestPrepared => self.id.mutations.wrong_highest_prepared = true,
+        }
     }
 
     /// This validator.

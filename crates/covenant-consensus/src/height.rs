@@ -500,8 +500,11 @@ impl HeightState {
             }
             self.verify_signed(ctx.id, round_change)?;
             if let Some(prepared) = body.prepared {
+                let wrong = ctx.id.mutations.wrong_highest_prepared;
                 highest = match highest {
-                    Some(current) if current.round > prepared.round => Some(current),
+                    Some(current) if (current.round > prepared.round) != wrong && current.round != prepared.round => {
+                        Some(current)
+                    }
                     Some(current) if current.round == prepared.round && current.block_hash != prepared.block_hash => {
                         return Err(ConsensusError::InvalidJustification {
                             reason: format!("two different blocks prepared in round {}", prepared.round),
@@ -797,7 +800,7 @@ impl HeightState {
         let justification = if round == 0 {
             None
         } else {
-            match self.round_change_quorum(round) {
+            match self.round_change_quorum(ctx.id, round) {
                 Some((justification, None)) => Some(justification),
                 _ => return,
             }
@@ -872,7 +875,11 @@ impl HeightState {
 
     /// The quorum of ROUND-CHANGEs for `round`, as a justification, with the highest prepared
     /// certificate among them.
-    fn round_change_quorum(&self, round: u32) -> Option<(Justification, Option<PreparedCertificate>)> {
+    fn round_change_quorum(
+        &self,
+        id: &Identity,
+        round: u32,
+    ) -> Option<(Justification, Option<PreparedCertificate>)> {
         let messages: Vec<&RoundChangeMessage> =
             self.round_changes.values().filter(|message| message.round_change.body.round == round).collect();
         if messages.len() < self.quorum {
@@ -882,7 +889,7 @@ impl HeightState {
             .iter()
             .filter_map(|message| message.prepared.as_ref())
             .fold(None::<&PreparedCertificate>, |best, certificate| match best {
-                Some(best) if best.round() >= certificate.round() => Some(best),
+                Some(best) if (best.round() >= certificate.round()) != id.mutations.wrong_highest_prepared => Some(best),
                 _ => Some(certificate),
             })
             .cloned();
@@ -911,7 +918,7 @@ impl HeightState {
                 self.parent.timestamp_ms.saturating_add(self.params.block_interval_ms_max)
             }
         } else {
-            match self.round_change_quorum(round) {
+            match self.round_change_quorum(ctx.id, round) {
                 None => return false,
                 Some((justification, Some(certificate))) => {
                     self.propose(ctx, certificate.block, Some(justification), None);
@@ -1007,7 +1014,7 @@ impl HeightState {
         if !lock && !commit {
             return false;
         }
-        if lock {
+        if lock && !ctx.id.mutations.no_locking {
             let prepares = prepares.values().filter(|prepare| prepare.body.block_hash == block_hash).cloned().collect();
             ctx.safety.prepared = Some(PreparedCertificate { block: known.block.clone(), prepares });
         }

@@ -115,6 +115,8 @@ pub mod safety;
 
 pub use crypto::{ConsensusCrypto, Ed25519Crypto};
 pub use engine::{BufferedBytes, Engine};
+#[cfg(feature = "test-mutations")]
+pub use engine::Mutation;
 pub use error::ConsensusError;
 pub use height::{ROUND_TIMEOUT_DOUBLINGS_MAX, round_timeout_ms};
 pub use io::{Action, BlockOutcome, HeightStart, Input, ProposalRequest, Rejection, Timeout, TimeoutKind};

@@ -54,6 +54,9 @@ pub enum NetworkEvent {
         from: PeerId,
         /// The payload, at most [`crate::limits::CONSENSUS_PAYLOAD_BYTES_MAX`] bytes.
         bytes: Vec<u8>,
+        /// For a message on a relayed topic: the token with which the node reports whether to
+        /// forward it ([`crate::NetworkHandle::report_gossip`]). Nothing is forwarded before.
+        gossip: Option<GossipToken>,
     },
     /// Transactions gossiped by a peer (the node defines the payload: a batch of transactions).
     Transaction {
@@ -61,6 +64,8 @@ pub enum NetworkEvent {
         from: PeerId,
         /// The payload, at most [`crate::limits::TX_PAYLOAD_BYTES_MAX`] bytes.
         bytes: Vec<u8>,
+        /// As for [`NetworkEvent::Consensus`].
+        gossip: Option<GossipToken>,
     },
     /// A peer asks for blocks; answer with [`BlockResponder::respond`] (or
     /// [`crate::NetworkHandle::respond_blocks`]) within the request timeout. Dropping the responder
@@ -82,6 +87,27 @@ pub enum NetworkEvent {
         /// The clock comparison, when this node asked (the status answer carries the peer's clock).
         clock: Option<ClockSample>,
     },
+}
+
+/// A gossiped message on a relayed topic awaiting the node's verdict: gossip forwards it only once
+/// the node has validated it ([`crate::NetworkHandle::report_gossip`] with [`GossipVerdict::Accept`]),
+/// so that an honest node never relays what it has not checked. Unreported messages are dropped
+/// after a few gossip heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipToken {
+    pub(crate) message_id: libp2p::gossipsub::MessageId,
+    pub(crate) source: PeerId,
+}
+
+/// The node's verdict on a gossiped message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GossipVerdict {
+    /// Valid: forward it.
+    Accept,
+    /// Invalid: do not forward it.
+    Reject,
+    /// Neither forward it nor count it against anyone.
+    Ignore,
 }
 
 /// One comparison of this node's wall clock with a peer's, NTP style: the peer's time is compared

@@ -10,7 +10,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::limits::{ALLOWED_PEERS_MAX, BLOCKS_PER_REQUEST_MAX, CONSENSUS_PAYLOAD_BYTES_MAX, TX_PAYLOAD_BYTES_MAX};
-use crate::{BlockResponder, GetBlocks, NetworkError};
+use crate::{BlockResponder, GetBlocks, GossipToken, GossipVerdict, NetworkError};
 
 /// What the handle asks the network task to do.
 pub(crate) enum Command {
@@ -20,6 +20,7 @@ pub(crate) enum Command {
     RequestBlocks { peer: PeerId, request: GetBlocks, reply: oneshot::Sender<Result<Vec<Vec<u8>>, NetworkError>> },
     SetAllowed(Vec<PeerId>),
     Disconnect { peer: PeerId, reason: String },
+    ReportGossip { token: GossipToken, verdict: GossipVerdict },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -119,6 +120,11 @@ impl NetworkHandle {
     /// misbehaviour ban. `reason` goes to the log.
     pub async fn disconnect(&self, peer: PeerId, reason: impl Into<String>) -> Result<(), NetworkError> {
         self.send(Command::Disconnect { peer, reason: reason.into() }).await
+    }
+
+    /// Reports the node's verdict on a gossiped message: only an accepted message is forwarded.
+    pub async fn report_gossip(&self, token: GossipToken, verdict: GossipVerdict) -> Result<(), NetworkError> {
+        self.send(Command::ReportGossip { token, verdict }).await
     }
 
     /// Records this node's last committed height, which the status exchange tells peers.

@@ -102,7 +102,7 @@ mod service;
 
 pub use config::{NetworkConfig, split_peer_id, tcp_multiaddr, with_peer_id};
 pub use error::NetworkError;
-pub use event::{BlockResponder, ClockSample, NetworkEvent, RefusalReason};
+pub use event::{BlockResponder, ClockSample, GossipToken, GossipVerdict, NetworkEvent, RefusalReason};
 pub use handle::NetworkHandle;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peer::{peer_id_of, public_key_of};

@@ -35,11 +35,15 @@ pub struct GetBlocks {
 
 /// A request on the sync protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Request {
+pub enum Request {
+    /// The sender's status: its committed height.
     Status {
+        /// Its last committed height.
         height: u64,
     },
+    /// Committed blocks, from a height on.
     GetBlocks(GetBlocks),
+    /// A consensus message sent point to point.
     Consensus(Vec<u8>),
     /// Not a request of the protocol (malformed or oversized frame). Never sent; produced by the
     /// codec on receipt, because request-response does not report inbound decoding errors to the
@@ -49,15 +53,20 @@ pub(crate) enum Request {
 
 /// A response on the sync protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Response {
-    /// `time_ms`: the responder's wall clock when it answered (ms since the Unix epoch), from which
-    /// the requester estimates its clock offset.
+pub enum Response {
+    /// The responder's status.
     Status {
+        /// Its last committed height.
         height: u64,
+        /// Its wall clock when it answered (ms since the Unix epoch), from which the requester
+        /// estimates its clock offset.
         time_ms: u64,
     },
+    /// Encoded commit certificates, in height order.
     Blocks(Vec<Vec<u8>>),
+    /// A point-to-point consensus message was received.
     Ack,
+    /// Busy, or the node did not answer.
     Unavailable,
 }
 
@@ -128,7 +137,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub(crate) fn encode_request(request: &Request) -> Vec<u8> {
+/// The frame of a request.
+pub fn encode_request(request: &Request) -> Vec<u8> {
     match request {
         Request::Status { height } => {
             let mut out = vec![TAG_STATUS];
@@ -152,7 +162,8 @@ pub(crate) fn encode_request(request: &Request) -> Vec<u8> {
     }
 }
 
-pub(crate) fn decode_request(frame: &[u8]) -> io::Result<Request> {
+/// A request from its frame; malformed or over-limit frames are errors.
+pub fn decode_request(frame: &[u8]) -> io::Result<Request> {
     let mut reader = Reader { bytes: frame };
     let request = match reader.u8()? {
         TAG_STATUS => Request::Status { height: reader.u64()? },
@@ -177,7 +188,8 @@ pub(crate) fn decode_request(frame: &[u8]) -> io::Result<Request> {
     Ok(request)
 }
 
-pub(crate) fn encode_response(response: &Response) -> Vec<u8> {
+/// The frame of a response.
+pub fn encode_response(response: &Response) -> Vec<u8> {
     match response {
         Response::Status { height, time_ms } => {
             let mut out = vec![TAG_STATUS];
@@ -202,7 +214,8 @@ pub(crate) fn encode_response(response: &Response) -> Vec<u8> {
     }
 }
 
-pub(crate) fn decode_response(frame: &[u8]) -> io::Result<Response> {
+/// A response from its frame; malformed or over-limit frames are errors.
+pub fn decode_response(frame: &[u8]) -> io::Result<Response> {
     let mut reader = Reader { bytes: frame };
     let response = match reader.u8()? {
         TAG_STATUS => Response::Status { height: reader.u64()?, time_ms: reader.u64()? },

@@ -34,7 +34,8 @@ use crate::limits::{
 };
 use crate::protocol::{Request, Response, SyncCodec};
 use crate::{
-    BlockResponder, ClockSample, GetBlocks, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, RefusalReason,
+    BlockResponder, ClockSample, GetBlocks, GossipToken, GossipVerdict, NetworkConfig, NetworkError, NetworkEvent,
+    NetworkHandle, RefusalReason,
 };
 
 /// Time `Network::spawn` waits for the listener to report its address.
@@ -456,6 +457,19 @@ impl Service {
             Command::RequestBlocks { peer, request, reply } => self.request_blocks(peer, request, reply),
             Command::SetAllowed(peers) => self.set_allowed(peers.into_iter().collect()),
             Command::Disconnect { peer, reason } => self.punish(peer, &reason),
+            Command::ReportGossip { token, verdict } => {
+                let acceptance = match verdict {
+                    GossipVerdict::Accept => MessageAcceptance::Accept,
+                    GossipVerdict::Reject => MessageAcceptance::Reject,
+                    GossipVerdict::Ignore => MessageAcceptance::Ignore,
+                };
+                // False when the message already left the gossip cache: it is then not forwarded.
+                let _ = self.swarm.behaviour_mut().gossip.report_message_validation_result(
+                    &token.message_id,
+                    &token.source,
+                    acceptance,
+                );
+            }
             // Handled by the run loop.
             Command::Shutdown(_) => {}
         }
@@ -722,12 +736,13 @@ impl Service {
     fn on_gossip(&mut self, event: gossipsub::Event) {
         match event {
             gossipsub::Event::Message { propagation_source, message_id, message } => {
-                let acceptance = self.accept_gossip(propagation_source, message);
-                self.swarm.behaviour_mut().gossip.report_message_validation_result(
-                    &message_id,
-                    &propagation_source,
-                    acceptance,
-                );
+                if let Some(acceptance) = self.accept_gossip(propagation_source, &message_id, message) {
+                    self.swarm.behaviour_mut().gossip.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        acceptance,
+                    );
+                }
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 let mask = self.subscriptions.entry(peer_id).or_default();
@@ -746,31 +761,38 @@ impl Service {
         }
     }
 
-    /// Decides the fate of a gossiped message: the peer that relayed it (authenticated by Noise)
-    /// must be admitted, the message anonymous (gossipsub checked that), the topic known and the
-    /// payload within its limit. Accepted messages go to the node and are forwarded; rejected ones
-    /// are neither; ignored ones (event channel full) are dropped without blame.
-    fn accept_gossip(&mut self, relay: PeerId, message: gossipsub::Message) -> MessageAcceptance {
+    /// Checks what the network can check of a gossiped message: the peer that relayed it
+    /// (authenticated by Noise) must be admitted, the message anonymous (gossipsub checked that),
+    /// the topic known and the payload within its limit. What passes goes to the node. A message on
+    /// a relayed topic is forwarded only once the node has validated it (the returned `None`: the
+    /// node reports); one on a direct topic is never forwarded; one the node cannot take (event
+    /// channel full) is dropped without blame.
+    fn accept_gossip(
+        &mut self,
+        relay: PeerId,
+        message_id: &gossipsub::MessageId,
+        message: gossipsub::Message,
+    ) -> Option<MessageAcceptance> {
         if !self.is_admitted(&relay) {
             tracing::warn!(%relay, "gossip from a peer outside the allowlist rejected");
-            return MessageAcceptance::Reject;
+            return Some(MessageAcceptance::Reject);
         }
         let Some(TopicKind { consensus, relayed }) = self.names.kind(&message.topic) else {
-            return MessageAcceptance::Reject;
+            return Some(MessageAcceptance::Reject);
         };
         let max = if consensus { CONSENSUS_PAYLOAD_BYTES_MAX } else { TX_PAYLOAD_BYTES_MAX };
         if message.data.len() > max {
             tracing::warn!(%relay, bytes = message.data.len(), max, "oversized gossip rejected");
-            return MessageAcceptance::Reject;
+            return Some(MessageAcceptance::Reject);
         }
         let bytes = message.data;
+        let gossip = relayed.then(|| GossipToken { message_id: message_id.clone(), source: relay });
         let event = if consensus {
-            NetworkEvent::Consensus { from: relay, bytes }
+            NetworkEvent::Consensus { from: relay, bytes, gossip }
         } else {
-            NetworkEvent::Transaction { from: relay, bytes }
+            NetworkEvent::Transaction { from: relay, bytes, gossip }
         };
-        // "Ignore" keeps a delivered direct message from being forwarded, without blaming its sender.
-        if self.emit(event) && relayed { MessageAcceptance::Accept } else { MessageAcceptance::Ignore }
+        if self.emit(event) && relayed { None } else { Some(MessageAcceptance::Ignore) }
     }
 
     fn on_sync(&mut self, event: request_response::Event<Request, Response>) {
@@ -821,7 +843,7 @@ impl Service {
                 Response::Status { height: self.shared.height.load(Ordering::Relaxed), time_ms: wall_clock_ms() }
             }
             Request::Consensus(bytes) => {
-                if self.emit(NetworkEvent::Consensus { from: peer, bytes }) {
+                if self.emit(NetworkEvent::Consensus { from: peer, bytes, gossip: None }) {
                     Response::Ack
                 } else {
                     Response::Unavailable

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use covenant_network::limits::TX_PAYLOAD_BYTES_MAX;
-use covenant_network::{NetworkEvent, topic_names};
+use covenant_network::{GossipVerdict, NetworkEvent, topic_names};
 use futures::prelude::*;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::request_response::{self, ProtocolSupport};
@@ -132,7 +132,7 @@ fn keep_polling(mut swarm: Swarm<Rogue>) -> tokio::task::JoinHandle<Swarm<Rogue>
 /// 300 ms.
 async fn only_transaction(node: &mut TestNode, what: &str) -> (libp2p::PeerId, Vec<u8>) {
     let got = wait_event(node, what, |event| match event {
-        NetworkEvent::Transaction { from, bytes } => Some((*from, bytes.clone())),
+        NetworkEvent::Transaction { from, bytes, .. } => Some((*from, bytes.clone())),
         _ => None,
     })
     .await;
@@ -224,14 +224,19 @@ async fn direct_transaction_batches_are_delivered_but_not_relayed() {
         rogue.behaviour_mut().gossip.publish(IdentTopic::new(topics.tx), b"relayed".to_vec()).expect("publish");
         let polling = keep_polling(rogue);
 
-        // Node 1 gets both, from the rogue.
+        // Node 1 gets both, from the rogue; only the relayed one awaits its verdict, and once node 1
+        // accepts it, it travels on.
         for payload in [&b"direct"[..], b"relayed"] {
-            let from = wait_event(&mut relay, "a batch at node 1", |event| match event {
-                NetworkEvent::Transaction { from, bytes } if bytes == payload => Some(*from),
+            let (from, gossip) = wait_event(&mut relay, "a batch at node 1", |event| match event {
+                NetworkEvent::Transaction { from, bytes, gossip } if bytes == payload => Some((*from, gossip.clone())),
                 _ => None,
             })
             .await;
             assert_eq!(from, peer(5));
+            assert_eq!(gossip.is_some(), payload == b"relayed", "only a relayed batch awaits a verdict");
+            if let Some(token) = gossip {
+                relay.handle.report_gossip(token, GossipVerdict::Accept).await.expect("report");
+            }
         }
         // Node 0 gets only the relayed one, from node 1; the direct one would have come first.
         let first = only_transaction(&mut far, "a batch at node 0").await;

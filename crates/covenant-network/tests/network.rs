@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use covenant_network::limits::{CONSENSUS_PAYLOAD_BYTES_MAX, TX_PAYLOAD_BYTES_MAX};
-use covenant_network::{GetBlocks, NetworkError, NetworkEvent, RefusalReason};
+use covenant_network::{GetBlocks, GossipVerdict, NetworkError, NetworkEvent, RefusalReason};
 use tokio::time::Instant;
 
 const TEST_LIMIT: Duration = Duration::from_secs(30);
@@ -48,7 +48,7 @@ async fn four_validators_connect_and_broadcast_both_kinds() {
         // Point to point: only the addressee hears it.
         nodes[2].handle.send_consensus(peer(3), b"direct to 3".to_vec()).await.expect("send");
         let bytes = wait_event(&mut nodes[3], "direct message", |event| match event {
-            NetworkEvent::Consensus { from, bytes } if *from == peer(2) => Some(bytes.clone()),
+            NetworkEvent::Consensus { from, bytes, .. } if *from == peer(2) => Some(bytes.clone()),
             _ => None,
         })
         .await;
@@ -97,20 +97,44 @@ async fn gossip_reaches_a_peer_without_a_direct_link_through_a_relay() {
 
         left.handle.broadcast_tx(b"from an end".to_vec()).await.expect("broadcast");
         left.handle.broadcast_consensus(b"vote from an end".to_vec()).await.expect("broadcast");
-        for node in [&mut middle, &mut right] {
-            wait_event(node, "the end's batch", |event| {
-                matches!(event, NetworkEvent::Transaction { bytes, .. } if bytes == b"from an end").then_some(())
-            })
-            .await;
-            wait_event(node, "the end's vote", |event| {
-                matches!(event, NetworkEvent::Consensus { bytes, .. } if bytes == b"vote from an end").then_some(())
-            })
-            .await;
-        }
+        // The relay forwards only what its node accepted: here the batch and the vote, not the
+        // second vote it rejects.
+        let batch = wait_event(&mut middle, "the end's batch", |event| match event {
+            NetworkEvent::Transaction { bytes, gossip, .. } if bytes == b"from an end" => gossip.clone(),
+            _ => None,
+        })
+        .await;
+        let vote = wait_event(&mut middle, "the end's vote", |event| match event {
+            NetworkEvent::Consensus { bytes, gossip, .. } if bytes == b"vote from an end" => gossip.clone(),
+            _ => None,
+        })
+        .await;
+        left.handle.broadcast_consensus(b"bad vote from an end".to_vec()).await.expect("broadcast");
+        let bad_vote = wait_event(&mut middle, "the end's bad vote", |event| match event {
+            NetworkEvent::Consensus { bytes, gossip, .. } if bytes == b"bad vote from an end" => gossip.clone(),
+            _ => None,
+        })
+        .await;
+        middle.handle.report_gossip(bad_vote, GossipVerdict::Reject).await.expect("report");
+        middle.handle.report_gossip(batch, GossipVerdict::Accept).await.expect("report");
+        middle.handle.report_gossip(vote, GossipVerdict::Accept).await.expect("report");
+        wait_event(&mut right, "the end's batch", |event| {
+            matches!(event, NetworkEvent::Transaction { bytes, .. } if bytes == b"from an end").then_some(())
+        })
+        .await;
+        wait_event(&mut right, "the end's vote", |event| {
+            matches!(event, NetworkEvent::Consensus { bytes, .. } if bytes == b"vote from an end").then_some(())
+        })
+        .await;
+        let later = events_within(&mut right, Duration::from_millis(500)).await;
+        assert!(
+            !later.iter().any(|event| matches!(event, NetworkEvent::Consensus { bytes, .. } if bytes == b"bad vote from an end")),
+            "a rejected message was forwarded: {later:?}"
+        );
         middle.handle.broadcast_tx(b"from the middle".to_vec()).await.expect("broadcast");
         for node in [&mut left, &mut right] {
             let from = wait_event(node, "the middle's batch", |event| match event {
-                NetworkEvent::Transaction { from, bytes } if bytes == b"from the middle" => Some(*from),
+                NetworkEvent::Transaction { from, bytes, .. } if bytes == b"from the middle" => Some(*from),
                 _ => None,
             })
             .await;

@@ -139,7 +139,7 @@ async fn read_record(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path
         Ok(who) => who,
         Err(response) => return *response,
     };
-    let record: Option<DataRecord> = match StoreState(&shared.store).get(&StateKey::Record(hash)) {
+    let record: Option<DataRecord> = match StoreState(&*shared.store).get(&StateKey::Record(hash)) {
         Ok(record) => record,
         Err(failure) => return error(StatusCode::INTERNAL_SERVER_ERROR, failure.to_string(), None),
     };
@@ -148,7 +148,7 @@ async fn read_record(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path
     };
     let writer_member = match shared.store.transaction(&hash) {
         Ok(Some((tx, _))) => match (&tx.body.sender, &tx.body.payload) {
-            (Principal::Operator(operator), Payload::DataRecord(_)) => StoreState(&shared.store)
+            (Principal::Operator(operator), Payload::DataRecord(_)) => StoreState(&*shared.store)
                 .get::<covenant_execution::OperatorState>(&StateKey::Operator(operator.clone()))
                 .ok()
                 .flatten()

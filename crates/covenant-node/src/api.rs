@@ -22,7 +22,7 @@ use covenant_execution::{
     ContractState, MemberState, NodeState, OperatorState, ProposalState, ProposalStatus, StateKey, StateReader,
 };
 
-use crate::mempool::AdmissionError;
+use covenant_core::AdmissionError;
 use crate::metrics::Gauges;
 use crate::runtime::chain::{StoreState, scan_table};
 use crate::runtime::shared::Shared;
@@ -147,7 +147,7 @@ async fn ready(State(shared): State<Arc<Shared>>) -> Response {
 async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let status = shared.status();
     let (pending, pending_bytes) = {
-        let mempool = shared.mempool.lock().expect("mempool lock poisoned");
+        let mempool = shared.mempool();
         (mempool.len(), mempool.bytes())
     };
     Ok(Json(json!({
@@ -257,7 +257,7 @@ async fn transaction(State(shared): State<Arc<Shared>>, Path(hash): Path<String>
             "tx": redacted(tx),
         })));
     }
-    if shared.mempool.lock().expect("mempool lock poisoned").contains(&hash) {
+    if shared.mempool().contains(&hash) {
         return Ok(Json(json!({ "hash": hash, "status": "pending" })));
     }
     if let Some(error) = shared.rejection(&hash) {
@@ -310,10 +310,10 @@ fn block_json(shared: &Shared, height: u64) -> ApiResult {
 async fn operator_nonce(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let operator = covenant_types::OperatorId::new(id)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
-    let state = StoreState(&shared.store);
+    let state = StoreState(&*shared.store);
     let principal = covenant_types::Principal::Operator(operator.clone());
     let committed = state.next_nonce(&principal).map_err(ApiError::internal)?;
-    let pending = shared.mempool.lock().expect("mempool lock poisoned").next_nonce(&principal);
+    let pending = shared.mempool().next_nonce(&principal);
     Ok(Json(
         json!({ "operator": operator, "next_committed_nonce": committed, "next_nonce": pending.unwrap_or(committed) }),
     ))
@@ -323,7 +323,7 @@ async fn balance(State(shared): State<Arc<Shared>>, Path((id, asset)): Path<(Str
     let bad = |error: covenant_types::IdError| ApiError::new(StatusCode::BAD_REQUEST, error.to_string());
     let account = covenant_types::AccountId::new(id).map_err(bad)?;
     let asset = covenant_types::AssetId::new(asset).map_err(bad)?;
-    let amount = StoreState(&shared.store).balance(&account, &asset).map_err(ApiError::internal)?;
+    let amount = StoreState(&*shared.store).balance(&account, &asset).map_err(ApiError::internal)?;
     Ok(Json(json!({ "account": account, "asset": asset, "balance": amount })))
 }
 
@@ -343,10 +343,10 @@ pub const ACCOUNT_ASSETS_MAX: usize = 1_024;
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let status = shared.status();
     let (mempool_txs, mempool_bytes) = {
-        let mempool = shared.mempool.lock().expect("mempool lock poisoned");
+        let mempool = shared.mempool();
         (mempool.len(), mempool.bytes())
     };
-    let state = StoreState(&shared.store);
+    let state = StoreState(&*shared.store);
     let mempool_txs_max = state.params().map(|params| params.mempool_txs_max).unwrap_or(0);
     let (validators, quorum) = state.validators().map(|set| (set.len(), set.quorum())).unwrap_or((0, 0));
     let gauges = Gauges {
@@ -403,7 +403,7 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> ApiResult {
 }
 
 async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
-    let state = StoreState(&shared.store);
+    let state = StoreState(&*shared.store);
     let set = state.validators().map_err(ApiError::internal)?;
     let height = shared.status().height + 1;
     let validators: Vec<Value> = set
@@ -415,7 +415,7 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
 }
 
 async fn params(State(shared): State<Arc<Shared>>) -> ApiResult {
-    let params = StoreState(&shared.store).params().map_err(ApiError::internal)?;
+    let params = StoreState(&*shared.store).params().map_err(ApiError::internal)?;
     let entries: serde_json::Map<String, Value> =
         params.entries().into_iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
     Ok(Json(json!({ "hash": params.hash(), "params": entries })))
@@ -532,7 +532,7 @@ async fn proposals(State(shared): State<Arc<Shared>>, Query(filter): Query<Propo
 
 async fn proposal(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let id = Hash::from_hex(&id).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
-    let proposal: ProposalState = StoreState(&shared.store)
+    let proposal: ProposalState = StoreState(&*shared.store)
         .get(&StateKey::Proposal(id))
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no proposal {id}")))?;
@@ -542,7 +542,7 @@ async fn proposal(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
 /// A proposal as the API shows it: its status flattened, an open proposal past its expiry shown
 /// as `expired`, and the counts that decide whether it passes.
 fn proposal_view(shared: &Shared, id: Hash, proposal: &ProposalState, now_ms: u64) -> Result<Value, ApiError> {
-    let state = StoreState(&shared.store);
+    let state = StoreState(&*shared.store);
     let required = covenant_execution::governance::members_required(&state, &proposal.proposal.action)
         .map_err(ApiError::internal)?;
     let (status, closed_at_height, failure) = match &proposal.status {
@@ -670,7 +670,7 @@ fn contract_id(text: String) -> Result<covenant_types::ContractId, ApiError> {
 
 /// `GET /v1/contracts`: every contract ever admitted, with status, owner and steward (COV-26, COV-27).
 async fn contracts(State(shared): State<Arc<Shared>>) -> ApiResult {
-    let state = StoreState(&shared.store);
+    let state = StoreState(&*shared.store);
     let ids: Vec<covenant_types::ContractId> = state.index(&StateKey::ContractIndex).map_err(ApiError::internal)?;
     let mut views = Vec::with_capacity(ids.len());
     for id in ids.iter().take(covenant_execution::CONTRACTS_MAX) {
@@ -685,7 +685,7 @@ async fn contracts(State(shared): State<Arc<Shared>>) -> ApiResult {
 /// `GET /v1/contracts/{id}`: one contract with its functions and their access policies (COV-31).
 async fn contract(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let id = contract_id(id)?;
-    let record: ContractState = StoreState(&shared.store)
+    let record: ContractState = StoreState(&*shared.store)
         .get(&StateKey::Contract(id.clone()))
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no contract {id} was ever admitted")))?;
@@ -701,7 +701,7 @@ async fn contract_storage(State(shared): State<Arc<Shared>>, Path((id, key)): Pa
     if key.len() > covenant_execution::vm::limits::STORAGE_KEY_BYTES_MAX as usize {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "storage keys are at most 256 bytes"));
     }
-    let state = StoreState(&shared.store);
+    let state = StoreState(&*shared.store);
     let known: Option<ContractState> = state.get(&StateKey::Contract(id.clone())).map_err(ApiError::internal)?;
     if known.is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no contract {id} was ever admitted")));
@@ -716,7 +716,7 @@ async fn contract_storage(State(shared): State<Arc<Shared>>, Path((id, key)): Pa
 async fn contract_call(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult {
     let hash = Hash::from_hex(&hash).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
     let missing = || ApiError::new(StatusCode::NOT_FOUND, format!("no successful contract call {hash} is committed"));
-    let result: covenant_execution::ContractCallResult = StoreState(&shared.store)
+    let result: covenant_execution::ContractCallResult = StoreState(&*shared.store)
         .get(&StateKey::ContractResult(hash))
         .map_err(ApiError::internal)?
         .ok_or_else(missing)?;

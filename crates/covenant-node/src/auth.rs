@@ -187,7 +187,7 @@ fn new_token() -> String {
 
 /// The operator's record if it may act now: registered, not revoked, key unexpired, member active.
 fn active_operator(shared: &Shared, operator: &OperatorId, now_ms: u64) -> Result<OperatorRecord, Denied> {
-    let state = StoreState(&shared.store);
+    let state = StoreState(&*shared.store);
     let stored = state
         .get::<OperatorState>(&StateKey::Operator(operator.clone()))
         .map_err(|error| Denied::unauthenticated(format!("state unavailable: {error}")))?

@@ -1,8 +1,8 @@
 //! # covenant-node
 //!
 //! The running node and the `covenant` command-line tool: node configuration ([`config`]), key files
-//! ([`keyfile`]), the mempool ([`mempool`]), the event loop driving consensus, execution, storage and
-//! the network ([`runtime`]), node start-up and shutdown ([`node`]), the HTTP API ([`api`]), and the
+//! ([`keyfile`]), the shell around the node core (`covenant-core`) that drives it with the network,
+//! RocksDB and the clock ([`runtime`]), node start-up and shutdown ([`node`]), the HTTP API ([`api`]), and the
 //! subcommands ([`commands`]).
 
 pub mod access;
@@ -12,7 +12,6 @@ pub mod commands;
 pub mod config;
 pub mod keyfile;
 pub mod logging;
-pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod runtime;

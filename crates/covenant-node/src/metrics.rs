@@ -4,26 +4,20 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use covenant_core::{Counter, Telemetry, Timing};
 use covenant_rules::RuleId;
 
 /// Where a covenant rule refused something.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RejectionStage {
-    /// Transaction admission (API or gossip).
-    Admission,
-    /// A consensus message or proposal.
-    Consensus,
-}
+pub use covenant_core::Stage as RejectionStage;
 
-impl RejectionStage {
-    fn label(self) -> &'static str {
-        match self {
-            RejectionStage::Admission => "admission",
-            RejectionStage::Consensus => "consensus",
-        }
+fn stage_label(stage: RejectionStage) -> &'static str {
+    match stage {
+        RejectionStage::Admission => "admission",
+        RejectionStage::Consensus => "consensus",
     }
 }
 
@@ -95,6 +89,28 @@ pub struct Metrics {
     pub clock_out_of_range: AtomicU64,
     /// Proposals this node withheld because its clock was out of range.
     pub proposals_withheld: AtomicU64,
+    /// Gossiped messages accepted for forwarding.
+    pub gossip_accepted: AtomicU64,
+    /// Gossiped messages rejected as provably bad (their deliverer penalised).
+    pub gossip_rejected: AtomicU64,
+    /// Gossiped messages neither forwarded nor blamed.
+    pub gossip_ignored: AtomicU64,
+    /// Gossip dropped because its delivering peer exceeded its budget.
+    pub gossip_over_budget: AtomicU64,
+    /// Peers penalised (disconnected and refused for a while).
+    pub peers_penalised: AtomicU64,
+    /// Block requests sent.
+    pub sync_requests: AtomicU64,
+    /// Block requests answered with none of the blocks the peer claimed.
+    pub sync_unbacked: AtomicU64,
+    /// Blocks received by sync and committed.
+    pub synced_blocks: AtomicU64,
+    /// Peers' block requests served.
+    pub sync_served: AtomicU64,
+    /// Peers' block requests refused because their budget was spent.
+    pub sync_serve_refused: AtomicU64,
+    /// Consensus messages the engine refused (benign ones included).
+    pub consensus_refusals: AtomicU64,
     /// Time between consecutive committed blocks' header timestamps.
     pub block_interval: Histogram,
     /// From the start of a height to its block committed on this node.
@@ -296,6 +312,52 @@ impl Metrics {
             "Proposals withheld because this node's clock was out of range (COV-35).",
             self.proposals_withheld.load(Ordering::Relaxed),
         );
+        let _ = writeln!(
+            out,
+            "# HELP covenant_gossip_messages_total Gossiped messages by verdict: accepted (forwarded), rejected (provably \
+             bad, the delivering peer penalised), ignored (neither), over_budget (the delivering peer sent more than its \
+             share).\n# TYPE covenant_gossip_messages_total counter"
+        );
+        for (verdict, count) in [
+            ("accepted", &self.gossip_accepted),
+            ("rejected", &self.gossip_rejected),
+            ("ignored", &self.gossip_ignored),
+            ("over_budget", &self.gossip_over_budget),
+        ] {
+            let _ = writeln!(out, "covenant_gossip_messages_total{{verdict=\"{verdict}\"}} {}", count.load(Ordering::Relaxed));
+        }
+        counter(
+            &mut out,
+            "covenant_peers_penalised_total",
+            "Peers disconnected and refused for a while for what they provably sent themselves.",
+            self.peers_penalised.load(Ordering::Relaxed),
+        );
+        counter(&mut out, "covenant_sync_requests_total", "Block requests sent.", self.sync_requests.load(Ordering::Relaxed));
+        counter(
+            &mut out,
+            "covenant_sync_unbacked_answers_total",
+            "Block requests answered with none of the blocks the peer's status claimed.",
+            self.sync_unbacked.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "covenant_synced_blocks_total",
+            "Blocks received by block sync and committed.",
+            self.synced_blocks.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP covenant_sync_serve_total Peers' block requests, served or refused (their budget spent).\n# TYPE covenant_sync_serve_total counter"
+        );
+        for (outcome, count) in [("served", &self.sync_served), ("refused", &self.sync_serve_refused)] {
+            let _ = writeln!(out, "covenant_sync_serve_total{{outcome=\"{outcome}\"}} {}", count.load(Ordering::Relaxed));
+        }
+        counter(
+            &mut out,
+            "covenant_consensus_refusals_total",
+            "Consensus messages the engine refused, routine ones (late votes, duplicates) included.",
+            self.consensus_refusals.load(Ordering::Relaxed),
+        );
         self.block_interval.render(
             &mut out,
             "covenant_block_interval_seconds",
@@ -317,7 +379,7 @@ impl Metrics {
                 "covenant_rejections_total{{rule=\"{}\",article=\"{}\",stage=\"{}\"}} {count}",
                 rule.id(),
                 rule.article(),
-                stage.label()
+                stage_label(*stage)
             );
         }
         out
@@ -329,12 +391,79 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// The median of the peers' clock offsets (the lower middle for an even count): one peer with a
-/// wild clock cannot move it.
-pub fn median_offset(offsets: impl Iterator<Item = i64>) -> Option<i64> {
-    let mut offsets: Vec<i64> = offsets.collect();
-    offsets.sort_unstable();
-    offsets.get(offsets.len().checked_sub(1)? / 2).copied()
+/// The core's telemetry, kept as these metrics.
+pub struct NodeTelemetry {
+    metrics: Arc<Metrics>,
+    commit_started: Option<Instant>,
+}
+
+impl NodeTelemetry {
+    /// Telemetry that records into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> NodeTelemetry {
+        NodeTelemetry { metrics, commit_started: None }
+    }
+}
+
+impl Metrics {
+    fn counter(&self, counter: Counter) -> &AtomicU64 {
+        match counter {
+            Counter::RoundChanges => &self.round_changes,
+            Counter::CommittedBlocks => &self.committed_blocks,
+            Counter::CommittedTxs => &self.committed_txs,
+            Counter::GossipTxsDropped => &self.gossip_dropped,
+            Counter::DecisionsSent => &self.decisions_sent,
+            Counter::VerifiedAtAdmission => &self.verified_at_admission,
+            Counter::VerifiedInBlocks => &self.verified_in_blocks,
+            Counter::AdoptedFromProposals => &self.adopted_from_proposals,
+            Counter::AdmissionBatches => &self.admission_batches,
+            Counter::BlockBatches => &self.block_batches,
+            Counter::ProposalsWithheld => &self.proposals_withheld,
+            Counter::GossipAccepted => &self.gossip_accepted,
+            Counter::GossipRejected => &self.gossip_rejected,
+            Counter::GossipIgnored => &self.gossip_ignored,
+            Counter::GossipOverBudget => &self.gossip_over_budget,
+            Counter::PeersPenalised => &self.peers_penalised,
+            Counter::SyncRequests => &self.sync_requests,
+            Counter::SyncUnbacked => &self.sync_unbacked,
+            Counter::SyncedBlocks => &self.synced_blocks,
+            Counter::SyncServed => &self.sync_served,
+            Counter::SyncServeRefused => &self.sync_serve_refused,
+            Counter::ConsensusRefusals => &self.consensus_refusals,
+        }
+    }
+}
+
+impl Telemetry for NodeTelemetry {
+    fn count(&mut self, counter: Counter, amount: u64) {
+        self.metrics.counter(counter).fetch_add(amount, Ordering::Relaxed);
+    }
+
+    fn rejected(&mut self, stage: RejectionStage, rule: RuleId) {
+        self.metrics.rejected(stage, rule);
+    }
+
+    fn observe_ms(&mut self, timing: Timing, ms: u64) {
+        match timing {
+            Timing::BlockInterval => self.metrics.block_interval.observe_ms(ms),
+            Timing::CommitLatency => self.metrics.commit_latency.observe_ms(ms),
+        }
+    }
+
+    fn clock_offset(&mut self, median_ms: Option<i64>, in_range: bool) {
+        self.metrics.clock_offset_ms.store(median_ms.unwrap_or(i64::MIN), Ordering::Relaxed);
+        self.metrics.clock_out_of_range.store(u64::from(!in_range), Ordering::Relaxed);
+    }
+
+    fn store_commit_started(&mut self) {
+        self.commit_started = Some(Instant::now());
+    }
+
+    fn store_commit_finished(&mut self) {
+        if let Some(started) = self.commit_started.take() {
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.metrics.store_commit.observe_ms(ms);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -399,11 +528,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn median_resists_one_wild_clock() {
-        assert_eq!(median_offset([].into_iter()), None);
-        assert_eq!(median_offset([5].into_iter()), Some(5));
-        assert_eq!(median_offset([3, -2, 60_000].into_iter()), Some(3));
-        assert_eq!(median_offset([4, 1, 60_000, 2].into_iter()), Some(2));
-    }
 }

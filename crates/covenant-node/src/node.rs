@@ -18,8 +18,8 @@ use covenant_types::{MemberStatus, NodeRecord, SecretKey};
 use crate::config::{Host, NodeConfig, read_config_file};
 use crate::keyfile::load_node_keys;
 use crate::runtime::chain::{StoreState, now_ms};
-use crate::runtime::shared::Shared;
-use crate::runtime::{Runtime, report_fatal};
+use crate::runtime::{Runtime, RuntimeParts, report_fatal};
+use covenant_core::CoreConfig;
 
 /// Reads and validates the genesis file named by the config.
 pub fn load_genesis(config: &NodeConfig) -> Result<Genesis> {
@@ -81,7 +81,7 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
 
     let store = Arc::new(open_store(&config, &genesis)?);
     // The chain's record of this node: genesis, or a later `add-node` proposal this store has seen.
-    match StoreState(&store).get::<NodeState>(&StateKey::Node(config.node_id.clone()))? {
+    match StoreState(&*store).get::<NodeState>(&StateKey::Node(config.node_id.clone()))? {
         Some(me) => {
             check_keys_match(&config, &me.record, &consensus_key.key, &network_key.key, "the chain")?;
             check_may_run(&store, &config, &me)?;
@@ -97,7 +97,6 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
             .with_detail("config", config.file.display().to_string()),
     )?;
     let tip = store.latest()?.context("the store has no blocks after genesis initialisation")?;
-    let tip_header = store.block_by_height(tip.height)?.context("the tip block is missing")?.header;
 
     let safety = Runtime::load_safety(&store)?;
     if let Some(safety) = &safety
@@ -114,7 +113,7 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     let mut network_config = NetworkConfig::new(network_key.key.seed(), genesis.chain_id().to_string(), listen);
     network_config.allowed = genesis.nodes().iter().map(|node| node.network_key).collect();
     for peer in &config.bootstrap_peers {
-        let registered = StoreState(&store).get::<NodeState>(&StateKey::Node(peer.node.clone()))?;
+        let registered = StoreState(&*store).get::<NodeState>(&StateKey::Node(peer.node.clone()))?;
         let Some(network_key) = registered.map(|node| node.record.network_key) else {
             bail!("bootstrap peer {} is not a node registered on chain (genesis or later blocks)", peer.node);
         };
@@ -123,7 +122,6 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     }
     let (network, events) = Network::spawn(network_config).await.context("starting the network")?;
 
-    let shared = Shared::new(genesis.chain_id().clone(), config.node_id.clone(), store.clone(), network.clone());
     // The consensus key also signs this node's audit anchors (the only transaction a node signs).
     let anchor_key = SecretKey::from_seed(&consensus_key.key.seed());
     let anchor_public = anchor_key.public_key();
@@ -133,7 +131,18 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
         Box::new(Ed25519Crypto::new(consensus_key.key)),
         safety,
     );
-    let runtime = Runtime::new(shared.clone(), engine, events, tip_header)?.with_anchor_key(anchor_key);
+    let (runtime, shared) = Runtime::new(RuntimeParts {
+        config: CoreConfig {
+            chain_id: genesis.chain_id().clone(),
+            node_id: config.node_id.clone(),
+            anchor_key: Some(anchor_key),
+        },
+        store: store.clone(),
+        engine,
+        network: network.clone(),
+        events,
+        metrics: Arc::new(crate::metrics::Metrics::new()),
+    })?;
 
     let api_address = resolve(&config.api_addr)?;
     let listener = tokio::net::TcpListener::bind(api_address)

@@ -20,7 +20,7 @@
 //! Where each part runs today: genesis validation, node-config validation and key decoding run in
 //! `covenant config check` and wherever a genesis or key is loaded; the block checks run in the
 //! consensus engine (`covenant-consensus`), which the node's event loop drives on every proposal it
-//! builds or validates; the mempool (`covenant_node::mempool`) admits transactions; transaction checks
+//! builds or validates; the mempool (`covenant_core::mempool`) admits transactions; transaction checks
 //! run again in block execution (`covenant-execution`), so a block carrying a transaction that
 //! admission would refuse is itself refused.
 
@@ -224,7 +224,7 @@ use Stage as S;
 
 const GENESIS_VALIDATE: &str = "covenant_rules::genesis::Genesis::validate";
 const CONSENSUS_CHECK_BLOCK: &str = "covenant_consensus::height::HeightState::check_block";
-const MEMPOOL_ADMIT: &str = "covenant_node::mempool::Mempool::admit";
+const MEMPOOL_ADMIT: &str = "covenant_core::mempool::Mempool::admit";
 const CHECK_SENDER: &str = "covenant_execution::checks::check_sender";
 
 /// Every rule, in article order.
@@ -242,7 +242,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 "covenant_execution::governance::check_action",
                 "covenant_execution::governance::apply_action",
                 "covenant_node::node::check_may_run",
-                "covenant_node::runtime::Runtime::refresh_allowlist",
+                "covenant_core::core::NodeCore::refresh_allowlist",
             ],
             stages: &[S::Genesis, S::GovernanceExecution, S::PeerHandshake],
         },
@@ -449,7 +449,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
         class: RuleClass::N,
         description: "Only nodes whose network key is registered on chain may connect; others are refused at the handshake and the refusal is audited.",
         enforcement: Enforcement::Enforced {
-            checked_in: &["covenant_network::service::admitted", "covenant_node::runtime::Runtime::refresh_allowlist"],
+            checked_in: &["covenant_network::service::admitted", "covenant_core::core::NodeCore::refresh_allowlist"],
             stages: &[S::PeerHandshake],
         },
     },
@@ -652,7 +652,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
         enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_storage::audit::AuditEntry::seal",
-                "covenant_node::runtime::anchor::anchor_if_due",
+                "covenant_core::core::NodeCore::anchor_audit_head",
                 "covenant_execution::checks::check_payload",
                 "covenant_node::commands::audit::verify",
                 "covenant_node::access::read_audit",
@@ -685,7 +685,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
             checked_in: &[
                 "covenant_rules::checks::check_clock_drift",
                 CONSENSUS_CHECK_BLOCK,
-                "covenant_node::runtime::Runtime::update_clock_offset",
+                "covenant_core::core::NodeCore::update_clock_offset",
             ],
             stages: &[S::BlockValidation, S::BlockProposal, S::Observability],
         },
@@ -941,7 +941,8 @@ mod tests {
             ("covenant_types::tx::", include_str!("../../covenant-types/src/tx.rs")),
             ("covenant_node::config::", include_str!("../../covenant-node/src/config.rs")),
             ("covenant_consensus::height::", include_str!("../../covenant-consensus/src/height.rs")),
-            ("covenant_node::mempool::", include_str!("../../covenant-node/src/mempool.rs")),
+            ("covenant_core::mempool::", include_str!("../../covenant-core/src/mempool.rs")),
+            ("covenant_core::core::", include_str!("../../covenant-core/src/core.rs")),
             ("covenant_execution::checks::", include_str!("../../covenant-execution/src/checks.rs")),
             ("covenant_execution::execute::", include_str!("../../covenant-execution/src/execute.rs")),
             ("covenant_execution::governance::", include_str!("../../covenant-execution/src/governance.rs")),
@@ -952,8 +953,6 @@ mod tests {
             ("covenant_vm::manifest::", include_str!("../../covenant-vm/src/manifest.rs")),
             ("covenant_rules::pii::", include_str!("pii.rs")),
             ("covenant_node::node::", include_str!("../../covenant-node/src/node.rs")),
-            ("covenant_node::runtime::anchor::", include_str!("../../covenant-node/src/runtime/anchor.rs")),
-            ("covenant_node::runtime::", include_str!("../../covenant-node/src/runtime/mod.rs")),
             ("covenant_node::metrics::", include_str!("../../covenant-node/src/metrics.rs")),
             ("covenant_node::access::", include_str!("../../covenant-node/src/access.rs")),
             ("covenant_node::auth::", include_str!("../../covenant-node/src/auth.rs")),
@@ -979,11 +978,13 @@ mod tests {
                 let function = rest.rsplit("::").next().expect("path has a function");
                 assert!(source.contains(&format!("fn {function}")), "{}: {path} not found", entry.id);
                 if let Some((owner, _)) = rest.rsplit_once("::") {
-                    assert!(
-                        source.contains(&format!("impl {owner}")),
-                        "{}: {path}: no impl block for {owner}",
-                        entry.id
-                    );
+                    // `impl Owner` or, for a generic type, `impl<...> Owner<...>`.
+                    let has_impl = source.lines().any(|line| {
+                        let line = line.trim_start();
+                        line.starts_with("impl")
+                            && [" ", "<"].iter().any(|after| line.contains(&format!(" {owner}{after}")))
+                    });
+                    assert!(has_impl, "{}: {path}: no impl block for {owner}", entry.id);
                 }
             }
         }

@@ -1,16 +1,18 @@
-//! What a simulation does: validators, faults, network, timing. Every field derives from one seed in
-//! [`SimConfig::from_seed`], so a seed alone replays a run.
+//! What a simulation does: validators, faults, network, timing, workload. Every field derives from
+//! one seed in [`SimConfig::from_seed`], so a seed alone replays a run.
 
 use covenant_rules::ChainParams;
 
 use crate::rng::Rng;
 
-/// A Byzantine behaviour, played by one validator (its key; the engine under it is the real one,
-/// and the simulator rewrites or adds to what it sends).
+/// A Byzantine behaviour, played by one validator with its real keys. The node core under it is the
+/// real one; the simulator rewrites, withholds or adds to what it sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Byzantine {
     /// Sends nothing at all.
     Silent,
+    /// Sends its messages to some validators only, a different choice each time.
+    Withholding,
     /// As proposer, sends one block to half the validators and a different one to the other half.
     EquivocatingProposer,
     /// PREPAREs and COMMITs every proposal it sees, whatever it voted before.
@@ -19,17 +21,91 @@ pub enum Byzantine {
     InvalidBlock,
     /// Proposes blocks whose timestamp breaks COV-35 (far in the future) or COV-36 (too early).
     BadTimestamp,
+    /// Gossips bytes that decode as nothing, and bytes over the gossip size limit, to one honest
+    /// validator at a time, on the relayed topics.
+    GarbageGossip,
+    /// Gossips well-formed consensus messages with bad signatures, or signed by a key that is no
+    /// validator's, to one honest validator at a time.
+    BadSignatures,
+    /// Claims a far higher height than it has (up to `u64::MAX`) and answers block requests with
+    /// nothing, "unavailable", or certificates with forged seals.
+    FalseHeight,
+    /// Floods distinct ROUND-CHANGEs for future heights carrying large prepared certificates.
+    FutureFlood,
+    /// Asks every honest validator for the most blocks it can, again and again.
+    SyncFlood,
+    /// Gossips transaction batches in which one signature is bad.
+    BadTxBatches,
+    /// Sends round changes and proposals whose justifications are forged (bad prepare or round-change
+    /// signatures), and decided blocks whose seals are forged.
+    ForgedCertificates,
 }
 
 impl Byzantine {
     /// Every behaviour.
-    pub const ALL: [Byzantine; 5] = [
+    pub const ALL: [Byzantine; 13] = [
         Byzantine::Silent,
+        Byzantine::Withholding,
         Byzantine::EquivocatingProposer,
         Byzantine::DoubleVoter,
         Byzantine::InvalidBlock,
         Byzantine::BadTimestamp,
+        Byzantine::GarbageGossip,
+        Byzantine::BadSignatures,
+        Byzantine::FalseHeight,
+        Byzantine::FutureFlood,
+        Byzantine::SyncFlood,
+        Byzantine::BadTxBatches,
+        Byzantine::ForgedCertificates,
     ];
+
+    /// The behaviour's name in fault counts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Byzantine::Silent => "silent",
+            Byzantine::Withholding => "withholding",
+            Byzantine::EquivocatingProposer => "equivocating_proposer",
+            Byzantine::DoubleVoter => "double_voter",
+            Byzantine::InvalidBlock => "invalid_block",
+            Byzantine::BadTimestamp => "bad_timestamp",
+            Byzantine::GarbageGossip => "garbage_gossip",
+            Byzantine::BadSignatures => "bad_signatures",
+            Byzantine::FalseHeight => "false_height",
+            Byzantine::FutureFlood => "future_flood",
+            Byzantine::SyncFlood => "sync_flood",
+            Byzantine::BadTxBatches => "bad_tx_batches",
+            Byzantine::ForgedCertificates => "forged_certificates",
+        }
+    }
+}
+
+/// Deliberate bugs in the code under test, switched on at run time, that the checkers must catch
+/// (negative controls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mutation {
+    /// The engine forgets its lock: it prepares and commits any valid proposal of a later round.
+    NoLocking,
+    /// The engine's safety state is not persisted, so a restarted validator may vote again.
+    SkipSafetyPersist,
+    /// A re-proposal justifies the lowest prepared certificate of the round changes, not the highest.
+    WrongHighestPrepared,
+    /// The node core blames the peer that relayed a bad message instead of only its author.
+    BlameRelays,
+}
+
+impl Mutation {
+    /// Every mutation.
+    pub const ALL: [Mutation; 4] =
+        [Mutation::NoLocking, Mutation::SkipSafetyPersist, Mutation::WrongHighestPrepared, Mutation::BlameRelays];
+}
+
+/// Which store each node keeps its chain in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `covenant-storage`'s in-memory store.
+    Memory,
+    /// RocksDB in a temporary directory (slower; for runs that must exercise the real store).
+    Rocks,
 }
 
 /// A complete simulation setup.
@@ -37,13 +113,13 @@ impl Byzantine {
 pub struct SimConfig {
     /// The seed of every random choice during the run.
     pub seed: u64,
-    /// Number of validators (4 or 7 in the suites).
+    /// Number of validators at genesis (4 or 7 in the suites).
     pub validators: usize,
-    /// Byzantine validators: `(validator index, behaviour)`.
+    /// Byzantine validators: `(validator index, behaviour)`. A validator may have several.
     pub byzantine: Vec<(usize, Byzantine)>,
     /// Validators run as two honest copies sharing one key (twins).
     pub twins: Vec<usize>,
-    /// Length of the fault phase (loss, partitions, crashes), in virtual milliseconds.
+    /// Length of the fault phase, in virtual milliseconds.
     pub chaos_ms: u64,
     /// After healing, every honest validator must commit `liveness_heights` more heights within this.
     pub liveness_ms: u64,
@@ -65,13 +141,16 @@ pub struct SimConfig {
     pub clock_skew_ms_max: u64,
     /// Random partitions during the fault phase.
     pub partitions: bool,
-    /// Random crashes (and restarts from persisted safety state) of honest validators.
+    /// Links missing for the whole run (a partial mesh): messages must be relayed.
+    pub missing_links: bool,
+    /// Random crashes (and restarts from the store) of honest validators.
     pub crashes: bool,
-    /// Chance to crash right after a safety state is persisted, before the vote is sent, per mille.
+    /// Chance that a node crashes after a step that persisted a vote, before anything it sends
+    /// leaves, per mille.
     pub crash_after_persist_per_mille: u32,
-    /// Extra loss of COMMITs and decided-block replies during the fault phase, per mille: an
-    /// adversarial network that lets some validators decide and starves the others, so that rounds
-    /// change with a block already decided somewhere (where locking must hold).
+    /// Extra loss of COMMITs and decided blocks during the fault phase, per mille: an adversarial
+    /// network that lets some validators decide and starves the others, so that rounds change with
+    /// a block already decided somewhere (where locking must hold).
     pub commit_loss_per_mille: u32,
     /// A partition present from the start and never healed: groups of node slots (negative controls).
     pub fixed_partition: Option<Vec<Vec<usize>>>,
@@ -79,12 +158,20 @@ pub struct SimConfig {
     pub params: ChainParams,
     /// Quorum used by every engine and by the checkers instead of ⌈2n/3⌉ (negative control only).
     pub quorum_override: Option<usize>,
+    /// Client transfers per second of virtual time, spread over the nodes.
+    pub tx_rate_per_s: u64,
+    /// A member is voted in with a validator, and a validator voted out, during the fault phase.
+    pub governance: bool,
+    /// Deliberate bugs switched on (negative controls).
+    pub mutations: Vec<Mutation>,
+    /// Where the nodes keep their chains.
+    pub store: StoreKind,
 }
 
 /// Parameters with short intervals so that a run covers many heights in little virtual time.
 pub fn sim_params() -> ChainParams {
     ChainParams {
-        block_txs_max: 8,
+        block_txs_max: 16,
         block_interval_ms_min: 100,
         block_interval_ms_max: 1_000,
         clock_drift_ms_max: 500,
@@ -94,7 +181,7 @@ pub fn sim_params() -> ChainParams {
 }
 
 impl SimConfig {
-    /// No faults at all: `validators` honest validators on a reliable network.
+    /// No faults at all: `validators` honest validators on a reliable network with a light load.
     pub fn calm(seed: u64, validators: usize) -> SimConfig {
         SimConfig {
             seed,
@@ -112,17 +199,23 @@ impl SimConfig {
             long_delay_ms_max: 0,
             clock_skew_ms_max: 50,
             partitions: false,
+            missing_links: false,
             crashes: false,
             crash_after_persist_per_mille: 0,
             commit_loss_per_mille: 0,
             fixed_partition: None,
             params: sim_params(),
             quorum_override: None,
+            tx_rate_per_s: 20,
+            governance: false,
+            mutations: Vec::new(),
+            store: StoreKind::Memory,
         }
     }
 
     /// A configuration drawn from `seed`: n = 4 or 7, up to f faulty validators (Byzantine behaviours
-    /// and twins), and random network faults, skew, partitions and crashes during the fault phase.
+    /// and twins), and random network faults, skew, partitions, missing links, crashes and
+    /// governance during the fault phase.
     pub fn from_seed(seed: u64) -> SimConfig {
         let mut rng = Rng::new(seed ^ 0x5eed_c0f1_6000_0000);
         let validators = if rng.chance(500) { 4 } else { 7 };
@@ -137,8 +230,14 @@ impl SimConfig {
                 twins.push(index);
             } else {
                 byzantine.push((index, Byzantine::ALL[rng.index(Byzantine::ALL.len())]));
+                // Sometimes a second behaviour for the same validator.
+                if rng.chance(300) {
+                    byzantine.push((index, Byzantine::ALL[rng.index(Byzantine::ALL.len())]));
+                }
             }
         }
+        byzantine.sort();
+        byzantine.dedup();
         let mut config = SimConfig::calm(seed, validators);
         config.byzantine = byzantine;
         config.twins = twins;
@@ -151,9 +250,12 @@ impl SimConfig {
         config.long_delay_ms_max = rng.range(100, 600);
         config.clock_skew_ms_max = rng.range(0, 120);
         config.partitions = rng.chance(500);
+        config.missing_links = rng.chance(250);
         config.crashes = rng.chance(500);
         config.crash_after_persist_per_mille = if config.crashes { rng.range(0, 5) as u32 } else { 0 };
         config.commit_loss_per_mille = [0, 0, 300, 600, 850][rng.index(5)];
+        config.tx_rate_per_s = rng.range(0, 60);
+        config.governance = rng.chance(250);
         config
     }
 
@@ -164,11 +266,20 @@ impl SimConfig {
 
     /// Validators that are faulty in the protocol's sense (Byzantine or twinned).
     pub fn faulty(&self) -> usize {
-        self.byzantine.len() + self.twins.len()
+        let mut indices: Vec<usize> = self.byzantine.iter().map(|(index, _)| *index).collect();
+        indices.extend(&self.twins);
+        indices.sort_unstable();
+        indices.dedup();
+        indices.len()
     }
 
-    /// The behaviour of validator `index`, if Byzantine.
-    pub fn behaviour(&self, index: usize) -> Option<Byzantine> {
-        self.byzantine.iter().find(|(validator, _)| *validator == index).map(|(_, behaviour)| *behaviour)
+    /// The behaviours of validator `index` (empty if honest).
+    pub fn behaviours(&self, index: usize) -> Vec<Byzantine> {
+        self.byzantine.iter().filter(|(validator, _)| *validator == index).map(|(_, behaviour)| *behaviour).collect()
+    }
+
+    /// Whether `mutation` is switched on.
+    pub fn has(&self, mutation: Mutation) -> bool {
+        self.mutations.contains(&mutation)
     }
 }

@@ -1,15 +1,22 @@
 //! # covenant-sim
 //!
-//! A deterministic simulator that tries to break `covenant-consensus`. One `u64` seed decides
-//! everything: how many validators (4 or 7), which of them are Byzantine and how, which are twins,
-//! each validator's clock skew, every message's delay, loss, duplication and order, partitions and
-//! their healing, crashes and restarts. The engines are the real ones, signing and verifying with real
-//! ed25519 keys; only the network, clocks, disks and execution are simulated (execution is a toy:
-//! the state root is the hash of the parent's state root and the transaction hashes).
+//! A deterministic simulator that tries to break a consortium of Covenant nodes. One `u64` seed
+//! decides everything: how many validators (4 or 7), which of them are Byzantine and how, which are
+//! twins, each node's clock skew, every message's delay, loss, duplication and order, partitions,
+//! missing links, crashes and restarts, the clients' transactions, and a change of the validator set
+//! by governance.
 //!
-//! After every commit the [checkers](check) assert agreement, validity and monotonic heights and
-//! timestamps; after the fault phase ends, liveness: every honest validator must commit more heights
-//! within a bounded virtual time.
+//! What runs is what a validator runs: each node is a real [`covenant_core::NodeCore`] (consensus
+//! engine, mempool and admission, execution, commit, sync decisions, peer accounting and budgets)
+//! over a real store from `covenant-storage` (in memory, or RocksDB), signing and verifying with real
+//! ed25519 keys. Messages travel as encoded bytes through a model of gossipsub relaying (a node
+//! forwards only what its core accepted) and block sync through the real sync protocol's wire format.
+//! Only the network, the clocks and the disks' timing are simulated.
+//!
+//! After every commit the [checkers](check) assert agreement, validity (recomputed by the checker's
+//! own replica), monotonic heights, no double votes by honest validators, exactly-once client
+//! transactions, conserved balances, and that no honest node blames an honest peer; after the fault
+//! phase ends, liveness. Each run counts what its faults actually did ([`faults`]).
 //!
 //! ```
 //! use covenant_sim::{SimConfig, Simulation};
@@ -18,21 +25,21 @@
 //! assert!(report.heights_min >= 3);
 //! ```
 //!
-//! A failure prints `seed=N`; the suites print the one command that replays it with a live trace:
-//! `COVENANT_SIM_SEED=N cargo test -p covenant-sim --lib replay -- --nocapture`.
-//!
-//! The twin and Byzantine faults stay within f = ⌊(n-1)/3⌋ validators in the suites that must pass.
-//! The negative controls go beyond (f+1 twins, or the quorum lowered to 2f with the test-only engine
-//! knob) and assert that the checkers report the fork.
+//! A failure prints `seed=N`; `cargo run --release -p covenant-sim -- --seed N` replays it with a
+//! live trace.
 
+pub mod chain;
 pub mod check;
 pub mod config;
+pub mod faults;
+pub mod report;
 pub mod rng;
 pub mod sim;
 
 pub use check::{Checker, InvariantViolation};
-pub use config::{Byzantine, SimConfig};
-pub use sim::{SimFailure, SimReport, Simulation};
+pub use config::{Byzantine, Mutation, SimConfig, StoreKind};
+pub use report::{SimFailure, SimReport};
+pub use sim::Simulation;
 
 /// Runs the configuration [`SimConfig::from_seed`] draws for `seed`.
 pub fn run_seed(seed: u64) -> Result<SimReport, SimFailure> {

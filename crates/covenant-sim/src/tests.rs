@@ -3,15 +3,12 @@
 //!
 //! Environment:
 //! * `COVENANT_SIM_SEED=N`: run only seed N in every suite (with a live trace).
-//! * `COVENANT_SIM_SEEDS=N`: number of random seeds in `random_seeds` (default 40).
+//! * `COVENANT_SIM_SEEDS=N`: number of random seeds in `random_seeds` (default 12).
 
 use std::time::Instant;
 
-use covenant_consensus::{CommitCertificate, seal_digest};
-use covenant_types::SecretKey;
-
-use crate::check::{Checker, InvariantViolation, toy_state_root};
 use crate::config::sim_params;
+use crate::faults::*;
 use crate::*;
 
 fn replay_seed() -> Option<u64> {
@@ -20,7 +17,7 @@ fn replay_seed() -> Option<u64> {
 
 /// Runs `seeds` (or only `COVENANT_SIM_SEED`) through `build`; panics on the first failure with the
 /// replay command. Returns the reports.
-fn run_suite(test: &str, seeds: impl IntoIterator<Item = u64>, build: fn(u64) -> SimConfig) -> Vec<SimReport> {
+fn run_suite(test: &str, seeds: impl IntoIterator<Item = u64>, build: impl Fn(u64) -> SimConfig) -> Vec<SimReport> {
     let seeds: Vec<u64> = match replay_seed() {
         Some(seed) => vec![seed],
         None => seeds.into_iter().collect(),
@@ -34,38 +31,46 @@ fn run_suite(test: &str, seeds: impl IntoIterator<Item = u64>, build: fn(u64) ->
             eprintln!("{test}: seed={seed} config={config:?}");
         }
         match Simulation::new(config).with_live_trace(live).run() {
-            Ok(report) => {
-                if live {
-                    eprintln!("{test}: seed={seed} passed: {report:?}");
-                }
-                reports.push(report);
-            }
+            Ok(report) => reports.push(report),
             Err(failure) => panic!(
                 "{failure}\n\nseed={seed} failed in {test}; replay with:\n  COVENANT_SIM_SEED={seed} cargo test -p covenant-sim --lib -- --exact tests::{test} --nocapture\n",
             ),
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let heights: u64 = reports.iter().map(|report| report.heights_min).sum();
     eprintln!(
         "{test}: {} seeds in {seconds:.1} s ({:.2} seeds/s), {:.1} heights/seed",
         reports.len(),
         reports.len() as f64 / seconds.max(1e-9),
-        heights as f64 / reports.len().max(1) as f64
+        reports.iter().map(|report| report.heights_min).sum::<u64>() as f64 / reports.len().max(1) as f64
     );
     reports
 }
 
+fn total(reports: &[SimReport], kind: &str) -> u64 {
+    reports.iter().map(|report| report.fault(kind)).sum()
+}
+
 fn rejected(reports: &[SimReport], label: &str) -> u64 {
-    reports.iter().map(|report| report.rejections.get(label).copied().unwrap_or(0)).sum()
+    reports.iter().map(|report| report.rejected(label)).sum()
+}
+
+/// `from_seed`'s network faults with `validators` honest validators.
+fn with_faults(seed: u64, validators: usize) -> SimConfig {
+    let mut config = SimConfig::from_seed(seed);
+    config.validators = validators;
+    config.byzantine.clear();
+    config.twins.clear();
+    config.governance = false;
+    config
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Suites that must pass: at most f faulty validators.
 
 #[test]
-fn calm_network_commits_every_height() {
-    let reports = run_suite("calm_network_commits_every_height", 1..=4, |seed| {
+fn calm_network_commits_every_height_and_every_transaction() {
+    let reports = run_suite("calm_network_commits_every_height_and_every_transaction", 1..=2, |seed| {
         let mut config = SimConfig::calm(seed, if seed % 2 == 0 { 4 } else { 7 });
         config.chaos_ms = 4_000;
         config.liveness_heights = 5;
@@ -73,47 +78,31 @@ fn calm_network_commits_every_height() {
     });
     for report in &reports {
         assert!(report.heights_min >= 8, "{report:?}");
-        // Honest validators on a calm network refuse nothing but late messages.
-        for label in report.rejections.keys() {
-            assert!(["StaleHeight", "StaleRound"].contains(&label.as_str()), "{report:?}");
-        }
+        assert!(report.txs_committed >= 20, "clients' transfers commit: {report:?}");
+        assert_eq!(report.fault(PENALTIES), 0, "nobody is penalised on a calm network: {report:?}");
     }
 }
 
 #[test]
 fn fixed_seeds_with_random_faults() {
-    // Seeds 1..=200: each draws n, up to f Byzantine or twinned validators, loss, duplication,
-    // reordering, skew, partitions and crashes.
-    run_suite("fixed_seeds_with_random_faults", 1..=200, SimConfig::from_seed);
-}
-
-/// Seeds that once broke an invariant, kept as regressions. 24994588570456: a silent Byzantine
-/// validator, crashes and lost commits left two honest laggards whose sync requests went to peers
-/// without the block; they retried only on messages from the one honest validator ahead, which sent
-/// too few (fixed: laggards retry sync on their own timers too).
-#[test]
-fn regression_seeds() {
-    run_suite("regression_seeds", [24_994_588_570_456], SimConfig::from_seed);
+    // Each seed draws n, up to f Byzantine or twinned validators with their behaviours, loss,
+    // duplication, reordering, skew, partitions, missing links, crashes and governance.
+    let reports = run_suite("fixed_seeds_with_random_faults", 1..=40, SimConfig::from_seed);
+    for kind in [MESSAGES_DROPPED, PARTITIONS, CRASHES, GOSSIP_FORWARDED, SYNC_REQUESTS, CLIENT_SUBMISSIONS] {
+        assert!(total(&reports, kind) > 0, "no seed exercised {kind}");
+    }
+    assert_eq!(total(&reports, GARBAGE_FORWARDED), 0, "an honest node forwarded garbage");
 }
 
 #[test]
 fn random_seeds() {
-    let count: u64 = std::env::var("COVENANT_SIM_SEEDS").ok().and_then(|value| value.parse().ok()).unwrap_or(40);
+    let count: u64 = std::env::var("COVENANT_SIM_SEEDS").ok().and_then(|value| value.parse().ok()).unwrap_or(12);
     let base = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos() as u64);
     let mut rng = rng::Rng::new(base);
     let seeds: Vec<u64> = (0..count).map(|_| rng.next_u64() >> 16).collect();
-    let started = Instant::now();
-    let reports = run_suite("random_seeds", seeds, SimConfig::from_seed);
-    let heights: u64 = reports.iter().map(|report| report.heights_max).sum();
-    eprintln!(
-        "random_seeds: {} seeds, {:.2} seeds/s, {:.1} max heights/seed, {:.0} events/seed",
-        reports.len(),
-        reports.len() as f64 / started.elapsed().as_secs_f64().max(1e-9),
-        heights as f64 / reports.len().max(1) as f64,
-        reports.iter().map(|report| report.events).sum::<u64>() as f64 / reports.len().max(1) as f64
-    );
+    run_suite("random_seeds", seeds, SimConfig::from_seed);
 }
 
 /// Replays one seed of [`SimConfig::from_seed`] with a live trace: the command printed by
@@ -127,34 +116,18 @@ fn replay() {
     run_suite("replay", [seed], SimConfig::from_seed);
 }
 
-fn with_faults(seed: u64, validators: usize) -> SimConfig {
-    let mut config = SimConfig::from_seed(seed);
-    config.validators = validators;
-    config.byzantine.clear();
-    config.twins.clear();
-    config
+/// One Byzantine validator of four with `behaviour`, on `from_seed`'s network faults.
+fn byzantine_alone(seed: u64, behaviour: Byzantine) -> SimConfig {
+    SimConfig { byzantine: vec![(1, behaviour)], ..with_faults(seed, 4) }
 }
 
 #[test]
-fn each_byzantine_behaviour_alone() {
+fn each_byzantine_behaviour_alone_happens_and_is_contained() {
     for behaviour in Byzantine::ALL {
-        // v1 proposes heights 1, 5, 9, ... in round 0 (n = 4).
-        let build: fn(u64) -> SimConfig = match behaviour {
-            Byzantine::Silent => |seed| SimConfig { byzantine: vec![(1, Byzantine::Silent)], ..with_faults(seed, 4) },
-            Byzantine::EquivocatingProposer => {
-                |seed| SimConfig { byzantine: vec![(1, Byzantine::EquivocatingProposer)], ..with_faults(seed, 4) }
-            }
-            Byzantine::DoubleVoter => {
-                |seed| SimConfig { byzantine: vec![(1, Byzantine::DoubleVoter)], ..with_faults(seed, 4) }
-            }
-            Byzantine::InvalidBlock => {
-                |seed| SimConfig { byzantine: vec![(1, Byzantine::InvalidBlock)], ..with_faults(seed, 4) }
-            }
-            Byzantine::BadTimestamp => {
-                |seed| SimConfig { byzantine: vec![(1, Byzantine::BadTimestamp)], ..with_faults(seed, 4) }
-            }
-        };
-        let reports = run_suite("each_byzantine_behaviour_alone", 1..=6, build);
+        let reports = run_suite("each_byzantine_behaviour_alone", 1..=3, |seed| byzantine_alone(seed, behaviour));
+        let sent = total(&reports, faults::byzantine(behaviour));
+        assert!(sent > 0, "{behaviour:?} never acted: {reports:?}");
+        assert_eq!(total(&reports, GARBAGE_FORWARDED), 0, "{behaviour:?}: an honest node forwarded garbage");
         match behaviour {
             Byzantine::InvalidBlock => {
                 assert!(rejected(&reports, "COV-49-BLOCK-LIMITS") > 0, "COV-49 refusals expected");
@@ -164,6 +137,22 @@ fn each_byzantine_behaviour_alone() {
                 assert!(rejected(&reports, "COV-35-CLOCK-DRIFT") > 0, "COV-35 refusals expected");
                 assert!(rejected(&reports, "COV-36-TIMESTAMP-INTEGRITY") > 0, "COV-36 refusals expected");
             }
+            Byzantine::GarbageGossip => {
+                assert!(total(&reports, GOSSIP_REJECTED) > 0, "garbage refused");
+                assert!(total(&reports, BYZANTINE_PENALISED) > 0, "its author penalised");
+            }
+            Byzantine::BadSignatures => {
+                assert!(total(&reports, GOSSIP_REJECTED) > 0, "badly signed messages refused and blamed");
+            }
+            Byzantine::FalseHeight => {
+                assert!(total(&reports, SYNC_UNBACKED) > 0, "its false claims cost it: {reports:?}");
+            }
+            Byzantine::FutureFlood => {
+                assert!(total(&reports, BUFFER_REJECTIONS) > 0, "the future buffer's budgets held");
+            }
+            Byzantine::SyncFlood => {
+                assert!(total(&reports, SYNC_SERVE_REFUSED) > 0, "the serving budget held");
+            }
             _ => {}
         }
     }
@@ -171,31 +160,45 @@ fn each_byzantine_behaviour_alone() {
 
 #[test]
 fn two_byzantine_validators_of_seven() {
-    run_suite("two_byzantine_validators_of_seven", 1..=8, |seed| SimConfig {
-        byzantine: vec![(1, Byzantine::EquivocatingProposer), (4, Byzantine::DoubleVoter)],
+    run_suite("two_byzantine_validators_of_seven", 1..=3, |seed| SimConfig {
+        byzantine: vec![(1, Byzantine::EquivocatingProposer), (4, Byzantine::FutureFlood)],
         ..with_faults(seed, 7)
     });
-    run_suite("two_byzantine_validators_of_seven", 9..=14, |seed| SimConfig {
-        byzantine: vec![(2, Byzantine::InvalidBlock), (3, Byzantine::BadTimestamp)],
+    run_suite("two_byzantine_validators_of_seven", 4..=6, |seed| SimConfig {
+        byzantine: vec![(2, Byzantine::FalseHeight), (3, Byzantine::GarbageGossip), (3, Byzantine::DoubleVoter)],
         ..with_faults(seed, 7)
     });
 }
 
 #[test]
 fn twins_within_f() {
-    run_suite("twins_within_f", 1..=8, |seed| SimConfig { twins: vec![1], ..with_faults(seed, 4) });
-    run_suite("twins_within_f", 9..=12, |seed| SimConfig { twins: vec![1, 2], ..with_faults(seed, 7) });
+    run_suite("twins_within_f", 1..=3, |seed| SimConfig { twins: vec![1], ..with_faults(seed, 4) });
+    run_suite("twins_within_f", 4..=5, |seed| SimConfig { twins: vec![1, 2], ..with_faults(seed, 7) });
 }
 
 #[test]
 fn crashes_between_persist_and_send() {
-    let reports = run_suite("crashes_between_persist_and_send", 1..=10, |seed| SimConfig {
+    let reports = run_suite("crashes_between_persist_and_send", 1..=4, |seed| SimConfig {
         crashes: true,
         crash_after_persist_per_mille: 40,
         byzantine: if seed % 2 == 0 { vec![(3, Byzantine::DoubleVoter)] } else { Vec::new() },
         ..with_faults(seed, 4)
     });
-    assert!(reports.iter().map(|report| report.crashes).sum::<u64>() >= 10);
+    assert!(total(&reports, CRASHES_AFTER_PERSIST) > 0, "{reports:?}");
+}
+
+#[test]
+fn a_member_voted_in_and_a_validator_voted_out_during_faults() {
+    let reports = run_suite("a_member_voted_in_and_a_validator_voted_out_during_faults", 1..=2, |seed| SimConfig {
+        governance: true,
+        chaos_ms: 8_000,
+        liveness_ms: 60_000,
+        byzantine: vec![(3, Byzantine::Withholding)],
+        ..with_faults(seed, 4)
+    });
+    for report in &reports {
+        assert_eq!(report.fault(GOVERNANCE_EXECUTED), 3, "admit, add node, remove node: {report:?}");
+    }
 }
 
 #[test]
@@ -205,136 +208,122 @@ fn the_same_seed_gives_the_same_run() {
     assert_eq!(first, second);
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Negative controls: beyond f faults the checkers must report the fork.
+#[test]
+fn the_in_memory_and_rocksdb_stores_run_the_same() {
+    let memory = Simulation::new(SimConfig::calm(5, 4)).run().expect("passes");
+    let rocks = Simulation::new(SimConfig { store: StoreKind::Rocks, ..SimConfig::calm(5, 4) }).run().expect("passes");
+    assert_eq!(memory, rocks);
+}
 
-fn expect_agreement_violation(test: &str, seeds: impl IntoIterator<Item = u64>, build: fn(u64) -> SimConfig) {
+// ---------------------------------------------------------------------------------------------------
+// Negative controls: beyond f faults, or with a deliberate bug, the checkers must report it.
+
+fn expect_violation(
+    test: &str,
+    seeds: impl IntoIterator<Item = u64>,
+    build: impl Fn(u64) -> SimConfig,
+    matches: fn(&InvariantViolation) -> bool,
+) -> u64 {
+    let mut caught = 0;
     for seed in seeds {
         match Simulation::new(build(seed)).run() {
-            Err(failure) => assert!(
-                matches!(failure.violation, InvariantViolation::Agreement { .. }),
-                "{test} seed={seed}: expected an agreement violation, got {failure}"
-            ),
-            Ok(report) => panic!("{test} seed={seed}: the checkers missed the fork: {report:?}"),
+            Err(failure) if matches(&failure.violation) => caught += 1,
+            Err(failure) => panic!("{test} seed={seed}: caught something else: {failure}"),
+            Ok(_) => {}
         }
     }
+    caught
 }
 
 #[test]
 fn negative_control_f_plus_one_twins_fork() {
     // n = 4, f = 1; v1 and v2 twinned (f + 1 = 2 keys doubled). Slots 4 and 5 are the twin copies.
     // {v0, v1, v2} and {v1', v2', v3} each hold a quorum of keys.
-    expect_agreement_violation("negative_control_f_plus_one_twins_fork", 1..=3, |seed| SimConfig {
-        twins: vec![1, 2],
-        fixed_partition: Some(vec![vec![0, 1, 2], vec![4, 5, 3]]),
-        ..SimConfig::calm(seed, 4)
-    });
+    let caught = expect_violation(
+        "negative_control_f_plus_one_twins_fork",
+        1..=2,
+        |seed| SimConfig {
+            twins: vec![1, 2],
+            fixed_partition: Some(vec![vec![0, 1, 2], vec![4, 5, 3]]),
+            ..SimConfig::calm(seed, 4)
+        },
+        |violation| matches!(violation, InvariantViolation::Agreement { .. }),
+    );
+    assert_eq!(caught, 2);
 }
 
 #[test]
 fn negative_control_quorum_of_2f_forks() {
-    // n = 4 with the quorum lowered from 3 to 2f = 2 (engines and checker): two halves decide apart.
-    expect_agreement_violation("negative_control_quorum_of_2f_forks", 1..=3, |seed| SimConfig {
-        quorum_override: Some(2),
-        fixed_partition: Some(vec![vec![0, 1], vec![2, 3]]),
-        ..SimConfig::calm(seed, 4)
-    });
+    let caught = expect_violation(
+        "negative_control_quorum_of_2f_forks",
+        1..=2,
+        |seed| SimConfig {
+            quorum_override: Some(2),
+            fixed_partition: Some(vec![vec![0, 1], vec![2, 3]]),
+            ..SimConfig::calm(seed, 4)
+        },
+        |violation| matches!(violation, InvariantViolation::Agreement { .. }),
+    );
+    assert_eq!(caught, 2);
 }
 
-// ---------------------------------------------------------------------------------------------------
-// The checkers themselves.
-
-struct CheckerFixture {
-    checker: Checker,
-    keys: Vec<SecretKey>,
-    genesis: covenant_types::BlockHeader,
-    validators: covenant_types::ValidatorSet,
-    chain: covenant_types::ChainId,
-}
-
-fn checker_fixture() -> CheckerFixture {
-    use covenant_types::*;
-    let chain = ChainId::new("covenant-sim").unwrap();
-    let keys: Vec<SecretKey> = (0..4u8).map(|i| SecretKey::from_seed(&[i + 10; 32])).collect();
-    let validators = ValidatorSet::new(
-        keys.iter()
-            .enumerate()
-            .map(|(i, key)| Validator { id: NodeId::new(format!("v{i}")).unwrap(), consensus_key: key.public_key() })
-            .collect(),
-    )
-    .unwrap();
-    let params = sim_params();
-    let genesis = BlockHeader {
-        version: ENCODING_VERSION,
-        chain_id: chain.clone(),
-        height: 0,
-        round: 0,
-        parent_hash: Hash::ZERO,
-        timestamp_ms: 1_000_000,
-        proposer: NodeId::new("v0").unwrap(),
-        transactions_root: merkle_root(&[]),
-        state_root: Hash::digest(b"g"),
-        validator_set_hash: validators.hash(),
-        parameters_hash: params.hash(),
-        parent_commit_seals: vec![],
-    };
-    let checker = Checker::new(chain.clone(), validators.clone(), params, 3, genesis.clone());
-    CheckerFixture { checker, keys, genesis, validators, chain }
-}
-
-impl CheckerFixture {
-    fn certificate(&self, timestamp_ms: u64, signers: &[usize]) -> CommitCertificate {
-        use covenant_types::*;
-        let mut block = Block {
-            header: BlockHeader {
-                height: 1,
-                round: 0,
-                parent_hash: self.genesis.hash(),
-                timestamp_ms,
-                proposer: self.validators.proposer(1, 0).id.clone(),
-                ..self.genesis.clone()
-            },
-            transactions: Vec::new().into(),
-        };
-        block.header.state_root = toy_state_root(&self.genesis.state_root, &block);
-        let digest = seal_digest(1, 0, block.hash());
-        let seals = signers
-            .iter()
-            .map(|&i| CommitSeal {
-                validator: self.validators.validators()[i].id.clone(),
-                signature: self.keys[i].sign(SignatureDomain::CommitSeal, &self.chain, &digest),
-            })
-            .collect();
-        CommitCertificate { block, seals }
-    }
+/// A mutation run: random faults with crashes and adversarial commit loss, where the bug matters.
+fn mutated(seed: u64, mutation: Mutation) -> SimConfig {
+    let mut config = SimConfig::from_seed(seed);
+    config.mutations = vec![mutation];
+    config
 }
 
 #[test]
-fn checkers_catch_forks_bad_seals_and_reordering() {
-    let mut f = checker_fixture();
-    let good = f.certificate(1_000_200, &[0, 1, 2]);
-    f.checker.on_commit(0, &good).expect("valid");
-    f.checker.on_commit(1, &good).expect("same block elsewhere");
+fn mutation_blame_relays_is_caught() {
+    let caught = expect_violation(
+        "mutation_blame_relays_is_caught",
+        1..=10,
+        |seed| SimConfig { missing_links: true, ..mutated(seed, Mutation::BlameRelays) },
+        |violation| matches!(violation, InvariantViolation::HonestPeerPenalised { .. }),
+    );
+    assert!(caught > 0, "no seed caught relays being blamed");
+}
 
-    // Another block at height 1: agreement.
-    let fork = f.certificate(1_000_300, &[0, 1, 3]);
-    assert!(matches!(f.checker.on_commit(2, &fork), Err(InvariantViolation::Agreement { height: 1, .. })));
+#[test]
+fn mutation_skip_safety_persist_is_caught() {
+    let caught = expect_violation(
+        "mutation_skip_safety_persist_is_caught",
+        1..=30,
+        |seed| SimConfig {
+            crashes: true,
+            crash_after_persist_per_mille: 100,
+            ..mutated(seed, Mutation::SkipSafetyPersist)
+        },
+        |violation| violation.is_safety(),
+    );
+    assert!(caught > 0, "no seed caught the safety state going unpersisted");
+}
 
-    // Too few seals, or a duplicated signer: validity.
-    let mut fresh = checker_fixture();
-    let thin = fresh.certificate(1_000_200, &[0, 1]);
-    assert!(matches!(fresh.checker.on_commit(0, &thin), Err(InvariantViolation::Validity { .. })));
-    let doubled = fresh.certificate(1_000_200, &[0, 1, 1]);
-    assert!(matches!(fresh.checker.on_commit(0, &doubled), Err(InvariantViolation::Validity { .. })));
+#[test]
+fn mutation_no_locking_is_caught() {
+    let caught = expect_violation(
+        "mutation_no_locking_is_caught",
+        1..=30,
+        |seed| SimConfig { commit_loss_per_mille: 850, ..mutated(seed, Mutation::NoLocking) },
+        |violation| violation.is_safety(),
+    );
+    assert!(caught > 0, "no seed caught the lock being ignored");
+}
 
-    // Timestamp before parent + block_interval_ms_min (COV-36): validity.
-    let early = fresh.certificate(1_000_050, &[0, 1, 2]);
-    let error = fresh.checker.on_commit(0, &early).unwrap_err();
-    assert!(error.to_string().contains("COV-36"), "{error}");
+#[test]
+fn mutation_wrong_highest_prepared_is_caught() {
+    let caught = expect_violation(
+        "mutation_wrong_highest_prepared_is_caught",
+        1..=30,
+        |seed| SimConfig { commit_loss_per_mille: 850, ..mutated(seed, Mutation::WrongHighestPrepared) },
+        |violation| violation.is_safety(),
+    );
+    assert!(caught > 0, "no seed caught the wrong prepared certificate");
+}
 
-    // The same height twice on one node: monotonic.
-    let mut fresh = checker_fixture();
-    let good = fresh.certificate(1_000_200, &[0, 1, 2]);
-    fresh.checker.on_commit(0, &good).unwrap();
-    assert!(matches!(fresh.checker.on_commit(0, &good), Err(InvariantViolation::Monotonic { .. })));
+#[test]
+fn sim_params_keep_runs_short() {
+    let params = sim_params();
+    assert!(params.block_interval_ms_max <= 1_000 && params.round_timeout_ms_base <= 300);
 }

@@ -8,12 +8,12 @@ use std::sync::Mutex;
 
 use covenant_consensus::{BlockOutcome as ConsensusOutcome, ProposalRequest};
 use covenant_execution::{BlockContext, BlockOutcome, Overlay, StateReader, StateView, build_block, execute_block};
+use covenant_storage::ChainStore;
 use covenant_types::{Block, Hash, SignedTx, VerifiedTx, merkle_root};
 
 use crate::mempool::{AdmissionError, Mempool};
-use crate::metrics::Metrics;
-use crate::runtime::chain::StoreState;
-use covenant_storage::RocksStore;
+use crate::state::StoreState;
+use crate::telemetry::{Counter, Telemetry};
 
 /// Most transactions this node puts in one proposal (see [`build`]). With the chain's least block
 /// interval of 200 ms, this bound caps the chain at five times it per second: 2,000 capped it at
@@ -103,7 +103,7 @@ pub fn verify_transactions(
     transactions: &[SignedTx],
     known: Vec<Option<VerifiedTx>>,
     chain: &covenant_types::ChainId,
-    metrics: &Metrics,
+    telemetry: &mut dyn Telemetry,
 ) -> Result<(Vec<VerifiedTx>, Vec<usize>), String> {
     let (positions, unverified): (Vec<usize>, Vec<SignedTx>) = known
         .iter()
@@ -112,9 +112,9 @@ pub fn verify_transactions(
         .filter(|(_, (known, _))| known.is_none())
         .map(|(position, (_, tx))| (position, tx.clone()))
         .unzip();
-    metrics.verified_in_blocks.fetch_add(positions.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    telemetry.count(Counter::VerifiedInBlocks, positions.len() as u64);
     if !positions.is_empty() {
-        metrics.block_batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        telemetry.count(Counter::BlockBatches, 1);
     }
     let mut verified = known;
     for (&position, result) in positions.iter().zip(verify_in_parallel(unverified, chain)) {
@@ -180,16 +180,16 @@ impl Validation {
 }
 
 /// Validates a block: verify, execute on the committed parent state, report the root.
-pub fn validate(
-    store: &RocksStore,
+pub fn validate<S: ChainStore + ?Sized>(
+    store: &S,
     mempool: &Mutex<Mempool>,
-    metrics: &Metrics,
+    telemetry: &mut dyn Telemetry,
     parent_state_root: &Hash,
     block: &Block,
 ) -> Validation {
     let known = known_verified(block, mempool);
     let (verified, newly_verified) =
-        match verify_transactions(&block.transactions, known, &block.header.chain_id, metrics) {
+        match verify_transactions(&block.transactions, known, &block.header.chain_id, telemetry) {
             Ok(verified) => verified,
             Err(reason) => return Validation::invalid(reason),
         };
@@ -222,7 +222,7 @@ pub fn validate(
 pub fn adopt<S: StateView>(
     committed: &S,
     mempool: &Mutex<Mempool>,
-    metrics: &Metrics,
+    telemetry: &mut dyn Telemetry,
     txs: Vec<VerifiedTx>,
     now: u64,
 ) -> usize {
@@ -238,9 +238,7 @@ pub fn adopt<S: StateView>(
             Err(error) => Err(AdmissionError::State(error.clone())),
         };
         match admitted {
-            Ok(_) => {
-                metrics.adopted_from_proposals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            Ok(_) => telemetry.count(Counter::AdoptedFromProposals, 1),
             Err(AdmissionError::Duplicate(_)) => {}
             Err(_) => refused.push(hash),
         }
@@ -263,8 +261,8 @@ pub struct BuiltProposal {
 }
 
 /// Builds a proposal for `request` from the mempool.
-pub fn build(
-    store: &RocksStore,
+pub fn build<S: ChainStore + ?Sized>(
+    store: &S,
     mempool: &Mutex<Mempool>,
     request: &ProposalRequest,
 ) -> Result<BuiltProposal, covenant_execution::StateError> {
@@ -296,6 +294,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::Counts;
     use covenant_types::{AccountId, AssetId, ChainId, OperatorId, Payload, Principal, SecretKey, Transfer, TxBody};
 
     fn transfer(chain: &ChainId) -> TxBody {
@@ -371,11 +370,11 @@ mod tests {
     fn a_proposals_verified_transactions_are_adopted_and_their_successors_admitted() {
         let state = genesis_state();
         let mempool = Mutex::new(Mempool::new());
-        let metrics = Metrics::new();
+        let mut counts = Counts::default();
         let txs: Vec<VerifiedTx> = (0..3).map(pending_transfer).collect();
         let now = GENESIS_TIME_MS + 1_000;
-        adopt(&state, &mempool, &metrics, txs[..2].to_vec(), now);
-        assert_eq!(metrics.adopted_from_proposals.load(std::sync::atomic::Ordering::Relaxed), 2);
+        adopt(&state, &mempool, &mut counts, txs[..2].to_vec(), now);
+        assert_eq!(counts.get(Counter::AdoptedFromProposals), 2);
 
         let mut mempool = mempool.lock().expect("not poisoned");
         assert!(txs[..2].iter().all(|tx| mempool.contains(&tx.hash())));
@@ -392,13 +391,13 @@ mod tests {
     fn a_transaction_admission_refuses_is_remembered_as_seen() {
         let state = genesis_state();
         let mempool = Mutex::new(Mempool::new());
-        let metrics = Metrics::new();
+        let mut counts = Counts::default();
         let gapped = pending_transfer(1);
-        adopt(&state, &mempool, &metrics, vec![gapped.clone()], GENESIS_TIME_MS + 1_000);
+        adopt(&state, &mempool, &mut counts, vec![gapped.clone()], GENESIS_TIME_MS + 1_000);
         let mempool = mempool.lock().expect("not poisoned");
         assert!(!mempool.contains(&gapped.hash()));
         assert!(mempool.knows(&gapped.hash()));
-        assert_eq!(metrics.adopted_from_proposals.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(counts.get(Counter::AdoptedFromProposals), 0);
     }
 
     #[test]

@@ -4,63 +4,54 @@
 //! no longer contains the anchored entry, and `covenant audit verify` says so. The records a block
 //! produces about governance go into the audit log in the same atomic batch as the block.
 
-use std::sync::Arc;
+use std::sync::Mutex;
 
 use covenant_execution::StateReader;
-use covenant_storage::AuditLog;
+use covenant_storage::ChainStore;
 use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
 use covenant_types::{
-    AuditAnchor, Block, ENCODING_VERSION, NodeId, Payload, Principal, Receipt, SecretKey, SignedTx, TxBody, TxOutcome,
+    AuditAnchor, Block, ChainId, ENCODING_VERSION, NodeId, Payload, Principal, Receipt, SecretKey, SignedTx, TxBody,
+    TxOutcome,
 };
-use tracing::{debug, info};
 
-use crate::runtime::chain::{StoreState, now_ms};
-use crate::runtime::shared::Shared;
+use crate::error::CoreError;
+use crate::mempool::Mempool;
+use crate::state::StoreState;
 
 /// Blocks between two anchors of this node's audit head.
 pub const AUDIT_ANCHOR_INTERVAL_BLOCKS: u64 = 10;
 
-/// Puts the audit head on chain if `height` is an anchoring height and the head moved since the
-/// last anchor. Best effort: a failure is logged and the next interval tries again.
-pub async fn anchor_if_due(shared: Arc<Shared>, key: SecretKey, height: u64) {
-    if height == 0 || !height.is_multiple_of(AUDIT_ANCHOR_INTERVAL_BLOCKS) {
-        return;
-    }
-    match anchor_tx(&shared, &key) {
-        Ok(Some(tx)) => {
-            let sequence = match &tx.body.payload {
-                Payload::AuditAnchor(anchor) => anchor.sequence,
-                _ => 0,
-            };
-            match shared.submit(tx.encode()).await {
-                Ok(hash) => info!(height, sequence, %hash, "audit head anchored"),
-                Err(error) => debug!(height, %error, "audit anchor not admitted; the next interval retries"),
-            }
-        }
-        Ok(None) => {}
-        Err(error) => debug!(height, %error, "no audit anchor this interval"),
-    }
+/// Whether the node anchors its audit head after committing `height`.
+pub fn is_anchoring_height(height: u64) -> bool {
+    height != 0 && height.is_multiple_of(AUDIT_ANCHOR_INTERVAL_BLOCKS)
 }
 
-/// The anchoring transaction, or `None` if the anchored head is current or one is still pending.
-fn anchor_tx(shared: &Shared, key: &SecretKey) -> anyhow::Result<Option<SignedTx>> {
-    let Some(head) = shared.store.head()? else { return Ok(None) };
-    let node = shared.node_id.clone();
-    let state = StoreState(&shared.store);
+/// The anchoring transaction for `node`'s audit head, signed with `key` at `now_ms`, or `None` if
+/// the anchored head is current or an anchor is still pending.
+pub fn anchor_tx<S: ChainStore + ?Sized>(
+    store: &S,
+    mempool: &Mutex<Mempool>,
+    chain: &ChainId,
+    node: &NodeId,
+    key: &SecretKey,
+    now_ms: u64,
+) -> Result<Option<SignedTx>, CoreError> {
+    let Some(head) = store.head()? else { return Ok(None) };
+    let state = StoreState(store);
     let last = state.get::<u64>(&covenant_execution::StateKey::LastAuditAnchor(node.clone()))?;
     if last.is_some_and(|last| head.sequence <= last) {
         return Ok(None);
     }
-    let sender = Principal::Node(node);
-    if shared.mempool.lock().expect("mempool lock poisoned").next_nonce(&sender).is_some() {
+    let sender = Principal::Node(node.clone());
+    if mempool.lock().expect("mempool lock poisoned").next_nonce(&sender).is_some() {
         return Ok(None);
     }
     let body = TxBody {
         version: ENCODING_VERSION,
-        chain_id: shared.chain_id.clone(),
+        chain_id: chain.clone(),
         nonce: state.next_nonce(&sender)?,
         sender,
-        created_at_ms: now_ms(),
+        created_at_ms: now_ms,
         payload: Payload::AuditAnchor(AuditAnchor { sequence: head.sequence, hash: head.hash }),
     };
     Ok(Some(SignedTx::sign(body, key)))
