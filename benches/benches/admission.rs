@@ -16,9 +16,9 @@
 use std::time::Duration;
 
 use covenant_benches::{Consortium, GENESIS_TIME_MS, MEMBERS, SENDERS, verify_all};
-use covenant_execution::{StateReader, StateView};
 use covenant_core::Mempool;
 use covenant_core::StoreState;
+use covenant_execution::{StateReader, StateView};
 use covenant_rules::ChainParams;
 use covenant_types::{ChainId, SignedTx, VerifiedTx};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};

@@ -875,11 +875,7 @@ impl HeightState {
 
     /// The quorum of ROUND-CHANGEs for `round`, as a justification, with the highest prepared
     /// certificate among them.
-    fn round_change_quorum(
-        &self,
-        id: &Identity,
-        round: u32,
-    ) -> Option<(Justification, Option<PreparedCertificate>)> {
+    fn round_change_quorum(&self, id: &Identity, round: u32) -> Option<(Justification, Option<PreparedCertificate>)> {
         let messages: Vec<&RoundChangeMessage> =
             self.round_changes.values().filter(|message| message.round_change.body.round == round).collect();
         if messages.len() < self.quorum {
@@ -889,7 +885,9 @@ impl HeightState {
             .iter()
             .filter_map(|message| message.prepared.as_ref())
             .fold(None::<&PreparedCertificate>, |best, certificate| match best {
-                Some(best) if (best.round() >= certificate.round()) != id.mutations.wrong_highest_prepared => Some(best),
+                Some(best) if (best.round() >= certificate.round()) != id.mutations.wrong_highest_prepared => {
+                    Some(best)
+                }
                 _ => Some(certificate),
             })
             .cloned();

@@ -114,9 +114,9 @@ pub mod message;
 pub mod safety;
 
 pub use crypto::{ConsensusCrypto, Ed25519Crypto};
-pub use engine::{BufferedBytes, Engine};
 #[cfg(feature = "test-mutations")]
 pub use engine::Mutation;
+pub use engine::{BufferedBytes, Engine};
 pub use error::ConsensusError;
 pub use height::{ROUND_TIMEOUT_DOUBLINGS_MAX, round_timeout_ms};
 pub use io::{Action, BlockOutcome, HeightStart, Input, ProposalRequest, Rejection, Timeout, TimeoutKind};

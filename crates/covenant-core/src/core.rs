@@ -15,11 +15,13 @@ use covenant_types::{
     BlockHeader, ChainId, CommitSeal, Hash, MemberStatus, NodeId, Principal, SecretKey, SignedTx, ValidatorSet,
 };
 
-use crate::admission::{AdmitContext, Admission};
+use crate::admission::{Admission, AdmitContext};
 use crate::anchor::{anchor_tx, block_records, is_anchoring_height};
 use crate::error::CoreError;
 use crate::executor::{ExecutionKey, Outcomes, Validation, adopt, build, validate};
-use crate::io::{Action, ClientTx, GetBlocks, GossipId, GossipVerdict, Input, PeerKey, RequestId, ServeId, SyncFailure, Topic};
+use crate::io::{
+    Action, ClientTx, GetBlocks, GossipId, GossipVerdict, Input, PeerKey, RequestId, ServeId, SyncFailure, Topic,
+};
 use crate::peers::Peers;
 use crate::state::{StoreState, scan_table};
 use crate::sync::{
@@ -38,6 +40,9 @@ struct Mutations {
     skip_safety_persist: bool,
     /// Any refusal of a gossiped message blames the peer that delivered it.
     blame_relays: bool,
+    /// A sync answer that does not back the peer's claimed height neither backs off nor counts
+    /// against it: the peer is asked again at once.
+    trust_claimed_heights: bool,
 }
 
 /// A deliberate bug in the core (see [`NodeCore::set_mutation_for_tests`]).
@@ -48,6 +53,8 @@ pub enum Mutation {
     SkipSafetyPersist,
     /// Blame the delivering peer for every refused gossip message, as if it had written it.
     BlameRelays,
+    /// Believe claimed heights: ask a peer whose answers do not back its claim again at once.
+    TrustClaimedHeights,
 }
 
 /// Who this node is.
@@ -148,6 +155,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
         match mutation {
             Mutation::SkipSafetyPersist => self.mutations.skip_safety_persist = true,
             Mutation::BlameRelays => self.mutations.blame_relays = true,
+            Mutation::TrustClaimedHeights => self.mutations.trust_claimed_heights = true,
         }
     }
 
@@ -185,8 +193,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
     pub fn next_tick_ms(&self) -> Option<u64> {
         let timers = self.timers.values().map(|timer| timer.at_ms).min();
         let batch = self.admission.deadline_ms();
-        let sync =
-            if self.behind() { self.sync.retry_at_ms(&self.peers, self.tip.height + 1) } else { None };
+        let sync = if self.behind() { self.sync.retry_at_ms(&self.peers, self.tip.height + 1) } else { None };
         [timers, batch, sync].into_iter().flatten().min()
     }
 
@@ -211,7 +218,9 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
                 self.update_clock_offset()?;
                 self.update_peer_count();
             }
-            Input::PeerStatus { peer, height, clock_offset_ms } => self.on_peer_status(peer, height, clock_offset_ms)?,
+            Input::PeerStatus { peer, height, clock_offset_ms } => {
+                self.on_peer_status(peer, height, clock_offset_ms)?
+            }
             Input::BlockRequest { peer, serve, request } => self.on_block_request(peer, serve, request),
             Input::BlocksReceived { peer, request, answer } => self.on_blocks(peer, request, answer)?,
             Input::Submit(txs) => self.on_submit(txs),
@@ -357,9 +366,8 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
 
     fn verify_if_due(&mut self) {
         let mempool = self.view.mempool_cell();
-        let batch = self.admission.next_batch(self.now_ms, |hash| {
-            mempool.lock().expect("mempool lock poisoned").knows(hash)
-        });
+        let batch =
+            self.admission.next_batch(self.now_ms, |hash| mempool.lock().expect("mempool lock poisoned").knows(hash));
         if let Some((batch, txs)) = batch {
             self.out.push(Action::Verify { batch, txs });
         }
@@ -387,7 +395,12 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             return;
         }
         let least = u64::try_from(covenant_types::limits::CONSENSUS_MESSAGE_BYTES_MAX).unwrap_or(u64::MAX);
-        let granted = self.peers.grant_serve(&peer, SERVE_BYTES_PER_REQUEST_MAX, least.min(SERVE_BYTES_PER_REQUEST_MAX), self.now_ms);
+        let granted = self.peers.grant_serve(
+            &peer,
+            SERVE_BYTES_PER_REQUEST_MAX,
+            least.min(SERVE_BYTES_PER_REQUEST_MAX),
+            self.now_ms,
+        );
         if granted == 0 {
             self.telemetry.count(Counter::SyncServeRefused, 1);
             self.out.push(Action::RefuseBlocks { serve });
@@ -417,6 +430,10 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             }
             Ok(blocks) => self.feed_synced(peer, flight.from_height, &blocks)?,
         };
+        if self.mutations.trust_claimed_heights && !matches!(outcome, AnswerOutcome::Progress(_)) {
+            self.continue_sync();
+            return Ok(());
+        }
         if record_answer(&mut self.peers, &peer, outcome, self.now_ms) {
             self.penalise(peer, "claimed blocks it did not serve, again and again".into());
         }
@@ -429,7 +446,8 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
     fn feed_synced(&mut self, peer: PeerKey, from_height: u64, blocks: &[Vec<u8>]) -> Result<AnswerOutcome, CoreError> {
         let mut committed = 0u64;
         for bytes in blocks {
-            let certificate: CommitCertificate = match covenant_types::decode("commit certificate", bytes, bytes.len()) {
+            let certificate: CommitCertificate = match covenant_types::decode("commit certificate", bytes, bytes.len())
+            {
                 Ok(certificate) => certificate,
                 Err(error) => {
                     self.penalise(peer, format!("served a block that does not decode: {error}"));
@@ -445,7 +463,8 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             }
             self.step(EngineInput::SyncedBlock(certificate))?;
             if self.tip.height < height {
-                let reason = self.refusals.first().map_or_else(|| "not accepted".to_string(), |(_, error)| error.to_string());
+                let reason =
+                    self.refusals.first().map_or_else(|| "not accepted".to_string(), |(_, error)| error.to_string());
                 self.penalise(peer, format!("served block {height} that does not verify: {reason}"));
                 return Ok(AnswerOutcome::Failed);
             }
@@ -665,8 +684,13 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
         let audit = block_records(&self.config.node_id, block, &outcome.receipts);
         let header = block.header.clone();
         let CommitCertificate { block, seals } = certificate;
-        let batch =
-            CommitBatch { block, seals: seals.clone(), receipts: outcome.receipts, state_writes: outcome.writes, audit };
+        let batch = CommitBatch {
+            block,
+            seals: seals.clone(),
+            receipts: outcome.receipts,
+            state_writes: outcome.writes,
+            audit,
+        };
         self.telemetry.store_commit_started();
         let tip = self.store.commit_block(batch)?;
         self.telemetry.store_commit_finished();
@@ -797,7 +821,11 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
         self.clock_in_range = in_range;
         let offset = median.unwrap_or_default();
         let (event, outcome) = if in_range {
-            tracing::info!(offset_ms = offset, drift_max_ms = drift_max, "clock back within the drift bound; proposing again");
+            tracing::info!(
+                offset_ms = offset,
+                drift_max_ms = drift_max,
+                "clock back within the drift bound; proposing again"
+            );
             ("clock_in_range", Outcome::Success)
         } else {
             tracing::error!(

@@ -24,9 +24,9 @@ pub mod sync;
 pub mod telemetry;
 pub mod view;
 
-pub use crate::core::{CoreConfig, NodeCore};
 #[cfg(feature = "test-mutations")]
 pub use crate::core::Mutation;
+pub use crate::core::{CoreConfig, NodeCore};
 pub use error::CoreError;
 pub use io::{
     Action, BatchId, ClientTx, GetBlocks, GossipId, GossipVerdict, Input, PeerKey, RequestId, ServeId, SyncFailure,

@@ -128,7 +128,9 @@ async fn gossip_reaches_a_peer_without_a_direct_link_through_a_relay() {
         .await;
         let later = events_within(&mut right, Duration::from_millis(500)).await;
         assert!(
-            !later.iter().any(|event| matches!(event, NetworkEvent::Consensus { bytes, .. } if bytes == b"bad vote from an end")),
+            !later.iter().any(
+                |event| matches!(event, NetworkEvent::Consensus { bytes, .. } if bytes == b"bad vote from an end")
+            ),
             "a rejected message was forwarded: {later:?}"
         );
         middle.handle.broadcast_tx(b"from the middle".to_vec()).await.expect("broadcast");

@@ -22,10 +22,10 @@ use covenant_execution::{
     ContractState, MemberState, NodeState, OperatorState, ProposalState, ProposalStatus, StateKey, StateReader,
 };
 
-use covenant_core::AdmissionError;
 use crate::metrics::Gauges;
 use crate::runtime::chain::{StoreState, scan_table};
 use crate::runtime::shared::Shared;
+use covenant_core::AdmissionError;
 
 /// Largest request body accepted (a hex-encoded transaction in JSON, with room for the wrapper).
 pub const REQUEST_BODY_BYTES_MAX: usize = 2 * TX_BYTES_MAX + 1024;

@@ -324,7 +324,11 @@ impl Metrics {
             ("ignored", &self.gossip_ignored),
             ("over_budget", &self.gossip_over_budget),
         ] {
-            let _ = writeln!(out, "covenant_gossip_messages_total{{verdict=\"{verdict}\"}} {}", count.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "covenant_gossip_messages_total{{verdict=\"{verdict}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
         }
         counter(
             &mut out,
@@ -332,7 +336,12 @@ impl Metrics {
             "Peers disconnected and refused for a while for what they provably sent themselves.",
             self.peers_penalised.load(Ordering::Relaxed),
         );
-        counter(&mut out, "covenant_sync_requests_total", "Block requests sent.", self.sync_requests.load(Ordering::Relaxed));
+        counter(
+            &mut out,
+            "covenant_sync_requests_total",
+            "Block requests sent.",
+            self.sync_requests.load(Ordering::Relaxed),
+        );
         counter(
             &mut out,
             "covenant_sync_unbacked_answers_total",
@@ -350,7 +359,8 @@ impl Metrics {
             "# HELP covenant_sync_serve_total Peers' block requests, served or refused (their budget spent).\n# TYPE covenant_sync_serve_total counter"
         );
         for (outcome, count) in [("served", &self.sync_served), ("refused", &self.sync_serve_refused)] {
-            let _ = writeln!(out, "covenant_sync_serve_total{{outcome=\"{outcome}\"}} {}", count.load(Ordering::Relaxed));
+            let _ =
+                writeln!(out, "covenant_sync_serve_total{{outcome=\"{outcome}\"}} {}", count.load(Ordering::Relaxed));
         }
         counter(
             &mut out,
@@ -527,5 +537,4 @@ mod tests {
             assert!(value.parse::<f64>().is_ok(), "not a sample line: {line}");
         }
     }
-
 }

@@ -3,9 +3,7 @@
 
 use covenant_rules::genesis::{RawAccount, RawGenesis, RawMember, RawNode, RawOperator, RawThreshold, RawThresholds};
 use covenant_rules::{ChainParams, Environment, Genesis};
-use covenant_types::{
-    AccountId, ChainId, MemberId, NodeId, NodeRecord, NodeRole, OperatorId, PublicKey, SecretKey,
-};
+use covenant_types::{AccountId, ChainId, MemberId, NodeId, NodeRecord, NodeRole, OperatorId, PublicKey, SecretKey};
 
 /// Virtual time at which every simulation starts (a realistic Unix time in milliseconds).
 pub const GENESIS_MS: u64 = 1_700_000_000_000;
@@ -199,7 +197,8 @@ impl SimChain {
                 emergency: RawThreshold { members_required: 2.min(validators as u32) },
             },
         };
-        let genesis = Genesis::validate(raw).unwrap_or_else(|errors| panic!("the simulated genesis is invalid: {errors}"));
+        let genesis =
+            Genesis::validate(raw).unwrap_or_else(|errors| panic!("the simulated genesis is invalid: {errors}"));
         SimChain { chain_id, joiner_member: member(validators), nodes, clients, admins, genesis }
     }
 

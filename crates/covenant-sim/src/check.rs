@@ -68,7 +68,9 @@ pub enum InvariantViolation {
         detail: String,
     },
     /// An honest validator signed two different votes of one kind for one height and round.
-    #[error("double vote: honest {validator} signed two {kind}s at height {height} round {round}: {first} and {second}")]
+    #[error(
+        "double vote: honest {validator} signed two {kind}s at height {height} round {round}: {first} and {second}"
+    )]
     DoubleVote {
         /// The validator.
         validator: NodeId,
@@ -107,6 +109,12 @@ pub enum InvariantViolation {
         slot: usize,
         /// The error.
         reason: String,
+    },
+    /// A Byzantine peer made honest nodes work beyond a stated bound.
+    #[error("exhaustion: {detail}")]
+    Exhaustion {
+        /// What was exceeded.
+        detail: String,
     },
     /// Progress stopped although faults healed.
     #[error("liveness: {detail}")]
@@ -201,8 +209,12 @@ impl Checker {
         quorum_override: Option<usize>,
     ) -> Checker {
         let header_validators = genesis_state.validators().expect("genesis has validators");
-        let replica =
-            Replica { state: genesis_state, header: genesis.header.clone(), header_validators, nonces: BTreeMap::new() };
+        let replica = Replica {
+            state: genesis_state,
+            header: genesis.header.clone(),
+            header_validators,
+            nonces: BTreeMap::new(),
+        };
         let mut checker = Checker {
             chain,
             quorum_override,
@@ -258,7 +270,10 @@ impl Checker {
         match self.committed.get(hash) {
             Some(1) => Ok(()),
             count => Err(InvariantViolation::Clients {
-                detail: format!("transaction {hash} seen committed by a client is in {} decided blocks", count.unwrap_or(&0)),
+                detail: format!(
+                    "transaction {hash} seen committed by a client is in {} decided blocks",
+                    count.unwrap_or(&0)
+                ),
             }),
         }
     }
@@ -299,7 +314,12 @@ impl Checker {
         } else {
             // The first commit of a height: the replica is at the height before (that commit was
             // checked first, since every node commits in order).
-            self.extend(certificate).map_err(|reason| InvariantViolation::Validity { height, block_hash, slot, reason })?;
+            self.extend(certificate).map_err(|reason| InvariantViolation::Validity {
+                height,
+                block_hash,
+                slot,
+                reason,
+            })?;
             self.decided.insert(height, block_hash);
         }
         self.tips.insert(slot, header.clone());
@@ -363,7 +383,10 @@ impl Checker {
             let sender = tx.tx().body.sender.clone();
             let expected = self.replica.nonces.get(&sender).copied().unwrap_or(0);
             if tx.tx().body.nonce != expected {
-                return Err(format!("transaction {position} of {sender:?} has nonce {}, expected {expected}", tx.tx().body.nonce));
+                return Err(format!(
+                    "transaction {position} of {sender:?} has nonce {}, expected {expected}",
+                    tx.tx().body.nonce
+                ));
             }
             self.replica.nonces.insert(sender, expected + 1);
             verified.push(tx);

@@ -91,12 +91,35 @@ pub enum Mutation {
     WrongHighestPrepared,
     /// The node core blames the peer that relayed a bad message instead of only its author.
     BlameRelays,
+    /// The node core believes claimed heights: a peer whose answers do not back its claim is asked
+    /// again at once, never avoided or penalised.
+    TrustClaimedHeights,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 4] =
-        [Mutation::NoLocking, Mutation::SkipSafetyPersist, Mutation::WrongHighestPrepared, Mutation::BlameRelays];
+    pub const ALL: [Mutation; 5] = [
+        Mutation::NoLocking,
+        Mutation::SkipSafetyPersist,
+        Mutation::WrongHighestPrepared,
+        Mutation::BlameRelays,
+        Mutation::TrustClaimedHeights,
+    ];
+}
+
+/// A scripted adversarial schedule at one height, the kind of message pattern under which a
+/// consensus safety bug shows (a random network reaches it too rarely for a bounded suite).
+/// Everything else in the run stays random.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trap {
+    /// Round 0's COMMITs at the trap height reach only one validator, which decides and then is
+    /// down for a while: the others, who prepared the block, must re-propose it (locking).
+    LockedBlock,
+    /// At the trap height one validator alone prepares a block in round 0; its round change for
+    /// round 1 is lost, so round 1 proposes a second block, which the others prepare and one of
+    /// them decides before it is down for a while: round 2 must re-propose the second block, the
+    /// highest prepared certificate, not the first.
+    TwoPreparedRounds,
 }
 
 /// Which store each node keeps its chain in.
@@ -166,6 +189,11 @@ pub struct SimConfig {
     pub mutations: Vec<Mutation>,
     /// Where the nodes keep their chains.
     pub store: StoreKind,
+    /// A scripted adversarial schedule at one height (mutation controls).
+    pub trap: Option<Trap>,
+    /// Validators lying about their height sometimes answer with forged seals (and are penalised at
+    /// once); without, they only ever answer with nothing, as in finding 2 of issue 21.
+    pub liar_forges_seals: bool,
 }
 
 /// Parameters with short intervals so that a run covers many heights in little virtual time.
@@ -210,6 +238,8 @@ impl SimConfig {
             governance: false,
             mutations: Vec::new(),
             store: StoreKind::Memory,
+            trap: None,
+            liar_forges_seals: true,
         }
     }
 

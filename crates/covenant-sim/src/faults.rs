@@ -48,6 +48,12 @@ pub const ROUND_CHANGES: &str = "round_changes";
 pub const GOVERNANCE_EXECUTED: &str = "governance_executed";
 /// Client transactions submitted (each submission to each node).
 pub const CLIENT_SUBMISSIONS: &str = "client_submissions";
+/// A scripted trap went off: the validator that decided its height went down.
+pub const TRAPS_SPRUNG: &str = "traps_sprung";
+/// Messages a trap dropped.
+pub const TRAP_DROPS: &str = "trap_drops";
+/// Block requests a validator lying about its height received.
+pub const REQUESTS_TO_LIARS: &str = "requests_to_liars";
 
 /// The fault kind a core counter feeds, if any.
 pub fn of_counter(counter: Counter) -> Option<&'static str> {

@@ -25,7 +25,7 @@ struct Options {
 }
 
 const USAGE: &str = "usage: covenant-sim [--seeds N] [--start S] [--threads T] [--json] [--seed N] \
-[--mutation no-locking|skip-safety-persist|wrong-highest-prepared|blame-relays]";
+[--mutation no-locking|skip-safety-persist|wrong-highest-prepared|blame-relays|trust-claimed-heights]";
 
 fn parse_mutation(name: &str) -> Result<Mutation, String> {
     Ok(match name {
@@ -33,6 +33,7 @@ fn parse_mutation(name: &str) -> Result<Mutation, String> {
         "skip-safety-persist" => Mutation::SkipSafetyPersist,
         "wrong-highest-prepared" => Mutation::WrongHighestPrepared,
         "blame-relays" => Mutation::BlameRelays,
+        "trust-claimed-heights" => Mutation::TrustClaimedHeights,
         other => return Err(format!("unknown mutation {other:?}\n{USAGE}")),
     })
 }
@@ -202,5 +203,6 @@ fn mutation_name(mutation: Mutation) -> &'static str {
         Mutation::SkipSafetyPersist => "skip-safety-persist",
         Mutation::WrongHighestPrepared => "wrong-highest-prepared",
         Mutation::BlameRelays => "blame-relays",
+        Mutation::TrustClaimedHeights => "trust-claimed-heights",
     }
 }

@@ -52,7 +52,10 @@ pub struct Runtime {
     network: NetworkHandle,
     events: mpsc::Receiver<NetworkEvent>,
     submissions: mpsc::Receiver<Submission>,
-    verified: (mpsc::Sender<(BatchId, Vec<Result<VerifiedTx, RejectedTx>>)>, mpsc::Receiver<(BatchId, Vec<Result<VerifiedTx, RejectedTx>>)>),
+    verified: (
+        mpsc::Sender<(BatchId, Vec<Result<VerifiedTx, RejectedTx>>)>,
+        mpsc::Receiver<(BatchId, Vec<Result<VerifiedTx, RejectedTx>>)>,
+    ),
     blocks: (mpsc::Sender<Input>, mpsc::Receiver<Input>),
     tickets: BTreeMap<Ticket, oneshot::Sender<Result<Hash, AdmissionError>>>,
     gossip: BTreeMap<GossipId, GossipToken>,
@@ -258,7 +261,8 @@ impl Runtime {
         tokio::spawn(async move {
             let answer = match peer_id_of(&peer) {
                 Ok(peer_id) => {
-                    let request = covenant_network::GetBlocks { from_height: blocks.from_height, max_count: blocks.max_count };
+                    let request =
+                        covenant_network::GetBlocks { from_height: blocks.from_height, max_count: blocks.max_count };
                     match network.request_blocks(peer_id, request).await {
                         Ok(blocks) => Ok(blocks),
                         Err(NetworkError::PeerUnavailable { .. }) => Err(SyncFailure::Unavailable),

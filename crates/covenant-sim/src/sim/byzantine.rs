@@ -59,7 +59,9 @@ impl Simulation {
         }
         match action {
             Action::Broadcast { topic: Topic::Consensus, bytes } => self.byzantine_broadcast(slot, bytes),
-            Action::ServeBlocks { serve, .. } if self.slots[slot].does(Byzantine::FalseHeight) => {
+            Action::ServeBlocks { serve, .. } | Action::RefuseBlocks { serve }
+                if self.slots[slot].does(Byzantine::FalseHeight) =>
+            {
                 self.false_answer(slot, serve)
             }
             Action::Send { to, bytes } if self.slots[slot].does(Byzantine::Withholding) && self.rng.chance(500) => {
@@ -138,7 +140,11 @@ impl Simulation {
         block.header.transactions_root = block.compute_transactions_root();
         let body = PrePrepare { block_hash: block.hash(), ..proposal.pre_prepare.body.clone() };
         let pre_prepare = Signed::sign(author, body, &crypto, &self.chain.chain_id);
-        Message::Proposal(Box::new(ProposalMessage { pre_prepare, block, justification: proposal.justification.clone() }))
+        Message::Proposal(Box::new(ProposalMessage {
+            pre_prepare,
+            block,
+            justification: proposal.justification.clone(),
+        }))
     }
 
     /// A double voter PREPAREs and COMMITs every proposal it receives, whatever it voted before.
@@ -170,17 +176,21 @@ impl Simulation {
         }
     }
 
-    /// A liar's answer to a block request: nothing, "unavailable", or its real blocks with forged
-    /// seals.
+    /// A liar's answer to a block request: nothing, "unavailable", or (if the configuration says
+    /// so) its real blocks with forged seals.
     fn false_answer(&mut self, slot: usize, serve: covenant_core::ServeId) {
         let Some((requester, request)) = self.slots[slot].pending_serve.remove(&serve) else { return };
         self.sent(Byzantine::FalseHeight, 1);
-        let response = match self.rng.range(0, 2) {
+        self.count(faults::REQUESTS_TO_LIARS, 1);
+        let answers = if self.config.liar_forges_seals { 2 } else { 1 };
+        let response = match self.rng.range(0, answers) {
             0 => Response::Blocks(Vec::new()),
             1 => Response::Unavailable,
             _ => {
                 let from = self.slots[requester].store.latest().ok().flatten().map_or(1, |tip| tip.height + 1);
-                Response::Blocks(self.forged_certificates(slot, from).into_iter().map(|c| covenant_types::encode(&c)).collect())
+                Response::Blocks(
+                    self.forged_certificates(slot, from).into_iter().map(|c| covenant_types::encode(&c)).collect(),
+                )
             }
         };
         let frame = encode_response(&response);
@@ -255,7 +265,11 @@ impl Simulation {
     /// bytes over the topic's size limit.
     fn garbage(&mut self, slot: usize, target: usize) {
         let oversized = self.rng.chance(50);
-        let len = if oversized { covenant_types::limits::CONSENSUS_MESSAGE_BYTES_MAX + 1 } else { self.rng.range(1, 512) as usize };
+        let len = if oversized {
+            covenant_types::limits::CONSENSUS_MESSAGE_BYTES_MAX + 1
+        } else {
+            self.rng.range(1, 512) as usize
+        };
         let mut bytes = vec![0u8; len];
         for (index, byte) in bytes.iter_mut().enumerate().take(512) {
             *byte = (self.rng.next_u64() >> (index % 8)) as u8;
@@ -309,7 +323,12 @@ impl Simulation {
                 .collect();
             let prepared = PreparedCertificate { block, prepares };
             let body = RoundChange { height: future, round, prepared: Some(prepared.reference()) };
-            let round_change = Signed::sign(author.clone(), body, &crypto, &chain);
+            let mut round_change = Signed::sign(author.clone(), body, &crypto, &chain);
+            if self.rng.chance(500) {
+                // Half of them valid-looking but with a garbage outer signature: refused before
+                // they take any room.
+                round_change.signature = Signature([7; 64]);
+            }
             let message = Message::RoundChange(Box::new(RoundChangeMessage { round_change, prepared: Some(prepared) }));
             self.sent(Byzantine::FutureFlood, 1);
             self.publish_as(slot, Topic::Consensus, Rc::new(message.encode()), true, Some(target));
@@ -320,7 +339,8 @@ impl Simulation {
     fn sync_flood(&mut self, slot: usize, targets: &[usize]) {
         for &target in targets {
             let request = covenant_core::RequestId(u64::MAX - self.slots[slot].token());
-            let frame = encode_request(&Request::GetBlocks(covenant_network::GetBlocks { from_height: 1, max_count: 256 }));
+            let frame =
+                encode_request(&Request::GetBlocks(covenant_network::GetBlocks { from_height: 1, max_count: 256 }));
             self.sent(Byzantine::SyncFlood, 1);
             self.transmit(slot, target, Delivery::Request { frame, request }, 0);
         }

@@ -3,6 +3,7 @@
 
 mod byzantine;
 mod net;
+mod trap;
 mod workload;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -11,8 +12,8 @@ use std::sync::Arc;
 
 use covenant_consensus::{Ed25519Crypto, Engine, Message, SafetyState};
 use covenant_core::{
-    Action, BatchId, ClientTx, CoreConfig, Counts, GossipId, GossipVerdict, Input, NodeCore, PeerKey,
-    RequestId, ServeId, Topic,
+    Action, BatchId, ClientTx, CoreConfig, Counts, GossipId, GossipVerdict, Input, NodeCore, PeerKey, RequestId,
+    ServeId, Topic,
 };
 use covenant_execution::genesis_outcome;
 use covenant_storage::{ChainStore, CommitBatch, MemoryStore, RocksStore};
@@ -37,6 +38,12 @@ pub const BAN_MS: u64 = 10_000;
 pub const STATUS_INTERVAL_MS: u64 = 1_000;
 /// Time after which a block request without an answer fails.
 pub const REQUEST_TIMEOUT_MS: u64 = 2_000;
+/// Block requests one honest node may send a validator lying about its height, at first: it backs
+/// off from such a peer (250 ms doubling to 8 s) and penalises it after three unbacked answers.
+/// (Nodes that believed claims asked again on every answer, several times a second.)
+pub const LIAR_REQUESTS_PER_NODE_FIRST: u64 = 6;
+/// After those, at most one request per node in this many seconds.
+pub const LIAR_REQUEST_SECONDS_MIN: u64 = 2;
 /// Gossip message ids a node remembers (gossipsub's duplicate cache).
 const SEEN_MAX: usize = 4_096;
 
@@ -153,6 +160,8 @@ pub struct Simulation {
     live_trace: bool,
     /// A fatal condition found while running actions (checked after each event).
     violation: Option<InvariantViolation>,
+    /// The scripted trap, once its parts are cast.
+    trap: Option<trap::TrapPlan>,
 }
 
 fn local_clock(now: u64, skew_ms: i64) -> u64 {
@@ -169,8 +178,14 @@ impl Simulation {
             outcome.writes.iter().filter_map(|(key, value)| value.clone().map(|value| (key.clone(), value))).collect();
         let accounts = chain.clients.iter().map(|client| client.account.clone()).collect();
         let asset = AssetId::new(ASSET).expect("valid asset id");
-        let checker =
-            Checker::new(chain.chain_id.clone(), &outcome.block, genesis_state, accounts, asset, config.quorum_override);
+        let checker = Checker::new(
+            chain.chain_id.clone(),
+            &outcome.block,
+            genesis_state,
+            accounts,
+            asset,
+            config.quorum_override,
+        );
 
         let mut identities: Vec<(usize, Role)> = Vec::new();
         for validator in 0..config.validators {
@@ -243,6 +258,7 @@ impl Simulation {
             trace: VecDeque::new(),
             live_trace: false,
             violation: None,
+            trap: None,
         }
     }
 
@@ -267,8 +283,10 @@ impl Simulation {
     fn finish(mut self) -> SimReport {
         let live = self.liveness_slots();
         self.report.heights_min = live.iter().map(|&slot| self.checker.height_of(slot)).min().unwrap_or(0);
-        self.report.heights_max =
-            (0..self.slots.len()).map(|slot| self.slots[slot].store.latest().map_or(0, |tip| tip.map_or(0, |t| t.height))).max().unwrap_or(0);
+        self.report.heights_max = (0..self.slots.len())
+            .map(|slot| self.slots[slot].store.latest().map_or(0, |tip| tip.map_or(0, |t| t.height)))
+            .max()
+            .unwrap_or(0);
         self.report.virtual_ms = self.now - GENESIS_MS;
         self.report.txs_committed = self.checker.committed_count();
         for slot in 0..self.slots.len() {
@@ -317,6 +335,7 @@ impl Simulation {
     }
 
     fn run_inner(&mut self) -> Result<(), InvariantViolation> {
+        self.plan_trap();
         self.schedule_faults();
         for slot in 0..self.slots.len() {
             self.boot(slot);
@@ -341,14 +360,18 @@ impl Simulation {
                     .map(|slot| (slot, self.checker.height_of(slot)))
                     .filter(|(_, height)| *height < self.liveness_target)
                     .collect();
-                if behind.is_empty() {
+                let script_done = !self.config.governance || self.workload.governance_done();
+                if behind.is_empty() && script_done {
                     return self.final_checks();
                 }
                 if self.now > self.heal_at + self.config.liveness_ms {
                     return Err(InvariantViolation::Liveness {
                         detail: format!(
-                            "{} ms after healing, validators (slot, height) {behind:?} are below height {}",
-                            self.config.liveness_ms, self.liveness_target
+                            "{} ms after healing, validators (slot, height) {behind:?} are below height {} \
+                             (governance script done: {script_done}: {})",
+                            self.config.liveness_ms,
+                            self.liveness_target,
+                            self.governance_status()
                         ),
                     });
                 }
@@ -375,6 +398,18 @@ impl Simulation {
         for hash in self.workload.acknowledged() {
             self.checker.acknowledged(&hash)?;
         }
+        let requests = self.report.fault(crate::faults::REQUESTS_TO_LIARS);
+        let seconds = (self.now - GENESIS_MS).div_ceil(1_000);
+        let honest = self.slots.iter().filter(|slot| !slot.is_byzantine()).count() as u64;
+        let bound = honest * (LIAR_REQUESTS_PER_NODE_FIRST + seconds / LIAR_REQUEST_SECONDS_MIN);
+        if requests > bound {
+            return Err(InvariantViolation::Exhaustion {
+                detail: format!(
+                    "validators lying about their height drew {requests} block requests from {honest} honest \
+                     nodes in {seconds} s (at most {bound} expected)"
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -398,7 +433,8 @@ impl Simulation {
             }
         }
         if self.config.crashes {
-            let honest: Vec<usize> = (0..self.slots.len()).filter(|&slot| self.slots[slot].role == Role::Honest).collect();
+            let honest: Vec<usize> =
+                (0..self.slots.len()).filter(|&slot| self.slots[slot].role == Role::Honest).collect();
             for _ in 0..self.rng.range(1, 3) {
                 if honest.is_empty() {
                     break;
@@ -435,15 +471,20 @@ impl Simulation {
                 Mutation::WrongHighestPrepared => {
                     engine.set_mutation_for_tests(covenant_consensus::Mutation::WrongHighestPrepared)
                 }
-                Mutation::SkipSafetyPersist | Mutation::BlameRelays => {}
+                Mutation::SkipSafetyPersist | Mutation::BlameRelays | Mutation::TrustClaimedHeights => {}
             }
         }
-        let config = CoreConfig { chain_id: self.chain.chain_id.clone(), node_id: identity.node_id.clone(), anchor_key: None };
-        let mut core = NodeCore::new(config, store, engine, Counts::default()).expect("a core over an initialised store");
+        let config =
+            CoreConfig { chain_id: self.chain.chain_id.clone(), node_id: identity.node_id.clone(), anchor_key: None };
+        let mut core =
+            NodeCore::new(config, store, engine, Counts::default()).expect("a core over an initialised store");
         for mutation in &self.config.mutations {
             match mutation {
                 Mutation::SkipSafetyPersist => core.set_mutation_for_tests(covenant_core::Mutation::SkipSafetyPersist),
                 Mutation::BlameRelays => core.set_mutation_for_tests(covenant_core::Mutation::BlameRelays),
+                Mutation::TrustClaimedHeights => {
+                    core.set_mutation_for_tests(covenant_core::Mutation::TrustClaimedHeights)
+                }
                 Mutation::NoLocking | Mutation::WrongHighestPrepared => {}
             }
         }
@@ -475,6 +516,9 @@ impl Simulation {
             }
         };
         self.check_commits(slot);
+        if self.spring_trap(slot) {
+            return;
+        }
         if !self.healed
             && self.slots[slot].role == Role::Honest
             && self.config.crash_after_persist_per_mille > 0
@@ -523,7 +567,10 @@ impl Simulation {
             self.slots[slot].checked_height = height;
             let store = &self.slots[slot].store;
             let (Ok(Some(block)), Ok(Some(seals))) = (store.block_by_height(height), store.commit_seals(height)) else {
-                self.fail(InvariantViolation::Halted { slot, reason: format!("block {height} missing from its store") });
+                self.fail(InvariantViolation::Halted {
+                    slot,
+                    reason: format!("block {height} missing from its store"),
+                });
                 return;
             };
             let certificate = covenant_consensus::CommitCertificate { block, seals };
@@ -554,7 +601,8 @@ impl Simulation {
     pub(crate) fn run_honest_action(&mut self, slot: usize, action: Action) {
         match action {
             Action::Broadcast { topic, bytes } => {
-                if topic == Topic::Consensus && !self.slots[slot].is_byzantine() && self.slots[slot].role != Role::Twin {
+                if topic == Topic::Consensus && !self.slots[slot].is_byzantine() && self.slots[slot].role != Role::Twin
+                {
                     self.record_vote(slot, &bytes);
                 }
                 self.publish(slot, topic, Rc::new(bytes));
@@ -588,7 +636,9 @@ impl Simulation {
         let Ok(message) = Message::decode(bytes) else { return };
         let validator = self.chain.nodes[self.slots[slot].identity].node_id.clone();
         let vote = match &message {
-            Message::Prepare(prepare) => Some((prepare.body.height, prepare.body.round, "PREPARE", prepare.body.block_hash)),
+            Message::Prepare(prepare) => {
+                Some((prepare.body.height, prepare.body.round, "PREPARE", prepare.body.block_hash))
+            }
             Message::Commit(commit) => Some((commit.body.height, commit.body.round, "COMMIT", commit.body.block_hash)),
             _ => None,
         };
@@ -715,6 +765,12 @@ impl Simulation {
     }
 
     fn crash(&mut self, slot: usize) {
+        let down_ms = self.rng.range(200, 1_500);
+        self.crash_for(slot, down_ms);
+    }
+
+    /// Crashes `slot` and restarts it from its store `down_ms` later.
+    pub(crate) fn crash_for(&mut self, slot: usize, down_ms: u64) {
         self.fold_telemetry(slot);
         let node = &mut self.slots[slot];
         node.core = None;
@@ -724,7 +780,7 @@ impl Simulation {
         node.pending_serve.clear();
         node.outstanding.clear();
         self.report.count(crate::faults::CRASHES, 1);
-        let restart = self.now + self.rng.range(200, 1_500);
+        let restart = self.now + down_ms;
         self.note(format!("crash slot {slot}; restart at +{} ms", restart - self.now));
         self.schedule(restart, Event::Restart { slot });
     }

@@ -161,12 +161,20 @@ impl Simulation {
 
     /// Publishes, optionally marked as garbage (for the count of garbage forwarded) and optionally
     /// to one peer only (a Byzantine node's choice).
-    pub(crate) fn publish_as(&mut self, slot: usize, topic: Topic, bytes: Rc<Vec<u8>>, garbage: bool, only: Option<usize>) {
+    pub(crate) fn publish_as(
+        &mut self,
+        slot: usize,
+        topic: Topic,
+        bytes: Rc<Vec<u8>>,
+        garbage: bool,
+        only: Option<usize>,
+    ) {
         let relayed = only.is_some() || !self.reaches_every_peer(slot);
         let id = gossip_id(topic, &bytes);
         self.slots[slot].see(id);
         let extra_loss = if topic == Topic::Consensus { self.commit_loss(&bytes) } else { 0 };
-        let peers: Vec<usize> = self.slots[slot].connected.iter().copied().filter(|peer| only.is_none_or(|only| only == *peer)).collect();
+        let peers: Vec<usize> =
+            self.slots[slot].connected.iter().copied().filter(|peer| only.is_none_or(|only| only == *peer)).collect();
         for peer in peers {
             let delivery = Delivery::Gossip { topic, relayed, bytes: bytes.clone(), id, garbage };
             self.transmit(slot, peer, delivery, extra_loss);
@@ -175,7 +183,8 @@ impl Simulation {
 
     /// Forwards an accepted relayed message to `slot`'s other peers.
     pub(crate) fn forward(&mut self, slot: usize, pending: PendingGossip) {
-        let peers: Vec<usize> = self.slots[slot].connected.iter().copied().filter(|peer| *peer != pending.source).collect();
+        let peers: Vec<usize> =
+            self.slots[slot].connected.iter().copied().filter(|peer| *peer != pending.source).collect();
         for peer in peers {
             let delivery = Delivery::Gossip {
                 topic: pending.topic,
@@ -191,6 +200,12 @@ impl Simulation {
     /// Sends one delivery over the link, with the network's delay, loss and duplication during the
     /// fault phase (`extra_loss_per_mille` on top for commits).
     pub(crate) fn transmit(&mut self, from: usize, to: usize, delivery: Delivery, extra_loss_per_mille: u32) {
+        if let Delivery::Gossip { topic: Topic::Consensus, bytes, .. } | Delivery::Direct(bytes) = &delivery
+            && self.trap_drops(from, to, bytes)
+        {
+            self.count(faults::TRAP_DROPS, 1);
+            return;
+        }
         let lossy = matches!(delivery, Delivery::Gossip { .. } | Delivery::Direct(_));
         if lossy
             && !self.healed()
@@ -303,7 +318,10 @@ impl Simulation {
     pub(crate) fn request_blocks(&mut self, slot: usize, peer: PeerKey, request: RequestId, blocks: GetBlocks) {
         let target = self.slots_of(&peer).into_iter().find(|&other| self.slots[slot].connected.contains(&other));
         let Some(target) = target else {
-            self.feed(slot, Input::BlocksReceived { peer, request, answer: Err(SyncFailure::Failed("not connected".into())) });
+            self.feed(
+                slot,
+                Input::BlocksReceived { peer, request, answer: Err(SyncFailure::Failed("not connected".into())) },
+            );
             return;
         };
         let frame = encode_request(&Request::GetBlocks(covenant_network::GetBlocks {
@@ -317,11 +335,19 @@ impl Simulation {
     }
 
     /// A slot's core serves a peer's block request within the budget it fixed.
-    pub(crate) fn serve_blocks(&mut self, slot: usize, serve: ServeId, from_height: u64, max_count: u32, bytes_max: usize) {
+    pub(crate) fn serve_blocks(
+        &mut self,
+        slot: usize,
+        serve: ServeId,
+        from_height: u64,
+        max_count: u32,
+        bytes_max: usize,
+    ) {
         let Some((requester, request)) = self.slots[slot].pending_serve.remove(&serve) else { return };
         let bytes_max = u64::try_from(bytes_max).unwrap_or(u64::MAX);
-        let blocks = covenant_core::sync::read_certificates(self.slots[slot].store.as_ref(), from_height, max_count, bytes_max)
-            .unwrap_or_default();
+        let blocks =
+            covenant_core::sync::read_certificates(self.slots[slot].store.as_ref(), from_height, max_count, bytes_max)
+                .unwrap_or_default();
         let frame = encode_response(&Response::Blocks(blocks));
         self.transmit(slot, requester, Delivery::Response { frame, request }, 0);
     }

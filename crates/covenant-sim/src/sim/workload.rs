@@ -67,7 +67,8 @@ pub(crate) struct Workload {
     step: Step,
     /// The proposal of the current step, once proposed.
     proposal: Option<Hash>,
-    approvals_sent: usize,
+    /// The approvals signed for the current proposal: admin -> transaction.
+    approvals: BTreeMap<usize, Hash>,
 }
 
 impl Workload {
@@ -85,7 +86,12 @@ impl Workload {
         let admins = chain
             .admins
             .iter()
-            .map(|pair| Sender { operator: pair[0].operator.clone(), key_seed: pair[0].key_seed, nonce: 0, pending: None })
+            .map(|pair| Sender {
+                operator: pair[0].operator.clone(),
+                key_seed: pair[0].key_seed,
+                nonce: 0,
+                pending: None,
+            })
             .collect();
         Workload {
             clients,
@@ -96,8 +102,13 @@ impl Workload {
             acknowledged: Vec::new(),
             step: Step::AdmitJoiner,
             proposal: None,
-            approvals_sent: 0,
+            approvals: BTreeMap::new(),
         }
+    }
+
+    /// Whether the governance script has nothing left to do.
+    pub fn governance_done(&self) -> bool {
+        self.step == Step::Done
     }
 
     fn ticket(&mut self, hash: Hash) -> Ticket {
@@ -142,7 +153,12 @@ impl Simulation {
 
     /// Advances a sender: acknowledges its transaction once committed, resubmits it when due, or
     /// signs a new one with `payload` if given. Returns the hash of a transaction it committed.
-    fn advance_sender(&mut self, admin: Option<usize>, client: Option<usize>, payload: Option<Payload>) -> Option<Hash> {
+    fn advance_sender(
+        &mut self,
+        admin: Option<usize>,
+        client: Option<usize>,
+        payload: Option<Payload>,
+    ) -> Option<Hash> {
         let now = self.now;
         let local = self.now;
         let sender = match (admin, client) {
@@ -207,8 +223,27 @@ impl Simulation {
     /// The proposal's state as a running honest node has it committed.
     fn proposal_state(&self, id: &Hash) -> Option<ProposalState> {
         self.running_honest().into_iter().find_map(|slot| {
-            covenant_core::StoreState(self.slots[slot].store.as_ref()).get::<ProposalState>(&StateKey::Proposal(*id)).ok().flatten()
+            covenant_core::StoreState(self.slots[slot].store.as_ref())
+                .get::<ProposalState>(&StateKey::Proposal(*id))
+                .ok()
+                .flatten()
         })
+    }
+
+    /// Where the governance script stands, for a liveness failure.
+    pub(crate) fn governance_status(&self) -> String {
+        let proposal = self.workload.proposal.map(|id| (id, self.proposal_state(&id).map(|state| state.status)));
+        let pending: Vec<(usize, u64, Option<Hash>)> = self
+            .workload
+            .admins
+            .iter()
+            .enumerate()
+            .map(|(index, admin)| (index, admin.nonce, admin.pending.as_ref().map(|(_, hash, _)| *hash)))
+            .collect();
+        format!(
+            "step {:?}, proposal {proposal:?}, approvals signed {:?}, admins (index, nonce, pending) {pending:?}",
+            self.workload.step, self.workload.approvals
+        )
     }
 
     /// Advances the governance script: propose the step's action, gather two approvals from other
@@ -222,18 +257,18 @@ impl Simulation {
         let Some(action) = self.step_action(step) else { return };
         match self.workload.proposal {
             None => {
-                let proposal = Proposal {
-                    action,
-                    reason: "simulated governance".into(),
-                    expires_at_ms: self.now + 3_600_000,
-                };
-                if let Some(hash) = self.advance_sender(Some(0), None, Some(Payload::GovernancePropose(Box::new(proposal)))) {
+                let proposal =
+                    Proposal { action, reason: "simulated governance".into(), expires_at_ms: self.now + 3_600_000 };
+                if let Some(hash) =
+                    self.advance_sender(Some(0), None, Some(Payload::GovernancePropose(Box::new(proposal))))
+                {
                     self.workload.proposal = Some(hash);
-                    self.workload.approvals_sent = 0;
+                    self.workload.approvals.clear();
                 }
             }
             Some(id) => {
-                match self.proposal_state(&id).map(|state| state.status) {
+                let state = self.proposal_state(&id);
+                match state.as_ref().map(|state| &state.status) {
                     Some(ProposalStatus::Executed { height }) => {
                         self.note(format!("governance: {step:?} executed at height {height}"));
                         self.count(faults::GOVERNANCE_EXECUTED, 1);
@@ -245,19 +280,29 @@ impl Simulation {
                         };
                         return;
                     }
-                    Some(ProposalStatus::Open) => {}
-                    other => {
+                    Some(ProposalStatus::Open) | None => {}
+                    Some(other) => {
                         self.note(format!("governance: {step:?} ended as {other:?}; giving up the script"));
                         self.workload.step = Step::Done;
                         return;
                     }
                 }
-                // Two approvals, from members 1 and 2, one after the other.
-                let approver = 1 + self.workload.approvals_sent.min(1);
-                if self.workload.approvals_sent < 2
-                    && self.advance_sender(Some(approver), None, Some(Payload::GovernanceApprove(id))).is_some()
+                // Two approvals, from members 1 and 2, each signed once per proposal (an admin's
+                // first call may only acknowledge its approval of the previous step).
+                for admin in self.workload.approvals.keys().copied().collect::<Vec<_>>() {
+                    self.advance_sender(Some(admin), None, None);
+                }
+                let Some(approver) = [1, 2].into_iter().find(|admin| !self.workload.approvals.contains_key(admin))
+                else {
+                    return;
+                };
+                let before = self.workload.admins[approver].pending.as_ref().map(|(_, hash, _)| *hash);
+                self.advance_sender(Some(approver), None, Some(Payload::GovernanceApprove(id)));
+                let after = self.workload.admins[approver].pending.as_ref().map(|(_, hash, _)| *hash);
+                if before.is_none()
+                    && let Some(hash) = after
                 {
-                    self.workload.approvals_sent += 1;
+                    self.workload.approvals.insert(approver, hash);
                 }
             }
         }
