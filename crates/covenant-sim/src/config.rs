@@ -243,6 +243,53 @@ impl SimConfig {
         }
     }
 
+    /// `from_seed`'s network faults with `validators` honest validators (no Byzantine validators,
+    /// twins or governance).
+    pub fn with_faults(seed: u64, validators: usize) -> SimConfig {
+        let mut config = SimConfig::from_seed(seed);
+        config.validators = validators;
+        config.byzantine.clear();
+        config.twins.clear();
+        config.governance = false;
+        config
+    }
+
+    /// One Byzantine validator of four with `behaviour`, on `from_seed`'s network faults.
+    pub fn byzantine_alone(seed: u64, behaviour: Byzantine) -> SimConfig {
+        SimConfig { byzantine: vec![(1, behaviour)], ..SimConfig::with_faults(seed, 4) }
+    }
+
+    /// Four honest validators with `trap` set, on `from_seed`'s delays and skew, without the random
+    /// losses, partitions and crashes that would spoil the trap's message pattern.
+    pub fn trapped(seed: u64, trap: Trap) -> SimConfig {
+        SimConfig {
+            trap: Some(trap),
+            loss_per_mille: 0,
+            partitions: false,
+            crashes: false,
+            crash_after_persist_per_mille: 0,
+            commit_loss_per_mille: 0,
+            ..SimConfig::with_faults(seed, 4)
+        }
+    }
+
+    /// A run with `mutation` switched on, in the kind of run where its bug shows: the checkers must
+    /// catch it for most seeds (the mutation controls, and `covenant-sim --mutation`).
+    pub fn for_mutation(seed: u64, mutation: Mutation) -> SimConfig {
+        let base = match mutation {
+            Mutation::NoLocking => SimConfig::trapped(seed, Trap::LockedBlock),
+            Mutation::WrongHighestPrepared => SimConfig::trapped(seed, Trap::TwoPreparedRounds),
+            Mutation::SkipSafetyPersist => {
+                SimConfig { crashes: true, crash_after_persist_per_mille: 100, ..SimConfig::from_seed(seed) }
+            }
+            Mutation::BlameRelays => SimConfig { missing_links: true, ..SimConfig::from_seed(seed) },
+            Mutation::TrustClaimedHeights => {
+                SimConfig { liar_forges_seals: false, ..SimConfig::byzantine_alone(seed, Byzantine::FalseHeight) }
+            }
+        };
+        SimConfig { mutations: vec![mutation], ..base }
+    }
+
     /// A configuration drawn from `seed`: n = 4 or 7, up to f faulty validators (Byzantine behaviours
     /// and twins), and random network faults, skew, partitions, missing links, crashes and
     /// governance during the fault phase.

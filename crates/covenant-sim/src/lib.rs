@@ -37,7 +37,7 @@ pub mod rng;
 pub mod sim;
 
 pub use check::{Checker, InvariantViolation};
-pub use config::{Byzantine, Mutation, SimConfig, StoreKind};
+pub use config::{Byzantine, Mutation, SimConfig, StoreKind, Trap};
 pub use report::{SimFailure, SimReport};
 pub use sim::Simulation;
 

@@ -69,10 +69,12 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
     Ok(options)
 }
 
+/// A seed's configuration; with a mutation, the kind of run where that bug shows.
 fn config(seed: u64, mutation: Option<Mutation>) -> SimConfig {
-    let mut config = SimConfig::from_seed(seed);
-    config.mutations.extend(mutation);
-    config
+    match mutation {
+        Some(mutation) => SimConfig::for_mutation(seed, mutation),
+        None => SimConfig::from_seed(seed),
+    }
 }
 
 /// What a run of many seeds found.

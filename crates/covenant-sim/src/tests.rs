@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use crate::config::{Trap, sim_params};
+use crate::config::sim_params;
 use crate::faults::*;
 use crate::*;
 
@@ -53,16 +53,6 @@ fn total(reports: &[SimReport], kind: &str) -> u64 {
 
 fn rejected(reports: &[SimReport], label: &str) -> u64 {
     reports.iter().map(|report| report.rejected(label)).sum()
-}
-
-/// `from_seed`'s network faults with `validators` honest validators.
-fn with_faults(seed: u64, validators: usize) -> SimConfig {
-    let mut config = SimConfig::from_seed(seed);
-    config.validators = validators;
-    config.byzantine.clear();
-    config.twins.clear();
-    config.governance = false;
-    config
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -116,15 +106,11 @@ fn replay() {
     run_suite("replay", [seed], SimConfig::from_seed);
 }
 
-/// One Byzantine validator of four with `behaviour`, on `from_seed`'s network faults.
-fn byzantine_alone(seed: u64, behaviour: Byzantine) -> SimConfig {
-    SimConfig { byzantine: vec![(1, behaviour)], ..with_faults(seed, 4) }
-}
-
 #[test]
 fn each_byzantine_behaviour_alone_happens_and_is_contained() {
     for behaviour in Byzantine::ALL {
-        let reports = run_suite("each_byzantine_behaviour_alone", 1..=3, |seed| byzantine_alone(seed, behaviour));
+        let reports =
+            run_suite("each_byzantine_behaviour_alone", 1..=3, |seed| SimConfig::byzantine_alone(seed, behaviour));
         let sent = total(&reports, faults::byzantine(behaviour));
         assert!(sent > 0, "{behaviour:?} never acted: {reports:?}");
         assert_eq!(total(&reports, GARBAGE_FORWARDED), 0, "{behaviour:?}: an honest node forwarded garbage");
@@ -164,18 +150,18 @@ fn each_byzantine_behaviour_alone_happens_and_is_contained() {
 fn two_byzantine_validators_of_seven() {
     run_suite("two_byzantine_validators_of_seven", 1..=3, |seed| SimConfig {
         byzantine: vec![(1, Byzantine::EquivocatingProposer), (4, Byzantine::FutureFlood)],
-        ..with_faults(seed, 7)
+        ..SimConfig::with_faults(seed, 7)
     });
     run_suite("two_byzantine_validators_of_seven", 4..=6, |seed| SimConfig {
         byzantine: vec![(2, Byzantine::FalseHeight), (3, Byzantine::GarbageGossip), (3, Byzantine::DoubleVoter)],
-        ..with_faults(seed, 7)
+        ..SimConfig::with_faults(seed, 7)
     });
 }
 
 #[test]
 fn twins_within_f() {
-    run_suite("twins_within_f", 1..=3, |seed| SimConfig { twins: vec![1], ..with_faults(seed, 4) });
-    run_suite("twins_within_f", 4..=5, |seed| SimConfig { twins: vec![1, 2], ..with_faults(seed, 7) });
+    run_suite("twins_within_f", 1..=3, |seed| SimConfig { twins: vec![1], ..SimConfig::with_faults(seed, 4) });
+    run_suite("twins_within_f", 4..=5, |seed| SimConfig { twins: vec![1, 2], ..SimConfig::with_faults(seed, 7) });
 }
 
 #[test]
@@ -184,7 +170,7 @@ fn crashes_between_persist_and_send() {
         crashes: true,
         crash_after_persist_per_mille: 40,
         byzantine: if seed % 2 == 0 { vec![(3, Byzantine::DoubleVoter)] } else { Vec::new() },
-        ..with_faults(seed, 4)
+        ..SimConfig::with_faults(seed, 4)
     });
     assert!(total(&reports, CRASHES_AFTER_PERSIST) > 0, "{reports:?}");
 }
@@ -196,7 +182,7 @@ fn a_member_voted_in_and_a_validator_voted_out_during_faults() {
         chaos_ms: 8_000,
         liveness_ms: 60_000,
         byzantine: vec![(3, Byzantine::Withholding)],
-        ..with_faults(seed, 4)
+        ..SimConfig::with_faults(seed, 4)
     });
     for report in &reports {
         assert_eq!(report.fault(GOVERNANCE_EXECUTED), 3, "admit, add node, remove node: {report:?}");
@@ -274,19 +260,12 @@ fn negative_control_quorum_of_2f_forks() {
     assert_eq!(caught, 2);
 }
 
-/// A mutation run: random faults with crashes and adversarial commit loss, where the bug matters.
-fn mutated(seed: u64, mutation: Mutation) -> SimConfig {
-    let mut config = SimConfig::from_seed(seed);
-    config.mutations = vec![mutation];
-    config
-}
-
 #[test]
 fn mutation_blame_relays_is_caught() {
     let caught = expect_violation(
         "mutation_blame_relays_is_caught",
         1..=10,
-        |seed| SimConfig { missing_links: true, ..mutated(seed, Mutation::BlameRelays) },
+        |seed| SimConfig::for_mutation(seed, Mutation::BlameRelays),
         |violation| matches!(violation, InvariantViolation::HonestPeerPenalised { .. }),
     );
     assert!(caught > 0, "no seed caught relays being blamed");
@@ -299,11 +278,7 @@ fn mutation_trust_claimed_heights_is_caught() {
     let caught = expect_violation(
         "mutation_trust_claimed_heights_is_caught",
         1..=3,
-        |seed| SimConfig {
-            mutations: vec![Mutation::TrustClaimedHeights],
-            liar_forges_seals: false,
-            ..byzantine_alone(seed, Byzantine::FalseHeight)
-        },
+        |seed| SimConfig::for_mutation(seed, Mutation::TrustClaimedHeights),
         |violation| matches!(violation, InvariantViolation::Exhaustion { .. }),
     );
     assert_eq!(caught, 3, "every seed catches the liar being believed");
@@ -314,7 +289,7 @@ fn mutation_trust_claimed_heights_is_caught() {
 fn a_liar_that_only_answers_with_nothing_gets_a_trickle() {
     let reports = run_suite("a_liar_that_only_answers_with_nothing_gets_a_trickle", 1..=3, |seed| SimConfig {
         liar_forges_seals: false,
-        ..byzantine_alone(seed, Byzantine::FalseHeight)
+        ..SimConfig::byzantine_alone(seed, Byzantine::FalseHeight)
     });
     assert!(total(&reports, REQUESTS_TO_LIARS) > 0, "{reports:?}");
     assert!(total(&reports, SYNC_UNBACKED) > 0, "{reports:?}");
@@ -325,34 +300,17 @@ fn mutation_skip_safety_persist_is_caught() {
     let caught = expect_violation(
         "mutation_skip_safety_persist_is_caught",
         1..=30,
-        |seed| SimConfig {
-            crashes: true,
-            crash_after_persist_per_mille: 100,
-            ..mutated(seed, Mutation::SkipSafetyPersist)
-        },
+        |seed| SimConfig::for_mutation(seed, Mutation::SkipSafetyPersist),
         |violation| violation.is_safety(),
     );
     assert!(caught > 0, "no seed caught the safety state going unpersisted");
 }
 
-/// A trap run: four honest validators on `from_seed`'s delays and skew, without the random
-/// losses, partitions and crashes that would spoil the trap's message pattern.
-fn trapped(seed: u64, trap: Trap) -> SimConfig {
-    SimConfig {
-        trap: Some(trap),
-        loss_per_mille: 0,
-        partitions: false,
-        crashes: false,
-        crash_after_persist_per_mille: 0,
-        commit_loss_per_mille: 0,
-        ..with_faults(seed, 4)
-    }
-}
-
 #[test]
 fn traps_spring_and_the_correct_engine_stays_safe() {
     for trap in [Trap::LockedBlock, Trap::TwoPreparedRounds] {
-        let reports = run_suite("traps_spring_and_the_correct_engine_stays_safe", 1..=3, |seed| trapped(seed, trap));
+        let reports =
+            run_suite("traps_spring_and_the_correct_engine_stays_safe", 1..=3, |seed| SimConfig::trapped(seed, trap));
         assert_eq!(total(&reports, TRAPS_SPRUNG), 3, "{trap:?} went off in every run: {reports:?}");
         assert!(total(&reports, TRAP_DROPS) > 0, "{trap:?} dropped messages");
     }
@@ -363,7 +321,7 @@ fn mutation_no_locking_is_caught() {
     let caught = expect_violation(
         "mutation_no_locking_is_caught",
         1..=5,
-        |seed| SimConfig { mutations: vec![Mutation::NoLocking], ..trapped(seed, Trap::LockedBlock) },
+        |seed| SimConfig::for_mutation(seed, Mutation::NoLocking),
         |violation| violation.is_safety(),
     );
     assert!(caught >= 4, "only {caught} of 5 seeds caught the lock being ignored");
@@ -374,7 +332,7 @@ fn mutation_wrong_highest_prepared_is_caught() {
     let caught = expect_violation(
         "mutation_wrong_highest_prepared_is_caught",
         1..=5,
-        |seed| SimConfig { mutations: vec![Mutation::WrongHighestPrepared], ..trapped(seed, Trap::TwoPreparedRounds) },
+        |seed| SimConfig::for_mutation(seed, Mutation::WrongHighestPrepared),
         |violation| violation.is_safety(),
     );
     assert!(caught >= 4, "only {caught} of 5 seeds caught the wrong prepared certificate");
