@@ -39,3 +39,14 @@ fn the_check_detects_a_forbidden_dependency() {
     let names = dependency_names("covenant-storage");
     assert!(names.iter().any(|name| name == "rocksdb"), "expected rocksdb in covenant-storage's tree: {names:?}");
 }
+
+#[test]
+fn the_node_core_has_no_network_or_async_runtime() {
+    // The core reaches the store through `ChainStore` (so RocksDB is in its tree through
+    // covenant-storage), but sockets, gossip and the event loop belong to the shell (ADR 0014).
+    let names = dependency_names("covenant-core");
+    assert!(names.iter().any(|name| name == "covenant-core"), "cargo tree for covenant-core printed no tree");
+    let bad: Vec<&String> =
+        names.iter().filter(|name| ["tokio", "libp2p", "mio", "axum"].contains(&name.as_str())).collect();
+    assert!(bad.is_empty(), "covenant-core depends on {bad:?}; the node core must stay free of IO runtimes");
+}
