@@ -11,8 +11,20 @@ use covenant_client::Client;
 use covenant_node::config::NodeConfig;
 use covenant_storage::RocksStore;
 
-/// The `covenant` binary next to the running test's own build output.
+pub mod attacker;
+
+/// Environment variable naming another `covenant` binary to run instead of the workspace's own
+/// (e.g. one built from an older commit, to show that a test fails on it).
+pub const BINARY_ENV: &str = "COVENANT_E2E_BINARY";
+
+/// The `covenant` binary next to the running test's own build output, or the one named by
+/// [`BINARY_ENV`].
 pub fn covenant_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os(BINARY_ENV) {
+        let binary = PathBuf::from(path);
+        assert!(binary.exists(), "{BINARY_ENV}={} does not exist", binary.display());
+        return binary;
+    }
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target profile directory");
     let binary = dir.join("covenant");
@@ -282,6 +294,108 @@ impl Consortium {
         let data_dir = self.config(index).data_dir;
         RocksStore::open(data_dir.join("db"))
             .unwrap_or_else(|error| panic!("opening the store of node {index} in {}: {error}", data_dir.display()))
+    }
+}
+
+/// Process, keys and metrics of the nodes, for tests that watch or impersonate them.
+impl Consortium {
+    /// Sets chain parameters (`name = value` in genesis.toml's `[parameters]`), replacing the values
+    /// `covenant init` wrote. Only before the first node starts: the genesis hash covers them.
+    pub fn set_genesis_parameters(&self, values: &[(&str, u64)]) {
+        assert!(self.nodes.iter().all(Option::is_none), "genesis parameters change only before any node started");
+        let path = self.dir.path().join("genesis.toml");
+        let text = std::fs::read_to_string(&path).expect("genesis.toml");
+        let mut lines: Vec<String> = Vec::new();
+        let mut in_parameters = false;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('[') {
+                in_parameters = trimmed == "[parameters]";
+                lines.push(line.to_string());
+                if in_parameters {
+                    lines.extend(values.iter().map(|(name, value)| format!("{name} = {value}")));
+                }
+                continue;
+            }
+            let key = trimmed.split('=').next().unwrap_or_default().trim();
+            if in_parameters && values.iter().any(|(name, _)| *name == key) {
+                continue;
+            }
+            lines.push(line.to_string());
+        }
+        assert!(text.lines().any(|line| line.trim() == "[parameters]"), "genesis.toml has no [parameters] table");
+        std::fs::write(&path, lines.join("\n") + "\n").expect("genesis.toml written");
+    }
+
+    /// The process id of node `index`, while it runs.
+    pub fn pid(&self, index: usize) -> Option<u32> {
+        self.nodes[index].as_ref().map(Child::id)
+    }
+
+    /// Resident memory of node `index`'s process in bytes (`VmRSS` of `/proc/<pid>/status`), if it runs.
+    pub fn rss_bytes(&self, index: usize) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid(index)?)).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// Node `index`'s Prometheus metrics (`GET /metrics`), if it answers.
+    pub fn metrics(&self, index: usize) -> Option<String> {
+        let response = self.apis[index].get("/metrics").ok().filter(|response| response.is_success())?;
+        response.body.as_str().map(str::to_string)
+    }
+
+    /// The value of one sample of node `index`'s metrics, named with its labels as rendered
+    /// (`covenant_gossip_messages_total{verdict="rejected"}`); `None` if the node does not answer or
+    /// has no such sample.
+    pub fn metric(&self, index: usize, sample: &str) -> Option<f64> {
+        let text = self.metrics(index)?;
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// Node `index`'s network key (test consortia keep plaintext keys).
+    pub fn network_key(&self, index: usize) -> covenant_types::SecretKey {
+        let path = self.config(index).network_key_file;
+        covenant_node::keyfile::read_plaintext_key(&path)
+            .unwrap_or_else(|error| panic!("network key of node {index}: {error}"))
+            .key
+    }
+
+    /// Node `index`'s consensus key.
+    pub fn consensus_key(&self, index: usize) -> covenant_types::SecretKey {
+        let path = self.config(index).consensus_key_file;
+        covenant_node::keyfile::read_plaintext_key(&path)
+            .unwrap_or_else(|error| panic!("consensus key of node {index}: {error}"))
+            .key
+    }
+
+    /// Node `index`'s libp2p peer id (from its network key).
+    pub fn peer_id(&self, index: usize) -> covenant_network::PeerId {
+        covenant_network::peer_id_of(&self.network_key(index).public_key()).expect("a valid network key")
+    }
+
+    /// Node `index`'s p2p listen address as a socket address.
+    pub fn p2p_socket(&self, index: usize) -> SocketAddr {
+        let config = self.config(index);
+        let covenant_node::config::Host::Ip(ip) = config.listen_addr.host else {
+            panic!("node {index} listens on a name: {}", config.listen_addr)
+        };
+        SocketAddr::new(ip, config.listen_addr.port)
+    }
+
+    /// Node `index`'s p2p address with its peer id, as a bootstrap list names it.
+    pub fn p2p_address(&self, index: usize) -> covenant_network::Multiaddr {
+        covenant_network::with_peer_id(&covenant_network::tcp_multiaddr(self.p2p_socket(index)), self.peer_id(index))
+    }
+
+    /// The last `lines` lines of node `index`'s log.
+    pub fn log_tail(&self, index: usize, lines: usize) -> String {
+        let log = self.log(index);
+        let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 }
 

@@ -1,0 +1,402 @@
+//! A Byzantine validator for end-to-end tests: a real libp2p peer (the node's own network layer,
+//! `covenant-network`) holding one registered validator's network key, and its consensus key where an
+//! attack needs valid signatures. It never votes; it does what a test tells it (gossip garbage, claim
+//! heights it does not have, flood large messages), answers every block request with no blocks,
+//! ignores every gossiped message it receives (it relays nothing), and records what the honest nodes
+//! did to it: connections, disconnections, refusals, block requests.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use covenant_consensus::{
+    Ed25519Crypto, Message, Prepare, PreparedCertificate, PreparedRef, RoundChange, RoundChangeMessage, Signed,
+};
+use covenant_network::{
+    GetBlocks, GossipVerdict, Multiaddr, Network, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, tcp_multiaddr,
+};
+use covenant_types::{
+    AccountId, AssetId, Block, BlockHeader, ChainId, ENCODING_VERSION, Hash, NodeId, OperatorId, Payload, Principal,
+    SecretKey, Signature, SignedTx, Transfer, TxBody,
+};
+
+use crate::Consortium;
+
+/// Who the attacker is and whom it talks to.
+#[derive(Clone, Debug)]
+pub struct AttackerSpec {
+    /// The validator whose registered keys it holds (its own node process must not run).
+    pub validator: usize,
+    /// The honest nodes it dials (and keeps redialling). Others can reach it only if it listens on
+    /// the validator's configured address.
+    pub bootstrap: Vec<usize>,
+    /// Listen on the validator's configured p2p address (the honest nodes then dial it as they
+    /// would the validator); otherwise on a free port nobody knows.
+    pub listen_on_own_address: bool,
+    /// The height it claims in the status exchange.
+    pub claimed_height: u64,
+}
+
+/// What happened to the attacker, with the time of each event.
+#[derive(Clone, Debug, Default)]
+pub struct AttackerLog {
+    /// Block requests received (every one answered with no blocks).
+    pub block_requests: Vec<(Instant, PeerId, GetBlocks)>,
+    /// Peers whose first connection was established.
+    pub connected: Vec<(Instant, PeerId)>,
+    /// Peers whose last connection closed.
+    pub disconnected: Vec<(Instant, PeerId)>,
+    /// Connections refused (the attacker's view: a ban on the other side shows as a failed dial or
+    /// a refused handshake).
+    pub refused: Vec<(Instant, Option<PeerId>, String)>,
+    /// Gossiped messages received (all ignored, none relayed).
+    pub gossip_received: u64,
+    /// Point-to-point consensus messages received.
+    pub direct_received: u64,
+    /// Garbage payloads handed to the network for gossip.
+    pub garbage_sent: u64,
+}
+
+impl AttackerLog {
+    /// Block requests received in `[from, to)`.
+    pub fn block_requests_between(&self, from: Instant, to: Instant) -> usize {
+        self.block_requests.iter().filter(|(at, _, _)| *at >= from && *at < to).count()
+    }
+
+    /// Disconnections by `peer`.
+    pub fn disconnections_by(&self, peer: &PeerId) -> usize {
+        self.disconnected.iter().filter(|(_, who)| who == peer).count()
+    }
+}
+
+fn lock(log: &Mutex<AttackerLog>) -> MutexGuard<'_, AttackerLog> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running attacker. Dropping it shuts its network down.
+pub struct Attacker {
+    runtime: Option<tokio::runtime::Runtime>,
+    network: NetworkHandle,
+    log: Arc<Mutex<AttackerLog>>,
+    /// Its peer id (the impersonated validator's).
+    pub peer_id: PeerId,
+    /// Its network key's public half.
+    pub network_public_key: covenant_types::PublicKey,
+}
+
+impl Attacker {
+    /// Starts the attacker's network with validator `spec.validator`'s network key, the chain id as
+    /// network id, every registered node's network key allowed.
+    pub fn start(consortium: &Consortium, spec: &AttackerSpec) -> Attacker {
+        let genesis = consortium.genesis();
+        let key = consortium.network_key(spec.validator);
+        let listen = if spec.listen_on_own_address {
+            consortium.p2p_socket(spec.validator)
+        } else {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+            SocketAddr::from(([127, 0, 0, 1], port))
+        };
+        let mut config = NetworkConfig::new(key.seed(), genesis.chain_id().to_string(), tcp_multiaddr(listen));
+        config.bootstrap =
+            spec.bootstrap.iter().map(|index| consortium.p2p_address(*index)).collect::<Vec<Multiaddr>>();
+        config.allowed = genesis.nodes().iter().map(|node| node.network_key).collect();
+        // Redial quickly after every ban, to attack again as soon as the victim lets it back in.
+        config.redial_backoff_max = Duration::from_millis(500);
+        // Large messages sent point to point may take long to cross a loaded machine.
+        config.request_timeout = Duration::from_secs(60);
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+        let log = Arc::new(Mutex::new(AttackerLog::default()));
+        let network = runtime.block_on(async {
+            let (network, mut events) = Network::spawn(config).await.expect("the attacker's network starts");
+            network.set_height(spec.claimed_height);
+            let handle = network.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    let now = Instant::now();
+                    match event {
+                        NetworkEvent::BlockRequest { peer, request, responder } => {
+                            lock(&log).block_requests.push((now, peer, request));
+                            // Claims every height, serves none.
+                            let _ = responder.respond(Vec::new());
+                        }
+                        NetworkEvent::Consensus { gossip, .. } | NetworkEvent::Transaction { gossip, .. } => {
+                            match gossip {
+                                Some(token) => {
+                                    lock(&log).gossip_received += 1;
+                                    let _ = handle.report_gossip(token, GossipVerdict::Ignore).await;
+                                }
+                                None => lock(&log).direct_received += 1,
+                            }
+                        }
+                        NetworkEvent::PeerConnected { peer_id, .. } => lock(&log).connected.push((now, peer_id)),
+                        NetworkEvent::PeerDisconnected { peer_id } => lock(&log).disconnected.push((now, peer_id)),
+                        NetworkEvent::PeerRefused { peer_id, reason, .. } => {
+                            lock(&log).refused.push((now, peer_id, reason.to_string()));
+                        }
+                        NetworkEvent::PeerStatus { .. }
+                        | NetworkEvent::RefusalsSuppressed { .. }
+                        | NetworkEvent::EventsDropped { .. } => {}
+                    }
+                }
+            });
+            network
+        });
+        Attacker {
+            runtime: Some(runtime),
+            peer_id: network.local_peer_id(),
+            network,
+            log,
+            network_public_key: key.public_key(),
+        }
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("the attacker runs")
+    }
+
+    /// Changes the height it claims (the next status exchange carries it).
+    pub fn set_claimed_height(&self, height: u64) {
+        self.network.set_height(height);
+    }
+
+    /// Peers it is connected to now.
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        self.network.connected_peers()
+    }
+
+    /// Peers it gossips with now.
+    pub fn gossip_peers(&self) -> Vec<PeerId> {
+        self.network.gossip_peers()
+    }
+
+    /// Waits until it is connected to every one of `peers` (and gossips with them), at most `timeout`.
+    pub fn wait_connected(&self, peers: &[PeerId], timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let gossip = self.gossip_peers();
+            if peers.iter().all(|peer| gossip.contains(peer)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// A copy of what happened so far.
+    pub fn log(&self) -> AttackerLog {
+        lock(&self.log).clone()
+    }
+
+    /// Gossips `bytes` on the consensus topic.
+    pub fn broadcast_consensus(&self, bytes: Vec<u8>) {
+        let network = self.network.clone();
+        let _ = self.runtime().block_on(async move { network.broadcast_consensus(bytes).await });
+    }
+
+    /// Gossips `bytes` on the transaction topic.
+    pub fn broadcast_tx(&self, bytes: Vec<u8>) {
+        let network = self.network.clone();
+        let _ = self.runtime().block_on(async move { network.broadcast_tx(bytes).await });
+    }
+
+    /// Sends `bytes` as a consensus message to `peer` only.
+    pub fn send_consensus(&self, peer: PeerId, bytes: Vec<u8>) {
+        let network = self.network.clone();
+        let _ = self.runtime().block_on(async move { network.send_consensus(peer, bytes).await });
+    }
+
+    /// Starts gossiping `bytes_per_message` bytes of undecodable garbage every `period`, on the
+    /// consensus topic and on the transaction topic, for `duration`. Returns at once; the log counts
+    /// what was handed to the network.
+    pub fn spawn_garbage_gossip(&self, bytes_per_message: usize, period: Duration, duration: Duration) {
+        let network = self.network.clone();
+        let log = self.log.clone();
+        let mut random = SplitMix(now_nanos());
+        self.runtime().spawn(async move {
+            let end = tokio::time::Instant::now() + duration;
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while tokio::time::Instant::now() < end {
+                interval.tick().await;
+                for consensus in [true, false] {
+                    let bytes = garbage(&mut random, bytes_per_message);
+                    let sent = if consensus {
+                        network.broadcast_consensus(bytes).await
+                    } else {
+                        network.broadcast_tx(bytes).await
+                    };
+                    if sent.is_ok() {
+                        lock(&log).garbage_sent += 1;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Stops the network and waits until its sockets are closed.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            let network = self.network.clone();
+            let _ = runtime
+                .block_on(async move { tokio::time::timeout(Duration::from_secs(10), network.shutdown()).await });
+            runtime.shutdown_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for Attacker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
+/// A small fast generator for garbage (not for anything secret).
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// `len` random bytes that decode neither as a consensus message nor as a transaction batch (checked,
+/// so that the test can rely on every one being undecodable garbage).
+fn garbage(random: &mut SplitMix, len: usize) -> Vec<u8> {
+    loop {
+        let mut bytes: Vec<u8> = (0..len.div_ceil(8)).flat_map(|_| random.next().to_le_bytes()).take(len).collect();
+        // An enum tag no consensus message has.
+        if let Some(first) = bytes.first_mut() {
+            *first = 0xff;
+        }
+        let undecodable = Message::decode(&bytes).is_err()
+            && covenant_types::batch::decode_tx_batch(&bytes)
+                .and_then(|txs| txs.into_iter().map(SignedTx::decode).collect::<Result<Vec<_>, _>>())
+                .is_err();
+        if undecodable {
+            return bytes;
+        }
+    }
+}
+
+/// What [`bulky_round_change`] builds.
+pub struct BulkyRoundChange<'a> {
+    /// The chain.
+    pub chain: &'a ChainId,
+    /// The author named in the ROUND-CHANGE.
+    pub author: NodeId,
+    /// Signs the outer ROUND-CHANGE with the author's real consensus key; `None`: a garbage signature.
+    pub signer: Option<&'a SecretKey>,
+    /// Height the ROUND-CHANGE is for.
+    pub height: u64,
+    /// Round it moves to (at least 1).
+    pub round: u32,
+    /// Validators named as authors of the certificate's PREPAREs (their signatures are garbage).
+    pub prepare_authors: Vec<NodeId>,
+    /// About how many bytes the encoded message has (the prepared block's transactions' memos).
+    pub bytes: usize,
+    /// Makes the message distinct from every other salt's.
+    pub salt: u64,
+}
+
+/// Bytes of one padding transaction's memo (under the transaction size limit, in case a decoder
+/// ever checks it).
+const MEMO_BYTES: usize = 200 * 1024;
+
+/// An encoded ROUND-CHANGE whose prepared certificate is bogus (a made-up block padded with
+/// transactions with large memos and garbage signatures, PREPAREs with garbage signatures), with a
+/// valid or a garbage outer signature. Decodes as a consensus message.
+pub fn bulky_round_change(spec: &BulkyRoundChange<'_>) -> Vec<u8> {
+    let salt_bytes = spec.salt.to_be_bytes();
+    let operator = OperatorId::new("bank-3.ops").expect("operator id");
+    let from = AccountId::new("bank-3/padding").expect("account id");
+    let to = AccountId::new("bank-0/padding").expect("account id");
+    let asset = AssetId::new("usd").expect("asset id");
+    let count = spec.bytes.div_ceil(MEMO_BYTES).max(1);
+    let signer = SecretKey::from_seed(&[7; 32]).public_key();
+    let transactions: Vec<SignedTx> = (0..count)
+        .map(|index| {
+            let mut memo = vec![b'm'; MEMO_BYTES];
+            let tag = format!("{:016x}-{index:08x}-", spec.salt);
+            memo[..tag.len()].copy_from_slice(tag.as_bytes());
+            let memo = String::from_utf8(memo).expect("ASCII");
+            SignedTx {
+                body: TxBody {
+                    version: ENCODING_VERSION,
+                    chain_id: spec.chain.clone(),
+                    sender: Principal::Operator(operator.clone()),
+                    nonce: spec.salt.wrapping_mul(1_000_000).wrapping_add(index as u64),
+                    created_at_ms: crate::now_ms(),
+                    payload: Payload::Transfer(Transfer {
+                        from: from.clone(),
+                        to: to.clone(),
+                        asset: asset.clone(),
+                        amount: 1,
+                        memo,
+                    }),
+                },
+                signer,
+                signature: Signature([0x5a; 64]),
+            }
+        })
+        .collect();
+    let header = BlockHeader {
+        version: ENCODING_VERSION,
+        chain_id: spec.chain.clone(),
+        height: spec.height,
+        round: 0,
+        parent_hash: Hash::digest_parts(&[b"bogus parent", &salt_bytes]),
+        timestamp_ms: crate::now_ms(),
+        proposer: spec.author.clone(),
+        transactions_root: Hash::digest_parts(&[b"bogus transactions", &salt_bytes]),
+        state_root: Hash::digest_parts(&[b"bogus state", &salt_bytes]),
+        validator_set_hash: Hash::ZERO,
+        parameters_hash: Hash::ZERO,
+        parent_commit_seals: Vec::new(),
+    };
+    let block = Block { header, transactions: Arc::new(transactions) };
+    let block_hash = block.hash();
+    let prepares = spec
+        .prepare_authors
+        .iter()
+        .enumerate()
+        .map(|(index, author)| Signed {
+            author: author.clone(),
+            body: Prepare { height: spec.height, round: 0, block_hash },
+            signature: Signature([index as u8 + 1; 64]),
+        })
+        .collect();
+    let body = RoundChange {
+        height: spec.height,
+        round: spec.round.max(1),
+        prepared: Some(PreparedRef { round: 0, block_hash }),
+    };
+    let round_change = match spec.signer {
+        Some(key) => {
+            let crypto = Ed25519Crypto::new(SecretKey::from_seed(&key.seed()));
+            Signed::sign(spec.author.clone(), body, &crypto, spec.chain)
+        }
+        None => Signed { author: spec.author.clone(), body, signature: Signature([0xab; 64]) },
+    };
+    Message::RoundChange(Box::new(RoundChangeMessage {
+        round_change,
+        prepared: Some(PreparedCertificate { block, prepares }),
+    }))
+    .encode()
+}
