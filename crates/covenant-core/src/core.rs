@@ -206,7 +206,14 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             Input::Tick => self.tick()?,
             Input::Gossip { from, id, topic, relayed, bytes } => self.on_gossip(from, id, topic, relayed, bytes)?,
             Input::Direct { from, bytes } => {
-                self.on_consensus_bytes(from, &bytes, None)?;
+                // Point-to-point messages (and a peer's gossip on direct topics, which the shell
+                // delivers the same way) share the peer's gossip budget: a peer connected to every
+                // node must not escape it by not relaying.
+                if self.peers.charge_gossip(&from, bytes.len(), self.now_ms) {
+                    self.on_consensus_bytes(from, &bytes, None)?;
+                } else {
+                    self.telemetry.count(Counter::GossipOverBudget, 1);
+                }
             }
             Input::PeerConnected { peer } => {
                 self.peers.connect(&peer, self.now_ms);
@@ -525,6 +532,14 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
                 }
             }
             self.collecting_refusals = false;
+            // A commit (or anything else in the step) may have changed the mempool: the engine
+            // proposes early only while transactions are pending, so it hears the new count
+            // before the next input (before the next height starts, after a commit).
+            let pending = self.view.pending_txs() as u64;
+            if pending != self.last_pending {
+                self.last_pending = pending;
+                inputs.push(EngineInput::TransactionsPending { now_ms: self.now_ms, count: pending });
+            }
             let round = self.engine.round();
             if round > self.highest_round {
                 let changes = u64::from(round - self.highest_round);
@@ -706,7 +721,6 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
                 mempool.advance_sender(sender, state.next_nonce(sender)?);
             }
             mempool.note_in_block(committed);
-            self.last_pending = mempool.len() as u64;
             self.view.set_pending_txs(mempool.len());
         }
         self.view.update_status(|status| {

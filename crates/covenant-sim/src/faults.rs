@@ -52,6 +52,11 @@ pub const CLIENT_SUBMISSIONS: &str = "client_submissions";
 pub const TRAPS_SPRUNG: &str = "traps_sprung";
 /// Messages a trap dropped.
 pub const TRAP_DROPS: &str = "trap_drops";
+/// Empty blocks decided.
+pub const EMPTY_BLOCKS: &str = "empty_blocks";
+/// Empty blocks decided less than half the longest block interval after their parent: a proposer
+/// that believed transactions were pending.
+pub const EMPTY_BLOCKS_EARLY: &str = "empty_blocks_early";
 /// Block requests a validator lying about its height received.
 pub const REQUESTS_TO_LIARS: &str = "requests_to_liars";
 

@@ -42,7 +42,7 @@ pub use report::{SimFailure, SimReport};
 pub use sim::Simulation;
 
 /// Runs the configuration [`SimConfig::from_seed`] draws for `seed`.
-pub fn run_seed(seed: u64) -> Result<SimReport, SimFailure> {
+pub fn run_seed(seed: u64) -> Result<SimReport, Box<SimFailure>> {
     Simulation::new(SimConfig::from_seed(seed)).run()
 }
 

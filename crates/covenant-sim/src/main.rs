@@ -82,14 +82,14 @@ fn config(seed: u64, mutation: Option<Mutation>) -> SimConfig {
 struct Totals {
     passed: u64,
     failures: u64,
-    first_failure: Option<SimFailure>,
+    first_failure: Option<Box<SimFailure>>,
     faults: BTreeMap<&'static str, u64>,
     heights: u64,
     txs: u64,
 }
 
 impl Totals {
-    fn add(&mut self, result: Result<SimReport, SimFailure>) {
+    fn add(&mut self, result: Result<SimReport, Box<SimFailure>>) {
         match result {
             Ok(report) => {
                 self.passed += 1;

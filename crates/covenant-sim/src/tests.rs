@@ -189,6 +189,22 @@ fn a_member_voted_in_and_a_validator_voted_out_during_faults() {
     }
 }
 
+/// With transactions now and then, most empty blocks come at the longest interval: the engine
+/// hears that a commit emptied the mempool (it once kept proposing at the shortest interval).
+#[test]
+fn an_idle_chain_proposes_empty_blocks_at_the_longest_interval() {
+    let reports = run_suite("an_idle_chain_proposes_empty_blocks_at_the_longest_interval", 1..=2, |seed| SimConfig {
+        tx_rate_per_s: 1,
+        chaos_ms: 8_000,
+        ..SimConfig::calm(seed, 4)
+    });
+    for report in &reports {
+        let (empty, early) = (report.fault(EMPTY_BLOCKS), report.fault(EMPTY_BLOCKS_EARLY));
+        assert!(empty >= 4, "{report:?}");
+        assert!(early * 4 <= empty, "{early} of {empty} empty blocks came early: {report:?}");
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_run() {
     let first = run_seed(77).expect("seed 77 passes");

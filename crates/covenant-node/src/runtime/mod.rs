@@ -45,6 +45,9 @@ const PEER_KEYS_CACHED_MAX: usize = covenant_network::limits::ALLOWED_PEERS_MAX;
 /// The core as the node runs it.
 type Core = NodeCore<RocksStore, NodeTelemetry>;
 
+/// A signature-verification batch's results, sent back to the loop.
+type VerifiedBatch = (BatchId, Vec<Result<VerifiedTx, RejectedTx>>);
+
 /// The running event loop.
 pub struct Runtime {
     shared: Arc<Shared>,
@@ -52,10 +55,7 @@ pub struct Runtime {
     network: NetworkHandle,
     events: mpsc::Receiver<NetworkEvent>,
     submissions: mpsc::Receiver<Submission>,
-    verified: (
-        mpsc::Sender<(BatchId, Vec<Result<VerifiedTx, RejectedTx>>)>,
-        mpsc::Receiver<(BatchId, Vec<Result<VerifiedTx, RejectedTx>>)>,
-    ),
+    verified: (mpsc::Sender<VerifiedBatch>, mpsc::Receiver<VerifiedBatch>),
     blocks: (mpsc::Sender<Input>, mpsc::Receiver<Input>),
     tickets: BTreeMap<Ticket, oneshot::Sender<Result<Hash, AdmissionError>>>,
     gossip: BTreeMap<GossipId, GossipToken>,

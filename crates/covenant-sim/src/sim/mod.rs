@@ -270,12 +270,12 @@ impl Simulation {
 
     /// Runs until every honest validator made its liveness progress after healing, or an invariant
     /// breaks.
-    pub fn run(mut self) -> Result<SimReport, SimFailure> {
+    pub fn run(mut self) -> Result<SimReport, Box<SimFailure>> {
         match self.run_inner() {
             Ok(()) => Ok(self.finish()),
             Err(violation) => {
                 let trace = self.trace.iter().cloned().collect::<Vec<_>>().join("\n");
-                Err(SimFailure { seed: self.config.seed, violation, trace })
+                Err(Box::new(SimFailure { seed: self.config.seed, violation, trace }))
             }
         }
     }
@@ -581,12 +581,28 @@ impl Simulation {
                 &certificate.block.hash().to_hex()[..12],
                 certificate.block.transactions.len()
             ));
+            let first = !self.checker.decided().contains_key(&height);
             if !self.slots[slot].is_byzantine()
                 && let Err(violation) = self.checker.on_commit(slot, &certificate)
             {
                 self.fail(violation);
                 return;
             }
+            if first && certificate.block.transactions.is_empty() {
+                self.count_empty_block(slot, &certificate.block.header);
+            }
+        }
+    }
+
+    /// Counts a newly decided empty block, and whether it came early (see
+    /// [`crate::faults::EMPTY_BLOCKS_EARLY`]).
+    fn count_empty_block(&mut self, slot: usize, header: &covenant_types::BlockHeader) {
+        let parent = self.slots[slot].store.block_by_height(header.height - 1).ok().flatten();
+        let Some(parent) = parent else { return };
+        self.report.count(crate::faults::EMPTY_BLOCKS, 1);
+        let interval = header.timestamp_ms.saturating_sub(parent.header.timestamp_ms);
+        if interval < self.config.params.block_interval_ms_max / 2 {
+            self.report.count(crate::faults::EMPTY_BLOCKS_EARLY, 1);
         }
     }
 

@@ -284,17 +284,16 @@ impl Simulation {
                 self.report.messages += 1;
                 self.feed(to, Input::Direct { from: peer, bytes: bytes.to_vec() });
             }
-            Delivery::Request { frame, request } => match decode_request(&frame) {
-                Ok(Request::GetBlocks(blocks)) => {
+            Delivery::Request { frame, request } => {
+                // The network layer disconnects a peer that sends malformed frames; the sim's
+                // Byzantine nodes send well-formed ones.
+                if let Ok(Request::GetBlocks(blocks)) = decode_request(&frame) {
                     let serve = ServeId(self.slots[to].token());
                     self.slots[to].pending_serve.insert(serve, (from, request));
                     let request = GetBlocks { from_height: blocks.from_height, max_count: blocks.max_count };
                     self.feed(to, Input::BlockRequest { peer, serve, request });
                 }
-                // The network layer disconnects a peer that sends malformed frames; the sim's
-                // Byzantine nodes send well-formed ones.
-                _ => {}
-            },
+            }
             Delivery::Response { frame, request } => {
                 if self.slots[to].outstanding.get(&request) != Some(&from) {
                     return;
