@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use covenant_client::Client;
@@ -36,10 +37,20 @@ pub fn covenant_binary() -> PathBuf {
     binary
 }
 
-/// Port bases unlikely to collide between concurrent test runs.
+/// Ports each consortium may use above its bases (validators, joiners, spares).
+const PORT_BLOCK: u16 = 20;
+/// Blocks in each range: peer-to-peer ports from 10,000, API ports from 21,000, both below Linux's
+/// ephemeral ports (32,768 and up) so that no outgoing connection holds a port a node will bind.
+const PORT_BLOCKS: u32 = 550;
+
+/// Fresh (peer-to-peer, API) port bases for one consortium: a different block on every call in this
+/// process (tests of one file run in parallel in one process) and, by the process id, unlikely to
+/// collide with another test process.
 pub fn port_bases() -> (u16, u16) {
-    let offset = (std::process::id() % 500) as u16 * 20;
-    (21_000 + offset, 31_000 + offset)
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let block = (std::process::id().wrapping_mul(16).wrapping_add(call) % PORT_BLOCKS) as u16;
+    (10_000 + block * PORT_BLOCK, 21_000 + block * PORT_BLOCK)
 }
 
 /// Milliseconds since the Unix epoch on this (the test's) clock.
@@ -89,6 +100,8 @@ pub struct Consortium {
     pub nodes: Vec<Option<Child>>,
     /// API clients, one per node.
     pub apis: Vec<Client>,
+    /// The (peer-to-peer, API) port bases: node `i` listens on base + `i`.
+    pub ports: (u16, u16),
 }
 
 impl Consortium {
@@ -104,7 +117,8 @@ impl Consortium {
     /// Writes a consortium of `validators` with `covenant init` without starting any node.
     pub fn init(validators: usize) -> Consortium {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (p2p, api) = port_bases();
+        let ports = port_bases();
+        let (p2p, api) = ports;
         let status = Command::new(covenant_binary())
             .args(["init", "--validators", &validators.to_string(), "--dir"])
             .arg(dir.path())
@@ -117,14 +131,14 @@ impl Consortium {
                 Client::new(SocketAddr::from(([127, 0, 0, 1], api + i as u16))).with_timeout(Duration::from_secs(5))
             })
             .collect();
-        Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis }
+        Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis, ports }
     }
 
     /// Makes room for one more node (index = the current count), whose config the caller writes to
     /// [`Consortium::config_file`]; its API is on the next port of the consortium's API range.
     pub fn add_node_slot(&mut self) -> usize {
         let index = self.nodes.len();
-        let (_, api) = port_bases();
+        let (_, api) = self.ports;
         self.apis.push(
             Client::new(SocketAddr::from(([127, 0, 0, 1], api + index as u16))).with_timeout(Duration::from_secs(5)),
         );

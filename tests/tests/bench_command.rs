@@ -122,7 +122,7 @@ fn bench_spawns_loads_reports_json_and_stops_its_nodes() {
 
 #[test]
 fn bench_with_batch_one_submits_each_transaction_alone() {
-    // Ten ports above the other test's: both may run at once in this process.
+    // Its own ports: both tests may run at once in this process.
     let (p2p, api) = port_bases();
     let (report, stderr) = run_bench(&[
         "--spawn",

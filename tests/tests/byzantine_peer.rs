@@ -30,9 +30,7 @@ const ATTACKER: usize = 3;
 
 /// Chain parameters for tests that measure commit rates: an empty block at least every second, round
 /// 0 of an absent proposer over within 2.5 s (interval + drift allowance + timeout), so that a window
-/// of a few tens of seconds holds a few tens of blocks. (Once the first transactions, the audit
-/// anchors of height 10, are committed, the nodes propose every block_interval_ms_min, 200 ms: the
-/// core does not tell the engine that its pending transactions were committed. See [`STEADY_FROM`].)
+/// of a few tens of seconds holds a few tens of blocks.
 const FAST_CHAIN: &[(&str, u64)] =
     &[("block_interval_ms_max", 1_000), ("round_timeout_ms_base", 500), ("clock_drift_ms_max", 1_000)];
 
@@ -121,8 +119,8 @@ const RATE_SHARE_MIN: f64 = 0.8;
 /// Garbage payload size and period (issue 21, finding 1: 64 bytes three times a second).
 const GARBAGE_BYTES: usize = 64;
 const GARBAGE_PERIOD: Duration = Duration::from_millis(333);
-/// A height past the first audit anchors (every 10 blocks), from which the pace is steady: faster
-/// than before them while the engine believes transactions are pending (see [`FAST_CHAIN`]).
+/// A height past the first audit anchors (every 10 blocks): both windows are measured on a chain
+/// whose nodes have started anchoring.
 const STEADY_FROM: u64 = 12;
 
 #[test]

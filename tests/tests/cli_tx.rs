@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use covenant_tests::{Consortium, covenant_binary, port_bases};
+use covenant_tests::{Consortium, covenant_binary};
 
 struct Run {
     code: i32,
@@ -63,7 +63,7 @@ fn path(path: &Path) -> &str {
 fn cli_transfer_waits_for_commit_and_wrong_nonce_is_refused() {
     let consortium = Consortium::start(4);
     consortium.wait_for_height(&[0, 1, 2, 3], 1, Duration::from_secs(90));
-    let api_base = port_bases().1;
+    let api_base = consortium.ports.1;
     let node0 = format!("http://127.0.0.1:{api_base}");
     let node1 = format!("127.0.0.1:{}", api_base + 1);
     let key0 = consortium.key_file("bank-0.ops");

@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use covenant_tests::{Consortium, covenant_binary, now_ms, port_bases};
+use covenant_tests::{Consortium, covenant_binary, now_ms};
 use covenant_types::*;
 
 const DAY_MS: u64 = 86_400_000;
@@ -69,7 +69,7 @@ fn a_new_member_joins_as_observer_syncs_and_is_voted_in_as_validator() {
 
     // Its node: the same genesis, its own keys, the existing validators as bootstrap peers.
     let index = consortium.add_node_slot();
-    let (p2p, api) = port_bases();
+    let (p2p, api) = consortium.ports;
     let config = std::fs::read_to_string(consortium.config_file(0))
         .unwrap()
         .replace("validator-0", "validator-4")

@@ -15,8 +15,11 @@ const STARTUP: Duration = Duration::from_secs(90);
 const STOP: Duration = Duration::from_secs(30);
 
 /// Starts `covenant testnet` and returns the child with a channel of its output lines.
-fn start_testnet(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
-    let (p2p, api) = port_bases();
+fn start_testnet(
+    dir: &std::path::Path,
+    (p2p, api): (u16, u16),
+    extra: &[&str],
+) -> (std::process::Child, mpsc::Receiver<String>) {
     let mut child = Command::new(covenant_binary())
         .args(["testnet", "--validators", "4", "--data-dir"])
         .arg(dir)
@@ -111,10 +114,11 @@ fn interrupt_and_wait(child: &mut std::process::Child, seen: &[String]) {
 fn testnet_starts_stops_on_ctrl_c_and_reuses_its_data() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("net");
-    let (_, api_base) = port_bases();
+    let ports = port_bases();
+    let (_, api_base) = ports;
     let api = Client::new(SocketAddr::from(([127, 0, 0, 1], api_base)));
 
-    let (child, lines) = start_testnet(&data, &[]);
+    let (child, lines) = start_testnet(&data, ports, &[]);
     let mut child = Running(child);
     let mut seen = Vec::new();
     wait_for_line(&lines, "wrote a 4-validator consortium", STARTUP, &mut seen);
@@ -132,7 +136,7 @@ fn testnet_starts_stops_on_ctrl_c_and_reuses_its_data() {
     }
 
     // The second run reuses the consortium and its chain.
-    let (child, lines) = start_testnet(&data, &[]);
+    let (child, lines) = start_testnet(&data, ports, &[]);
     let mut child = Running(child);
     let mut seen = Vec::new();
     wait_for_line(&lines, "reusing the consortium", STARTUP, &mut seen);

@@ -220,14 +220,15 @@ impl Simulation {
         self.schedule(at, Event::Client);
     }
 
-    /// The proposal's state as a running honest node has it committed.
+    /// The proposal's state as the most advanced running honest node has it committed (a node that
+    /// lags, or a validator the proposal removed and that missed the block doing it, still sees it
+    /// open).
     fn proposal_state(&self, id: &Hash) -> Option<ProposalState> {
-        self.running_honest().into_iter().find_map(|slot| {
-            covenant_core::StoreState(self.slots[slot].store.as_ref())
-                .get::<ProposalState>(&StateKey::Proposal(*id))
-                .ok()
-                .flatten()
-        })
+        let slot = self.running_honest().into_iter().max_by_key(|&slot| (self.checker.height_of(slot), slot))?;
+        covenant_core::StoreState(self.slots[slot].store.as_ref())
+            .get::<ProposalState>(&StateKey::Proposal(*id))
+            .ok()
+            .flatten()
     }
 
     /// Where the governance script stands, for a liveness failure.
