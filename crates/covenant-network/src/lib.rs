@@ -42,13 +42,16 @@
 //! network.broadcast_consensus(b"an encoded PREPARE".to_vec()).await?;
 //! while let Some(event) = events.recv().await {
 //!     match event {
-//!         NetworkEvent::Consensus { from, bytes } => {
-//!             // decode; on garbage: network.disconnect(from, "undecodable consensus message").await?
-//!             # let _ = (from, bytes);
+//!         NetworkEvent::Consensus { from, bytes, gossip } => {
+//!             // decode and validate; on a relayed topic report the verdict, which decides whether
+//!             // gossip forwards it: network.report_gossip(token, GossipVerdict::Accept).await?
+//!             // bytes only their author could have sent that are garbage:
+//!             // network.disconnect(from, "undecodable consensus message").await?
+//!             # let _ = (from, bytes, gossip);
 //!         }
-//!         NetworkEvent::Transaction { from, bytes } => {
-//!             // mempool admission
-//!             # let _ = (from, bytes);
+//!         NetworkEvent::Transaction { from, bytes, gossip } => {
+//!             // mempool admission, then the verdict as above
+//!             # let _ = (from, bytes, gossip);
 //!         }
 //!         NetworkEvent::BlockRequest { request, responder, .. } => {
 //!             // load blocks request.from_height.. (at most request.max_count) with their seals
@@ -74,12 +77,15 @@
 //! ## Channels and their policies
 //! - node → network: a bounded command channel ([`limits::COMMAND_CHANNEL_CAPACITY`]); the handle's
 //!   async methods wait while it is full (backpressure on the node).
-//! - network → node: a bounded event channel ([`limits::EVENT_CHANNEL_CAPACITY`]); the network task
-//!   never waits on it. When it is full the event is dropped and counted, reported later as one
-//!   [`NetworkEvent::EventsDropped`] and in [`NetworkHandle::events_dropped_total`]. A dropped
-//!   gossip message is not forwarded (reported to gossipsub as "ignore"), a dropped block request
-//!   is answered `Unavailable`. Consensus tolerates the loss (round changes, sync). Because the
-//!   network never blocks on the node, the node may call the handle from its event loop freely.
+//! - network → node: an [`EventReceiver`] with a lane per peer and per class of event (consensus,
+//!   block requests, status, transactions), each bounded in count and bytes, and all of them by
+//!   [`limits::EVENT_QUEUE_BYTES_MAX`]; the node takes one event of each peer in turn, so a peer
+//!   that floods fills only its own lanes. The network task never waits on the queue: an event
+//!   over a bound is dropped and counted, reported as one [`NetworkEvent::EventsDropped`] before
+//!   the next event and in [`NetworkHandle::events_dropped_total`]. A dropped gossip message is not
+//!   forwarded, a dropped block request is answered `Unavailable`. Consensus tolerates the loss
+//!   (round changes, sync). Because the network never blocks on the node, the node may call the
+//!   handle from its event loop freely.
 //! - Refusals are reported at a bounded rate ([`limits::REFUSAL_EVENTS_PER_SECOND`], burst
 //!   [`limits::REFUSAL_EVENTS_BURST_MAX`]); the excess is counted in one
 //!   [`NetworkEvent::RefusalsSuppressed`], so an outsider hammering the port cannot crowd consensus
@@ -98,6 +104,7 @@ pub mod handle;
 pub mod limits;
 pub mod peer;
 pub mod protocol;
+mod queue;
 mod service;
 
 pub use config::{NetworkConfig, split_peer_id, tcp_multiaddr, with_peer_id};
@@ -107,4 +114,5 @@ pub use handle::NetworkHandle;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peer::{peer_id_of, public_key_of};
 pub use protocol::GetBlocks;
+pub use queue::EventReceiver;
 pub use service::{Network, TopicNames, topic_names};

@@ -27,9 +27,27 @@ pub const RESPONSE_FRAME_BYTES_MAX: usize = BLOCK_RESPONSE_BYTES_MAX + 8 + 4 * B
 /// Capacity of the node → network command channel. Senders wait when it is full (backpressure on
 /// the node); the network task never waits on the node, so this cannot deadlock.
 pub const COMMAND_CHANNEL_CAPACITY: usize = 1024;
-/// Capacity of the network → node event channel. The network task never waits on it: when it is
-/// full the event is dropped and counted (see [`crate::NetworkEvent::EventsDropped`]).
-pub const EVENT_CHANNEL_CAPACITY: usize = 4096;
+/// The network → node event queue (`crate::queue`): the network task never waits on it; an event
+/// over a bound below is dropped and counted (see [`crate::NetworkEvent::EventsDropped`]).
+///
+/// Bytes an event counts for beyond its payload (peer id, token, enum).
+pub const EVENT_OVERHEAD_BYTES: usize = 256;
+/// Most bytes all peers' events may hold while they wait for the node. When full, the peer holding
+/// the most loses its oldest, least urgent event.
+pub const EVENT_QUEUE_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Most consensus messages (gossiped or point to point) of one peer waiting.
+pub const PEER_CONSENSUS_EVENTS_MAX: usize = 1024;
+/// Most bytes of one peer's waiting consensus messages: two of the largest.
+pub const PEER_CONSENSUS_EVENT_BYTES_MAX: usize = 2 * (CONSENSUS_PAYLOAD_BYTES_MAX + EVENT_OVERHEAD_BYTES);
+/// Most transaction batches of one peer waiting.
+pub const PEER_TX_EVENTS_MAX: usize = 1024;
+/// Most bytes of one peer's waiting transaction batches: four of the largest.
+pub const PEER_TX_EVENT_BYTES_MAX: usize = 4 * (TX_PAYLOAD_BYTES_MAX + EVENT_OVERHEAD_BYTES);
+/// Most block requests of one peer waiting (the network hands the node no more than this anyway).
+pub const PEER_REQUEST_EVENTS_MAX: usize = INBOUND_BLOCK_REQUESTS_PER_PEER_MAX;
+/// Most connection events (connected, disconnected, refused) waiting: a connection and a
+/// disconnection of every allowed peer fit; refusals are rate limited before they get here.
+pub const CONTROL_EVENTS_MAX: usize = 4096;
 
 /// Most block requests this node may have in flight (waiting for an answer) at once.
 pub const OUTBOUND_BLOCK_REQUESTS_MAX: usize = 64;
@@ -94,4 +112,6 @@ const _: () = assert!(BLOCK_BYTES_MAX < BLOCK_RESPONSE_BYTES_MAX);
 const _: () = assert!(REQUEST_FRAME_BYTES_MAX > CONSENSUS_PAYLOAD_BYTES_MAX);
 const _: () = assert!(RESPONSE_FRAME_BYTES_MAX > BLOCK_RESPONSE_BYTES_MAX);
 const _: () = assert!(PENDING_INCOMING_CONNECTIONS_MAX > 0 && CONNECTIONS_PER_PEER_MAX >= 2);
-const _: () = assert!(EVENT_CHANNEL_CAPACITY > REFUSAL_EVENTS_BURST_MAX as usize);
+const _: () = assert!(CONTROL_EVENTS_MAX > REFUSAL_EVENTS_BURST_MAX as usize);
+const _: () = assert!(CONTROL_EVENTS_MAX >= 2 * ALLOWED_PEERS_MAX);
+const _: () = assert!(EVENT_QUEUE_BYTES_MAX > PEER_CONSENSUS_EVENT_BYTES_MAX + PEER_TX_EVENT_BYTES_MAX);

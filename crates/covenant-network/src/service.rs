@@ -1,9 +1,9 @@
 //! The network task: owns the libp2p swarm, executes the handle's commands, turns swarm events into
 //! [`NetworkEvent`]s, and keeps the bootstrap peers connected.
 //!
-//! The task never waits on the node: events go out with `try_send` and are dropped and counted
-//! when the channel is full. That is what makes the bounded command channel (where the node does
-//! wait) deadlock free.
+//! The task never waits on the node: events go into the per-peer, per-class event queue
+//! (`crate::queue`) or are dropped and counted at once. That is what makes the bounded command
+//! channel (where the node does wait) deadlock free.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,13 +26,13 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::handle::{Command, Shared, lock};
 use crate::limits::{
     BLOCKS_PER_REQUEST_MAX, CONNECTIONS_PER_PEER_MAX, CONSENSUS_PAYLOAD_BYTES_MAX, ESTABLISHED_CONNECTIONS_MAX,
-    EVENT_CHANNEL_CAPACITY, GOSSIP_ENVELOPE_BYTES_MAX, GOSSIP_HEARTBEAT_INTERVAL, IDLE_CONNECTION_TIMEOUT,
-    INBOUND_BLOCK_REQUESTS_PER_PEER_MAX, MAINTENANCE_INTERVAL, OUTBOUND_BLOCK_REQUESTS_MAX,
-    PENDING_INCOMING_CONNECTIONS_MAX, PENDING_OUTGOING_CONNECTIONS_MAX, PING_INTERVAL, PING_TIMEOUT,
-    REDIAL_BACKOFF_MIN, REFUSAL_EVENTS_BURST_MAX, REFUSAL_EVENTS_PER_SECOND, SYNC_STREAMS_PER_CONNECTION_MAX,
-    TX_PAYLOAD_BYTES_MAX,
+    GOSSIP_ENVELOPE_BYTES_MAX, GOSSIP_HEARTBEAT_INTERVAL, IDLE_CONNECTION_TIMEOUT, INBOUND_BLOCK_REQUESTS_PER_PEER_MAX,
+    MAINTENANCE_INTERVAL, OUTBOUND_BLOCK_REQUESTS_MAX, PENDING_INCOMING_CONNECTIONS_MAX,
+    PENDING_OUTGOING_CONNECTIONS_MAX, PING_INTERVAL, PING_TIMEOUT, REDIAL_BACKOFF_MIN, REFUSAL_EVENTS_BURST_MAX,
+    REFUSAL_EVENTS_PER_SECOND, SYNC_STREAMS_PER_CONNECTION_MAX, TX_PAYLOAD_BYTES_MAX,
 };
 use crate::protocol::{Request, Response, SyncCodec};
+use crate::queue::{EventReceiver, EventSender, event_queue};
 use crate::{
     BlockResponder, ClockSample, GetBlocks, GossipToken, GossipVerdict, NetworkConfig, NetworkError, NetworkEvent,
     NetworkHandle, RefusalReason,
@@ -183,9 +183,9 @@ impl Network {
     /// Starts the network on the current tokio runtime: binds the listen address, waits until it
     /// is known, then runs the swarm in a task and returns the handle and the event receiver.
     ///
-    /// The receiver holds at most [`EVENT_CHANNEL_CAPACITY`] events; read it promptly (events
-    /// arriving while it is full are dropped and counted).
-    pub async fn spawn(config: NetworkConfig) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
+    /// The receiver holds each peer's events in lanes bounded in count and bytes (see
+    /// [`crate::limits`]); read it promptly (events over a bound are dropped and counted).
+    pub async fn spawn(config: NetworkConfig) -> Result<(NetworkHandle, EventReceiver), NetworkError> {
         let parts = config.validate()?;
         let keypair = crate::peer::keypair_from_seed(&config.seed)?;
         let local_peer_id = keypair.public().to_peer_id();
@@ -247,7 +247,7 @@ impl Network {
         lock(&shared.listen_addrs).push(first_address);
 
         let (command_sender, commands) = mpsc::channel(crate::limits::COMMAND_CHANNEL_CAPACITY);
-        let (event_sender, events) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
+        let (event_sender, events) = event_queue();
         let now = Instant::now();
         let service = Service {
             swarm,
@@ -271,7 +271,6 @@ impl Network {
             refusal_tokens: REFUSAL_EVENTS_BURST_MAX,
             refusals_suppressed: 0,
             last_refill: now,
-            events_dropped: 0,
             next_status: now,
             misbehaviour_ban: config.misbehaviour_ban,
             status_interval: config.status_interval,
@@ -313,7 +312,7 @@ struct PendingAnswer {
 struct Service {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<NetworkEvent>,
+    events: EventSender,
     shared: Arc<Shared>,
     names: Names,
     /// Peers whose keys are registered on chain.
@@ -334,7 +333,6 @@ struct Service {
     refusal_tokens: u32,
     refusals_suppressed: u64,
     last_refill: Instant,
-    events_dropped: u64,
     next_status: Instant,
     misbehaviour_ban: Duration,
     status_interval: Duration,
@@ -378,31 +376,13 @@ impl Service {
 
     // ---- events to the node -------------------------------------------------------------------
 
-    /// Hands an event to the node without waiting. Returns whether it was delivered.
+    /// Hands an event to the node without waiting. Returns whether it is queued.
     fn emit(&mut self, event: NetworkEvent) -> bool {
-        if self.events_dropped > 0 {
-            let count = self.events_dropped;
-            match self.events.try_send(NetworkEvent::EventsDropped { count }) {
-                Ok(()) => self.events_dropped = 0,
-                Err(_) => {
-                    self.count_dropped();
-                    return false;
-                }
-            }
+        let pushed = self.events.push(event);
+        if pushed.dropped > 0 {
+            self.shared.events_dropped_total.fetch_add(pushed.dropped, Ordering::Relaxed);
         }
-        match self.events.try_send(event) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.count_dropped();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    }
-
-    fn count_dropped(&mut self) {
-        self.events_dropped = self.events_dropped.saturating_add(1);
-        self.shared.events_dropped_total.fetch_add(1, Ordering::Relaxed);
+        pushed.queued
     }
 
     /// Reports a refused connection, within the refusal event rate.
@@ -593,12 +573,6 @@ impl Service {
         if self.refusals_suppressed > 0 && self.refusal_tokens > 0 {
             self.refusal_tokens -= 1;
             self.flush_suppressed();
-        }
-        if self.events_dropped > 0 {
-            let count = self.events_dropped;
-            if self.events.try_send(NetworkEvent::EventsDropped { count }).is_ok() {
-                self.events_dropped = 0;
-            }
         }
 
         // Keep the bootstrap peers connected, with exponential backoff per peer.

@@ -99,6 +99,9 @@ pub struct Metrics {
     pub gossip_over_budget: AtomicU64,
     /// Peers penalised (disconnected and refused for a while).
     pub peers_penalised: AtomicU64,
+    /// Network events dropped before the node read them (a peer over its queue budget, or the
+    /// node not keeping up).
+    pub network_events_dropped: AtomicU64,
     /// Block requests sent.
     pub sync_requests: AtomicU64,
     /// Block requests answered with none of the blocks the peer claimed.
@@ -335,6 +338,12 @@ impl Metrics {
             "covenant_peers_penalised_total",
             "Peers disconnected and refused for a while for what they provably sent themselves.",
             self.peers_penalised.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "covenant_network_events_dropped_total",
+            "Network events (messages, requests) dropped before the node read them: a peer over its queue budget, or the node not keeping up.",
+            self.network_events_dropped.load(Ordering::Relaxed),
         );
         counter(
             &mut out,

@@ -7,10 +7,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use covenant_network::{
-    Multiaddr, Network, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, tcp_multiaddr, with_peer_id,
+    EventReceiver, Multiaddr, Network, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, tcp_multiaddr, with_peer_id,
 };
 use covenant_types::{PublicKey, SecretKey};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
@@ -62,7 +61,7 @@ pub struct TestNode {
     pub index: u8,
     pub port: u16,
     pub handle: NetworkHandle,
-    pub events: mpsc::Receiver<NetworkEvent>,
+    pub events: EventReceiver,
 }
 
 /// A config with short timeouts for tests.

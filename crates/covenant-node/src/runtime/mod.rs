@@ -21,7 +21,8 @@ use covenant_core::{
     PeerKey, RequestId, ServeId, SyncFailure, Ticket, Topic,
 };
 use covenant_network::{
-    BlockResponder, GossipToken, NetworkError, NetworkEvent, NetworkHandle, PeerId, peer_id_of, public_key_of,
+    BlockResponder, EventReceiver, GossipToken, NetworkError, NetworkEvent, NetworkHandle, PeerId, peer_id_of,
+    public_key_of,
 };
 use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
 use covenant_storage::{AuditLog, ChainStore, RocksStore};
@@ -53,7 +54,7 @@ pub struct Runtime {
     shared: Arc<Shared>,
     core: Core,
     network: NetworkHandle,
-    events: mpsc::Receiver<NetworkEvent>,
+    events: EventReceiver,
     submissions: mpsc::Receiver<Submission>,
     verified: (mpsc::Sender<VerifiedBatch>, mpsc::Receiver<VerifiedBatch>),
     blocks: (mpsc::Sender<Input>, mpsc::Receiver<Input>),
@@ -76,7 +77,7 @@ pub struct RuntimeParts {
     /// The network.
     pub network: NetworkHandle,
     /// Its events.
-    pub events: mpsc::Receiver<NetworkEvent>,
+    pub events: EventReceiver,
     /// The metrics the core's telemetry records into.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -377,7 +378,8 @@ impl Runtime {
                 None
             }
             NetworkEvent::EventsDropped { count } => {
-                warn!(count, "network events dropped: the node is not keeping up");
+                self.shared.metrics.network_events_dropped.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+                warn!(count, "network events dropped: a peer over its queue budget, or the node not keeping up");
                 None
             }
         })
