@@ -40,8 +40,14 @@ impl Net {
         });
         let mut missing = BTreeSet::new();
         if config.missing_links && slots > 2 {
-            // A hub keeps every link, so the mesh stays connected; a third of the other links go.
-            let hub = rng.index(slots);
+            // An honest hub keeps every link, so the honest nodes stay connected without relying
+            // on a Byzantine one; a third of the other links go.
+            let honest: Vec<usize> = (0..config.validators.min(slots))
+                .filter(|index| {
+                    !config.byzantine.iter().any(|(byzantine, _)| byzantine == index) && !config.twins.contains(index)
+                })
+                .collect();
+            let hub = if honest.is_empty() { rng.index(slots) } else { honest[rng.index(honest.len())] };
             for a in 0..slots {
                 for b in a + 1..slots {
                     if a != hub && b != hub && rng.chance(333) {
