@@ -40,6 +40,15 @@ fn consortium(parameters: &[(&str, u64)]) -> Consortium {
     consortium
 }
 
+/// A consortium with the honest validators running (validator 3 left to the attacker).
+fn honest_running(parameters: &[(&str, u64)]) -> Consortium {
+    let mut consortium = consortium(parameters);
+    for index in HONEST {
+        consortium.start_node(index);
+    }
+    consortium
+}
+
 /// The lowest committed height among `nodes` (0 for one that does not answer).
 fn min_height(consortium: &Consortium, nodes: &[usize]) -> u64 {
     nodes.iter().map(|index| consortium.height(*index)).min().unwrap_or(0)
@@ -126,10 +135,7 @@ const STEADY_FROM: u64 = 12;
 #[test]
 fn garbage_gossip_to_one_node_does_not_get_honest_relays_banned() {
     let started = Instant::now();
-    let mut consortium = consortium(FAST_CHAIN);
-    for index in HONEST {
-        consortium.start_node(index);
-    }
+    let consortium = honest_running(FAST_CHAIN);
     // Both windows are measured past the first audit anchors, whatever pace the chain keeps then.
     consortium.wait_for_height(&HONEST, STEADY_FROM, Duration::from_secs(60));
 
@@ -564,10 +570,7 @@ fn flood(consortium: &Consortium, attacker: &Attacker, valid_signature: bool) ->
 #[test]
 fn a_flood_of_large_future_round_changes_stays_within_the_memory_budget() {
     let started = Instant::now();
-    let mut consortium = consortium(SLOW_CHAIN);
-    for index in HONEST {
-        consortium.start_node(index);
-    }
+    let consortium = honest_running(SLOW_CHAIN);
     consortium.wait_for_height(&HONEST, 1, Duration::from_secs(60));
     let idle: Vec<u64> = HONEST.iter().map(|index| mib(consortium.rss_bytes(*index).unwrap_or(0))).collect();
     let attacker = Attacker::start(

@@ -40,7 +40,8 @@ pub enum NetworkEvent {
         /// Refusals since the last one reported.
         count: u64,
     },
-    /// Events were dropped because the event channel was full (the node is not keeping up).
+    /// Events were dropped: a peer's lane or the whole event queue was over its bound (a peer
+    /// flooding, or the node not keeping up).
     /// Consensus recovers through round changes and sync; the count belongs in logs and metrics.
     EventsDropped {
         /// Events dropped since the last report.

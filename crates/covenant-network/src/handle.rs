@@ -152,7 +152,7 @@ impl NetworkHandle {
         lock(&self.shared.listen_addrs).clone()
     }
 
-    /// Events dropped because the event channel was full, since start (for metrics).
+    /// Events dropped because a bound of the event queue was reached, since start (for metrics).
     pub fn events_dropped_total(&self) -> u64 {
         self.shared.events_dropped_total.load(Ordering::Relaxed)
     }

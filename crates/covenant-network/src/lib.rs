@@ -89,7 +89,7 @@
 //! - Refusals are reported at a bounded rate ([`limits::REFUSAL_EVENTS_PER_SECOND`], burst
 //!   [`limits::REFUSAL_EVENTS_BURST_MAX`]); the excess is counted in one
 //!   [`NetworkEvent::RefusalsSuppressed`], so an outsider hammering the port cannot crowd consensus
-//!   messages out of the event channel.
+//!   messages out of the event queue.
 //!
 //! ## Connectivity
 //! Bootstrap peers are dialled at start and redialled whenever their connection is lost, with a

@@ -102,7 +102,7 @@ pub const GOSSIP_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Refusal events that may be reported in a burst; refusals beyond the rate are counted and
 /// reported as one [`crate::NetworkEvent::RefusalsSuppressed`], so that an outsider hammering the
-/// port cannot crowd consensus traffic out of the event channel.
+/// port cannot crowd consensus traffic out of the event queue.
 pub const REFUSAL_EVENTS_BURST_MAX: u32 = 64;
 /// Refusal events reported per second once the burst is spent.
 pub const REFUSAL_EVENTS_PER_SECOND: u32 = 20;

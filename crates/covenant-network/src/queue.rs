@@ -348,7 +348,8 @@ impl EventReceiver {
     }
 
     /// Bytes of peers' events waiting (payloads plus a fixed overhead per event).
-    pub fn queued_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn queued_bytes(&self) -> usize {
         self.queue.lock().bytes
     }
 }

@@ -361,6 +361,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         quorum,
         state_cache: shared.store.state_cache_stats(),
         rocks_memory: shared.store.rocks_memory().ok(),
+        network_events_dropped: shared.network.events_dropped_total(),
     };
     let text = shared.metrics.render(&gauges, shared.chain_id.as_str(), shared.node_id.as_str());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()

@@ -99,9 +99,6 @@ pub struct Metrics {
     pub gossip_over_budget: AtomicU64,
     /// Peers penalised (disconnected and refused for a while).
     pub peers_penalised: AtomicU64,
-    /// Network events dropped before the node read them (a peer over its queue budget, or the
-    /// node not keeping up).
-    pub network_events_dropped: AtomicU64,
     /// Block requests sent.
     pub sync_requests: AtomicU64,
     /// Block requests answered with none of the blocks the peer claimed.
@@ -147,6 +144,8 @@ pub struct Gauges {
     pub state_cache: covenant_storage::state_cache::StateCacheStats,
     /// RocksDB's memory, when it could be read.
     pub rocks_memory: Option<covenant_storage::RocksMemory>,
+    /// Network events dropped before the node read them, since start (the network counts them).
+    pub network_events_dropped: u64,
 }
 
 impl Metrics {
@@ -343,7 +342,7 @@ impl Metrics {
             &mut out,
             "covenant_network_events_dropped_total",
             "Network events (messages, requests) dropped before the node read them: a peer over its queue budget, or the node not keeping up.",
-            self.network_events_dropped.load(Ordering::Relaxed),
+            gauges.network_events_dropped,
         );
         counter(
             &mut out,
@@ -508,6 +507,7 @@ mod tests {
                 memtable_bytes: 150,
                 table_reader_bytes: 5,
             }),
+            network_events_dropped: 0,
         }
     }
 

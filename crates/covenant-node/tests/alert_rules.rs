@@ -26,6 +26,7 @@ fn exported_metrics() -> BTreeSet<String> {
         quorum: 3,
         state_cache: Default::default(),
         rocks_memory: Some(Default::default()),
+        network_events_dropped: 0,
     };
     metrics
         .render(&gauges, "chain", "node")

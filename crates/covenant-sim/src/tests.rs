@@ -95,6 +95,14 @@ fn random_seeds() {
     run_suite("random_seeds", seeds, SimConfig::from_seed);
 }
 
+/// Seeds that once failed, each through a bug of the simulator's own (docs/reliability.md): the
+/// governance script reading a removed validator's stale state (119536420980739), and the hub of
+/// missing links drawn among the Byzantine validators (198).
+#[test]
+fn seeds_that_once_failed_pass() {
+    run_suite("seeds_that_once_failed_pass", [198, 119_536_420_980_739], SimConfig::from_seed);
+}
+
 /// Replays one seed of [`SimConfig::from_seed`] with a live trace: the command printed by
 /// `random_seeds` and `fixed_seeds_with_random_faults` failures.
 #[test]

@@ -378,7 +378,6 @@ impl Runtime {
                 None
             }
             NetworkEvent::EventsDropped { count } => {
-                self.shared.metrics.network_events_dropped.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
                 warn!(count, "network events dropped: a peer over its queue budget, or the node not keeping up");
                 None
             }
