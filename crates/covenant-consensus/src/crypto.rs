@@ -4,8 +4,8 @@
 //! [`ConsensusCrypto`]. A node uses [`Ed25519Crypto`]: the validator's consensus key and strict ed25519
 //! verification from `covenant-types`. The trait exists for two other drivers:
 //! * a node whose consensus key lives in an HSM signs through the HSM instead of holding the seed;
-//! * the simulator, which runs hundreds of thousands of signatures per second of CPU only with a cheap
-//!   stand-in scheme (ed25519 verification costs about 16 ms in an unoptimised test build).
+//! * the simulator, whose nodes all share one CPU: it keeps real ed25519 but remembers each check's
+//!   answer for the run, so a signature that every node receives is checked once, not once per node.
 //!
 //! # To ensure correctness
 //! An implementation must be deterministic and must accept a signature only if the holder of the

@@ -32,16 +32,17 @@ pub struct Identity {
     pub node_id: NodeId,
     /// Its member.
     pub member: MemberId,
-    /// Its network key's seed (the peer identity).
-    pub network_seed: [u8; 32],
     /// Its consensus key's seed.
     pub consensus_seed: [u8; 32],
+    /// Its network public key (the peer identity), derived once: the simulator compares peer keys on every
+    /// event, and deriving one costs a scalar multiplication.
+    network_key: PublicKey,
 }
 
 impl Identity {
     /// The network public key: how peers and the allowlist name the node.
     pub fn network_key(&self) -> PublicKey {
-        SecretKey::from_seed(&self.network_seed).public_key()
+        self.network_key
     }
 
     /// The consensus key.
@@ -108,11 +109,14 @@ impl SimChain {
         let chain_id = ChainId::new("covenant-sim").expect("valid chain id");
         let member = |index: usize| MemberId::new(format!("m{index}")).expect("valid id");
         let nodes: Vec<Identity> = (0..=validators)
-            .map(|index| Identity {
-                node_id: NodeId::new(format!("v{index}")).expect("valid id"),
-                member: member(index),
-                network_seed: seed_of(&key(1, index)),
-                consensus_seed: seed_of(&key(2, index)),
+            .map(|index| {
+                let network = key(1, index);
+                Identity {
+                    node_id: NodeId::new(format!("v{index}")).expect("valid id"),
+                    member: member(index),
+                    consensus_seed: seed_of(&key(2, index)),
+                    network_key: network.public_key(),
+                }
             })
             .collect();
         let admins: Vec<[AdminIdentity; 2]> = (0..validators)

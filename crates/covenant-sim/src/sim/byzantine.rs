@@ -400,6 +400,7 @@ impl Simulation {
 
 /// `count` well-formed transfers with garbage signatures (a block's bulk, or a batch to corrupt).
 fn garbage_txs(chain: &covenant_types::ChainId, count: usize, salt: u64) -> Vec<SignedTx> {
+    let signer = SecretKey::from_seed(&[0xab; 32]).public_key();
     (0..count as u64)
         .map(|nonce| SignedTx {
             body: TxBody {
@@ -416,7 +417,7 @@ fn garbage_txs(chain: &covenant_types::ChainId, count: usize, salt: u64) -> Vec<
                     memo: String::new(),
                 }),
             },
-            signer: SecretKey::from_seed(&[0xab; 32]).public_key(),
+            signer,
             signature: Signature([0x11; 64]),
         })
         .collect()

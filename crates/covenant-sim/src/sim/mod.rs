@@ -2,6 +2,7 @@
 //! clocks, crashes and faults, clients, and Byzantine validators, all driven by one seed.
 
 mod byzantine;
+mod memo;
 mod net;
 mod trap;
 mod workload;
@@ -10,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use covenant_consensus::{Ed25519Crypto, Engine, Message, SafetyState};
+use covenant_consensus::{Engine, Message, SafetyState};
 use covenant_core::{
     Action, BatchId, ClientTx, CoreConfig, Counts, GossipId, GossipVerdict, Input, NodeCore, PeerKey, RequestId,
     ServeId, Topic,
@@ -25,6 +26,7 @@ use crate::config::{Byzantine, Mutation, SimConfig, StoreKind};
 use crate::report::{SimFailure, SimReport};
 use crate::rng::Rng;
 
+use memo::{MemoCrypto, SignatureMemo, TxMemo};
 use net::{Delivery, Net};
 use workload::Workload;
 
@@ -162,6 +164,10 @@ pub struct Simulation {
     violation: Option<InvariantViolation>,
     /// The scripted trap, once its parts are cast.
     trap: Option<trap::TrapPlan>,
+    /// Consensus signature checks, shared by every node's engine.
+    signatures: Arc<SignatureMemo>,
+    /// Transaction signature checks, for every node's admission.
+    tx_checks: TxMemo,
 }
 
 fn local_clock(now: u64, skew_ms: i64) -> u64 {
@@ -237,6 +243,7 @@ impl Simulation {
             })
             .collect();
         let net = Net::new(&config, slots.len(), &mut rng);
+        let chain_id = chain.chain_id.clone();
         let workload = Workload::new(&chain, &mut rng);
         let report = SimReport { seed: config.seed, validators: config.validators, ..SimReport::default() };
         Simulation {
@@ -259,6 +266,8 @@ impl Simulation {
             live_trace: false,
             violation: None,
             trap: None,
+            signatures: SignatureMemo::new(chain_id),
+            tx_checks: TxMemo::new(),
         }
     }
 
@@ -459,7 +468,7 @@ impl Simulation {
             Ok(Some(bytes)) => SafetyState::decode(&bytes).ok(),
             _ => None,
         };
-        let crypto = Ed25519Crypto::new(identity.consensus_key());
+        let crypto = MemoCrypto::new(identity.consensus_key(), self.signatures.clone());
         #[allow(unused_mut)]
         let mut engine = Engine::new(self.chain.chain_id.clone(), identity.node_id.clone(), Box::new(crypto), safety);
         if let Some(quorum) = self.config.quorum_override {
@@ -638,7 +647,7 @@ impl Simulation {
             }
             Action::RefuseBlocks { serve } => self.refuse_blocks(slot, serve),
             Action::Verify { batch, txs } => {
-                let results = VerifiedTx::verify_batch(txs, &self.chain.chain_id);
+                let results = self.tx_checks.verify_batch(txs, &self.chain.chain_id);
                 let epoch = self.slots[slot].epoch;
                 let at = self.now + self.rng.range(1, 5);
                 self.schedule(at, Event::Verified { slot, epoch, batch, results });

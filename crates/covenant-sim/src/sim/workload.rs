@@ -24,7 +24,7 @@ const GOVERNANCE_STEP_MS: u64 = 200;
 /// One sender of transactions: a client or an admin.
 struct Sender {
     operator: OperatorId,
-    key_seed: [u8; 32],
+    key: SecretKey,
     nonce: u64,
     /// The transaction in flight: it, its hash, and when it was last submitted.
     pending: Option<(SignedTx, Hash, u64)>,
@@ -40,7 +40,7 @@ impl Sender {
             created_at_ms: now_ms,
             payload,
         };
-        let tx = SignedTx::sign(body, &SecretKey::from_seed(&self.key_seed));
+        let tx = SignedTx::sign(body, &self.key);
         let hash = tx.body.hash();
         (tx, hash)
     }
@@ -78,7 +78,7 @@ impl Workload {
             .iter()
             .map(|client| Sender {
                 operator: client.operator.clone(),
-                key_seed: client.key_seed,
+                key: SecretKey::from_seed(&client.key_seed),
                 nonce: 0,
                 pending: None,
             })
@@ -88,7 +88,7 @@ impl Workload {
             .iter()
             .map(|pair| Sender {
                 operator: pair[0].operator.clone(),
-                key_seed: pair[0].key_seed,
+                key: SecretKey::from_seed(&pair[0].key_seed),
                 nonce: 0,
                 pending: None,
             })
