@@ -178,6 +178,8 @@ struct Replica {
     header: BlockHeader,
     /// The validators that decided `header` (for its seals, carried by the next block).
     header_validators: ValidatorSet,
+    /// The validators its state names now (those deciding the next height).
+    validators: ValidatorSet,
     nonces: BTreeMap<Principal, u64>,
 }
 
@@ -212,6 +214,7 @@ impl Checker {
         let replica = Replica {
             state: genesis_state,
             header: genesis.header.clone(),
+            validators: header_validators.clone(),
             header_validators,
             nonces: BTreeMap::new(),
         };
@@ -241,8 +244,8 @@ impl Checker {
     }
 
     /// The validators deciding the height after the replica's tip.
-    pub fn current_validators(&self) -> ValidatorSet {
-        self.replica.state.validators().expect("the replica has validators")
+    pub fn current_validators(&self) -> &ValidatorSet {
+        &self.replica.validators
     }
 
     /// The block decided at each height so far.
@@ -420,6 +423,7 @@ impl Checker {
         }
         self.replica.header = header.clone();
         self.replica.header_validators = validators;
+        self.replica.validators = self.replica.state.validators().map_err(|error| error.to_string())?;
         Ok(())
     }
 }

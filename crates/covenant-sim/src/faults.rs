@@ -4,6 +4,8 @@
 
 use covenant_core::Counter;
 
+/// Validators run as twins (two honest copies sharing one key), summed over runs.
+pub const TWINNED_VALIDATORS: &str = "twinned_validators";
 /// Messages the network lost.
 pub const MESSAGES_DROPPED: &str = "messages_dropped";
 /// Messages the network delivered twice.

@@ -80,6 +80,7 @@ impl Simulation {
             _ => (message, None),
         };
         let peers: Vec<usize> = self.slots[slot].connected.iter().copied().collect();
+        let extra_loss = self.loss_of(&message);
         let bytes = Rc::new(message.encode());
         let variant = variant.map(|variant| Rc::new(variant.encode()));
         for peer in peers {
@@ -91,7 +92,7 @@ impl Simulation {
                 Some(other) if self.slots[peer].identity % 2 == 1 => other.clone(),
                 _ => bytes.clone(),
             };
-            self.publish_as(slot, Topic::Consensus, bytes, false, Some(peer));
+            self.publish_as(slot, Topic::Consensus, bytes, false, Some(peer), extra_loss);
         }
     }
 
@@ -278,7 +279,7 @@ impl Simulation {
         bytes[0] = 0xff;
         let topic = if self.rng.chance(500) { Topic::Consensus } else { Topic::Transactions };
         self.sent(Byzantine::GarbageGossip, 1);
-        self.publish_as(slot, topic, Rc::new(bytes), true, Some(target));
+        self.publish_as(slot, topic, Rc::new(bytes), true, Some(target), 0);
     }
 
     /// A well-formed PREPARE with a bad signature, or signed by a key that is no validator's.
@@ -295,7 +296,7 @@ impl Simulation {
             Message::Prepare(Signed::sign(NodeId::new("stranger").expect("valid id"), body, &stranger, &chain))
         };
         self.sent(Byzantine::BadSignatures, 1);
-        self.publish_as(slot, Topic::Consensus, Rc::new(message.encode()), true, Some(target));
+        self.publish_as(slot, Topic::Consensus, Rc::new(message.encode()), true, Some(target), 0);
     }
 
     /// Distinct ROUND-CHANGEs for the next heights, signed with the validator's real key, each with
@@ -331,7 +332,7 @@ impl Simulation {
             }
             let message = Message::RoundChange(Box::new(RoundChangeMessage { round_change, prepared: Some(prepared) }));
             self.sent(Byzantine::FutureFlood, 1);
-            self.publish_as(slot, Topic::Consensus, Rc::new(message.encode()), true, Some(target));
+            self.publish_as(slot, Topic::Consensus, Rc::new(message.encode()), true, Some(target), 0);
         }
     }
 
@@ -361,7 +362,7 @@ impl Simulation {
         let encoded: Vec<Vec<u8>> = txs.iter().map(SignedTx::encode).collect();
         let batch = encode_tx_batch(encoded.iter().map(Vec::as_slice));
         self.sent(Byzantine::BadTxBatches, 1);
-        self.publish_as(slot, Topic::Transactions, Rc::new(batch), false, Some(target));
+        self.publish_as(slot, Topic::Transactions, Rc::new(batch), false, Some(target), 0);
     }
 
     /// A decided block with forged seals, sent point to point, or a ROUND-CHANGE for the current

@@ -168,6 +168,9 @@ pub struct Simulation {
     signatures: Arc<SignatureMemo>,
     /// Transaction signature checks, for every node's admission.
     tx_checks: TxMemo,
+    /// Something a link depends on changed (a node started or stopped, an allowlist, a ban, a
+    /// partition) since the cores were last told which links are up.
+    links_changed: bool,
 }
 
 fn local_clock(now: u64, skew_ms: i64) -> u64 {
@@ -268,6 +271,7 @@ impl Simulation {
             trap: None,
             signatures: SignatureMemo::new(chain_id),
             tx_checks: TxMemo::new(),
+            links_changed: true,
         }
     }
 
@@ -345,6 +349,7 @@ impl Simulation {
 
     fn run_inner(&mut self) -> Result<(), InvariantViolation> {
         self.plan_trap();
+        self.report.count(crate::faults::TWINNED_VALIDATORS, self.config.twins.len() as u64);
         self.schedule_faults();
         for slot in 0..self.slots.len() {
             self.boot(slot);
@@ -360,7 +365,9 @@ impl Simulation {
                 return Err(InvariantViolation::Liveness { detail: format!("no end after {EVENTS_MAX} events") });
             }
             self.dispatch(event);
-            self.refresh_links();
+            if std::mem::take(&mut self.links_changed) {
+                self.refresh_links();
+            }
             self.take_violation()?;
             if self.healed {
                 let behind: Vec<(usize, u64)> = self
@@ -504,6 +511,7 @@ impl Simulation {
     fn boot(&mut self, slot: usize) {
         let core = self.new_core(slot);
         self.slots[slot].core = Some(core);
+        self.links_changed = true;
         self.feed(slot, Input::Start);
     }
 
@@ -521,6 +529,7 @@ impl Simulation {
                 }
                 self.fold_telemetry(slot);
                 self.slots[slot].core = None;
+                self.links_changed = true;
                 return;
             }
         };
@@ -626,11 +635,14 @@ impl Simulation {
     pub(crate) fn run_honest_action(&mut self, slot: usize, action: Action) {
         match action {
             Action::Broadcast { topic, bytes } => {
-                if topic == Topic::Consensus && !self.slots[slot].is_byzantine() && self.slots[slot].role != Role::Twin
+                let message = if topic == Topic::Consensus { Message::decode(&bytes).ok() } else { None };
+                if let Some(message) = &message
+                    && self.slots[slot].role == Role::Honest
                 {
-                    self.record_vote(slot, &bytes);
+                    self.record_vote(slot, message);
                 }
-                self.publish(slot, topic, Rc::new(bytes));
+                let extra_loss = message.as_ref().map_or(0, |message| self.loss_of(message));
+                self.publish_as(slot, topic, Rc::new(bytes), false, None, extra_loss);
             }
             Action::Send { to, bytes } => {
                 let extra_loss = self.commit_loss(&bytes);
@@ -640,7 +652,10 @@ impl Simulation {
             }
             Action::Validated { id, verdict } => self.on_verdict(slot, id, verdict),
             Action::Penalise { peer, reason } => self.penalise(slot, peer, reason),
-            Action::SetAllowed { keys } => self.slots[slot].allowed = keys.into_iter().collect(),
+            Action::SetAllowed { keys } => {
+                self.slots[slot].allowed = keys.into_iter().collect();
+                self.links_changed = true;
+            }
             Action::RequestBlocks { peer, request, blocks } => self.request_blocks(slot, peer, request, blocks),
             Action::ServeBlocks { serve, from_height, max_count, bytes_max } => {
                 self.serve_blocks(slot, serve, from_height, max_count, bytes_max)
@@ -657,10 +672,9 @@ impl Simulation {
     }
 
     /// Records an honest validator's PREPARE or COMMIT for the double-vote checker.
-    fn record_vote(&mut self, slot: usize, bytes: &[u8]) {
-        let Ok(message) = Message::decode(bytes) else { return };
+    fn record_vote(&mut self, slot: usize, message: &Message) {
         let validator = self.chain.nodes[self.slots[slot].identity].node_id.clone();
-        let vote = match &message {
+        let vote = match message {
             Message::Prepare(prepare) => {
                 Some((prepare.body.height, prepare.body.round, "PREPARE", prepare.body.block_hash))
             }
@@ -674,9 +688,14 @@ impl Simulation {
         }
     }
 
-    fn commit_loss(&self, bytes: &[u8]) -> u32 {
-        match Message::decode(bytes) {
-            Ok(Message::Commit(_) | Message::Decided(_)) => self.config.commit_loss_per_mille,
+    /// Extra loss of a consensus message in flight (see [`SimConfig::commit_loss_per_mille`]).
+    pub(crate) fn commit_loss(&self, bytes: &[u8]) -> u32 {
+        Message::decode(bytes).map_or(0, |message| self.loss_of(&message))
+    }
+
+    pub(crate) fn loss_of(&self, message: &Message) -> u32 {
+        match message {
+            Message::Commit(_) | Message::Decided(_) => self.config.commit_loss_per_mille,
             _ => 0,
         }
     }
@@ -687,6 +706,7 @@ impl Simulation {
         self.report.count(crate::faults::PENALTIES, 1);
         let until = self.now + BAN_MS;
         self.slots[slot].banned_until.insert(peer, until);
+        self.links_changed = true;
         self.schedule(until, Event::BanEnd);
         let by = self.chain.nodes[self.slots[slot].identity].node_id.clone();
         self.note(format!("slot {slot} ({by}) penalises {peer}: {reason}"));
@@ -749,15 +769,17 @@ impl Simulation {
                     self.note(format!("partition {groups:?}"));
                     self.report.count(crate::faults::PARTITIONS, 1);
                     self.net.partition = Some(groups);
+                    self.links_changed = true;
                 }
             }
             Event::PartitionEnd => {
                 if self.config.fixed_partition.is_none() && self.net.partition.is_some() {
                     self.note("partition healed".into());
                     self.net.partition = None;
+                    self.links_changed = true;
                 }
             }
-            Event::BanEnd => {}
+            Event::BanEnd => self.links_changed = true,
             Event::Status => {
                 self.exchange_status();
                 self.schedule(self.now + STATUS_INTERVAL_MS, Event::Status);
@@ -773,6 +795,7 @@ impl Simulation {
         self.healed = true;
         if self.config.fixed_partition.is_none() {
             self.net.partition = None;
+            self.links_changed = true;
         }
         let height = (0..self.slots.len())
             .filter(|&slot| !self.slots[slot].is_byzantine())
@@ -799,6 +822,7 @@ impl Simulation {
         self.fold_telemetry(slot);
         let node = &mut self.slots[slot];
         node.core = None;
+        self.links_changed = true;
         node.epoch += 1;
         node.tick = None;
         node.pending_gossip.clear();

@@ -162,11 +162,13 @@ impl Simulation {
 
     /// Publishes `bytes` from `slot` to every peer it is connected to.
     pub(crate) fn publish(&mut self, slot: usize, topic: Topic, bytes: Rc<Vec<u8>>) {
-        self.publish_as(slot, topic, bytes, false, None);
+        let extra_loss = if topic == Topic::Consensus { self.commit_loss(&bytes) } else { 0 };
+        self.publish_as(slot, topic, bytes, false, None, extra_loss);
     }
 
-    /// Publishes, optionally marked as garbage (for the count of garbage forwarded) and optionally
-    /// to one peer only (a Byzantine node's choice).
+    /// Publishes, optionally marked as garbage (for the count of garbage forwarded), optionally
+    /// to one peer only (a Byzantine node's choice), with `extra_loss` per mille on top of the
+    /// network's (see [`SimConfig::commit_loss_per_mille`]).
     pub(crate) fn publish_as(
         &mut self,
         slot: usize,
@@ -174,11 +176,11 @@ impl Simulation {
         bytes: Rc<Vec<u8>>,
         garbage: bool,
         only: Option<usize>,
+        extra_loss: u32,
     ) {
         let relayed = only.is_some() || !self.reaches_every_peer(slot);
         let id = gossip_id(topic, &bytes);
         self.slots[slot].see(id);
-        let extra_loss = if topic == Topic::Consensus { self.commit_loss(&bytes) } else { 0 };
         let peers: Vec<usize> =
             self.slots[slot].connected.iter().copied().filter(|peer| only.is_none_or(|only| only == *peer)).collect();
         for peer in peers {
