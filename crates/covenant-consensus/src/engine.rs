@@ -99,6 +99,9 @@ pub enum Mutation {
     NoLocking,
     /// Justify and check re-proposals by the lowest prepared certificate instead of the highest.
     WrongHighestPrepared,
+    /// Buffer future-height messages as before their byte budgets: bounded by count only, with a
+    /// round change kept for every round rather than only an author's latest.
+    UnboundedFutureBuffer,
 }
 
 impl Identity {
@@ -185,6 +188,7 @@ impl Engine {
         match mutation {
             Mutation::NoLocking => self.id.mutations.no_locking = true,
             Mutation::WrongHighestPrepared => self.id.mutations.wrong_highest_prepared = true,
+            Mutation::UnboundedFutureBuffer => self.future = FutureBuffer::without_byte_budgets(),
         }
     }
 

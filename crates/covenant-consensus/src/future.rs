@@ -104,6 +104,8 @@ pub(crate) struct FutureBuffer {
     next_sequence: u64,
     /// Highest future height each (claimed) validator sent something for: evidence of falling behind.
     pub authors: BTreeMap<NodeId, u64>,
+    /// A round change is kept per round instead of only an author's latest (a deliberate bug).
+    round_change_per_round: bool,
 }
 
 impl Default for FutureBuffer {
@@ -131,7 +133,23 @@ impl FutureBuffer {
             proposals: 0,
             next_sequence: 0,
             authors: BTreeMap::new(),
+            round_change_per_round: false,
         }
+    }
+
+    /// The buffer as it was before its byte budgets (a negative control for the simulator): bounded
+    /// by the total count only, one round change kept per author and round.
+    #[cfg(feature = "test-mutations")]
+    pub(crate) fn without_byte_budgets() -> FutureBuffer {
+        let mut buffer = FutureBuffer::new(Budgets {
+            author_bytes: usize::MAX / 4,
+            height_bytes: usize::MAX / 4,
+            total_bytes: usize::MAX / 4,
+            author_messages: FUTURE_MESSAGES_MAX,
+            ..Budgets::ENGINE
+        });
+        buffer.round_change_per_round = true;
+        buffer
     }
 
     pub(crate) fn usage(&self) -> FutureUsage {
@@ -157,7 +175,7 @@ impl FutureBuffer {
         if height > current.saturating_add(FUTURE_HEIGHTS_MAX) {
             return Err(ConsensusError::HeightTooFarAhead { found: height, current, window: FUTURE_HEIGHTS_MAX });
         }
-        let Some(slot) = slot_of(&message) else {
+        let Some(slot) = slot_of(&message, self.round_change_per_round) else {
             // A decision names no author to authenticate, and none is ever due for a later height: a
             // validator sends one only to a validator still voting at the decided height.
             return Err(ConsensusError::UnsolicitedDecision { height, current });
@@ -299,11 +317,14 @@ impl FutureBuffer {
 }
 
 /// The slot of an authored message; `None` for a decision, which has no author.
-fn slot_of(message: &Message) -> Option<Slot> {
+fn slot_of(message: &Message, round_change_per_round: bool) -> Option<Slot> {
     let (kind, round) = match message {
         Message::Proposal(proposal) => (MessageKind::PrePrepare, proposal.pre_prepare.body.round),
         Message::Prepare(prepare) => (MessageKind::Prepare, prepare.body.round),
         Message::Commit(commit) => (MessageKind::Commit, commit.body.round),
+        Message::RoundChange(change) if round_change_per_round => {
+            (MessageKind::RoundChange, change.round_change.body.round)
+        }
         Message::RoundChange(_) => (MessageKind::RoundChange, 0),
         Message::Decided(_) => return None,
     };

@@ -94,16 +94,20 @@ pub enum Mutation {
     /// The node core believes claimed heights: a peer whose answers do not back its claim is asked
     /// again at once, never avoided or penalised.
     TrustClaimedHeights,
+    /// The engine buffers future-height messages by count only, a round change per round, as it did
+    /// before its byte budgets.
+    UnboundedFutureBuffer,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 5] = [
+    pub const ALL: [Mutation; 6] = [
         Mutation::NoLocking,
         Mutation::SkipSafetyPersist,
         Mutation::WrongHighestPrepared,
         Mutation::BlameRelays,
         Mutation::TrustClaimedHeights,
+        Mutation::UnboundedFutureBuffer,
     ];
 }
 
@@ -194,6 +198,19 @@ pub struct SimConfig {
     /// Validators lying about their height sometimes answer with forged seals (and are penalised at
     /// once); without, they only ever answer with nothing, as in finding 2 of issue 21.
     pub liar_forges_seals: bool,
+    /// Round changes a flooding validator sends per act.
+    pub flood_messages: usize,
+    /// Size of the block a flooded round change's certificate carries: big enough to matter to the
+    /// buffers' byte budgets, small enough to keep a run fast.
+    pub flood_block_bytes: usize,
+    /// Flooded round changes are for rounds 1 to this.
+    pub flood_rounds_max: u32,
+    /// Flooded round changes with a garbage outer signature (refused at once, and the flooder
+    /// penalised), per mille.
+    pub flood_forged_per_mille: u32,
+    /// Memo bytes of each transaction in a flooded round change's block (few large transactions
+    /// make a large block cheap to build).
+    pub flood_memo_bytes: usize,
 }
 
 /// Parameters with short intervals so that a run covers many heights in little virtual time.
@@ -240,6 +257,11 @@ impl SimConfig {
             store: StoreKind::Memory,
             trap: None,
             liar_forges_seals: true,
+            flood_messages: 12,
+            flood_block_bytes: 256 * 1024,
+            flood_rounds_max: 8,
+            flood_forged_per_mille: 500,
+            flood_memo_bytes: 0,
         }
     }
 
@@ -286,6 +308,17 @@ impl SimConfig {
             Mutation::TrustClaimedHeights => {
                 SimConfig { liar_forges_seals: false, ..SimConfig::byzantine_alone(seed, Byzantine::FalseHeight) }
             }
+            // A flood heavy enough, over enough rounds, to pass an author's byte budget within the
+            // few heights its messages wait for, and with valid signatures only, so that its author
+            // is never penalised and cut off.
+            Mutation::UnboundedFutureBuffer => SimConfig {
+                flood_messages: 48,
+                flood_block_bytes: 1024 * 1024,
+                flood_rounds_max: 64,
+                flood_forged_per_mille: 0,
+                flood_memo_bytes: 16 * 1024,
+                ..SimConfig::byzantine_alone(seed, Byzantine::FutureFlood)
+            },
         };
         SimConfig { mutations: vec![mutation], ..base }
     }

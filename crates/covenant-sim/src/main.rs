@@ -25,7 +25,8 @@ struct Options {
 }
 
 const USAGE: &str = "usage: covenant-sim [--seeds N] [--start S] [--threads T] [--json] [--seed N] \
-[--mutation no-locking|skip-safety-persist|wrong-highest-prepared|blame-relays|trust-claimed-heights]";
+[--mutation no-locking|skip-safety-persist|wrong-highest-prepared|blame-relays|trust-claimed-heights|\
+unbounded-future-buffer]";
 
 fn parse_mutation(name: &str) -> Result<Mutation, String> {
     Ok(match name {
@@ -34,6 +35,7 @@ fn parse_mutation(name: &str) -> Result<Mutation, String> {
         "wrong-highest-prepared" => Mutation::WrongHighestPrepared,
         "blame-relays" => Mutation::BlameRelays,
         "trust-claimed-heights" => Mutation::TrustClaimedHeights,
+        "unbounded-future-buffer" => Mutation::UnboundedFutureBuffer,
         other => return Err(format!("unknown mutation {other:?}\n{USAGE}")),
     })
 }
@@ -206,5 +208,6 @@ fn mutation_name(mutation: Mutation) -> &'static str {
         Mutation::WrongHighestPrepared => "wrong-highest-prepared",
         Mutation::BlameRelays => "blame-relays",
         Mutation::TrustClaimedHeights => "trust-claimed-heights",
+        Mutation::UnboundedFutureBuffer => "unbounded-future-buffer",
     }
 }

@@ -308,6 +308,33 @@ fn mutation_trust_claimed_heights_is_caught() {
     assert_eq!(caught, 3, "every seed catches the liar being believed");
 }
 
+/// Finding 3's regression: with the future buffer bounded by count only, a flood of large round
+/// changes takes an honest engine past its byte budgets (the buffer check catches it).
+#[test]
+fn mutation_unbounded_future_buffer_is_caught() {
+    let caught = expect_violation(
+        "mutation_unbounded_future_buffer_is_caught",
+        1..=3,
+        |seed| SimConfig::for_mutation(seed, Mutation::UnboundedFutureBuffer),
+        |violation| matches!(violation, InvariantViolation::Exhaustion { .. }),
+    );
+    assert_eq!(caught, 3, "every seed catches the buffer going past its budget");
+}
+
+/// The same flood against the real buffer, which keeps one round change per author and height: the
+/// runs pass, so no honest engine went past its budgets at any step.
+#[test]
+fn a_heavy_future_flood_stays_within_the_buffer_budgets() {
+    let reports = run_suite("a_heavy_future_flood_stays_within_the_buffer_budgets", 1..=3, |seed| SimConfig {
+        mutations: Vec::new(),
+        ..SimConfig::for_mutation(seed, Mutation::UnboundedFutureBuffer)
+    });
+    for report in reports {
+        let flooded = report.fault(crate::faults::byzantine(Byzantine::FutureFlood));
+        assert!(flooded >= 96, "seed {}: only {flooded} round changes flooded", report.seed);
+    }
+}
+
 /// The same liar, without the mutation: the run's request bound holds.
 #[test]
 fn a_liar_that_only_answers_with_nothing_gets_a_trickle() {

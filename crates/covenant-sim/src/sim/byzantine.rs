@@ -25,11 +25,6 @@ use crate::faults;
 /// Period of a Byzantine validator's own acts (floods, garbage), in virtual ms.
 const ACT_MS_MIN: u64 = 100;
 const ACT_MS_MAX: u64 = 400;
-/// Size of the block a flooded round change's certificate carries: big enough to matter to the
-/// buffers' byte budgets, small enough to keep a run fast.
-const FLOOD_BLOCK_BYTES: usize = 256 * 1024;
-/// Distinct round changes sent in one flood.
-const FLOOD_MESSAGES: usize = 12;
 
 impl Simulation {
     fn byzantine_crypto(&self, slot: usize) -> (NodeId, Ed25519Crypto) {
@@ -111,7 +106,7 @@ impl Simulation {
             self.sent(Byzantine::InvalidBlock, 1);
             return if count.is_multiple_of(2) {
                 let too_many = self.config.params.block_txs_max as usize + 1;
-                let txs = garbage_txs(&self.chain.chain_id, too_many, 0);
+                let txs = garbage_txs(&self.chain.chain_id, too_many, 0, 0);
                 (self.forge(slot, proposal, |block| block.transactions = txs.into()), None)
             } else {
                 (self.forge(slot, proposal, |block| block.header.state_root = Hash::digest(b"bogus")), None)
@@ -307,14 +302,15 @@ impl Simulation {
         let template = self.slots[slot].store.block_by_height(0).ok().flatten();
         let Some(template) = template else { return };
         let per_tx = 200usize;
-        let count = FLOOD_BLOCK_BYTES / per_tx;
-        for _ in 0..FLOOD_MESSAGES {
+        let memo_bytes = self.config.flood_memo_bytes;
+        let count = self.config.flood_block_bytes / (per_tx + memo_bytes);
+        for _ in 0..self.config.flood_messages {
             let future = height + self.rng.range(1, 4);
             let mut block = template.clone();
             block.header.height = future;
-            block.transactions = garbage_txs(&chain, count, self.rng.next_u64()).into();
+            block.transactions = garbage_txs(&chain, count, self.rng.next_u64(), memo_bytes).into();
             let block_hash = block.hash();
-            let round = self.rng.range(1, 8) as u32;
+            let round = self.rng.range(1, u64::from(self.config.flood_rounds_max)) as u32;
             let prepares = (0..3)
                 .map(|index| Signed {
                     author: NodeId::new(format!("v{index}")).expect("valid id"),
@@ -325,7 +321,7 @@ impl Simulation {
             let prepared = PreparedCertificate { block, prepares };
             let body = RoundChange { height: future, round, prepared: Some(prepared.reference()) };
             let mut round_change = Signed::sign(author.clone(), body, &crypto, &chain);
-            if self.rng.chance(500) {
+            if self.rng.chance(self.config.flood_forged_per_mille) {
                 // Half of them valid-looking but with a garbage outer signature: refused before
                 // they take any room.
                 round_change.signature = Signature([7; 64]);
@@ -352,7 +348,7 @@ impl Simulation {
         // Signed by a key no operator holds: valid signatures that admission then refuses (a
         // Byzantine validator has no client's key), and one bad one.
         let key = SecretKey::from_seed(&[0xab; 32]);
-        let txs: Vec<SignedTx> = garbage_txs(&self.chain.chain_id, 64, self.rng.next_u64())
+        let txs: Vec<SignedTx> = garbage_txs(&self.chain.chain_id, 64, self.rng.next_u64(), 0)
             .into_iter()
             .map(|tx| SignedTx::sign(tx.body, &key))
             .collect();
@@ -400,7 +396,7 @@ impl Simulation {
 }
 
 /// `count` well-formed transfers with garbage signatures (a block's bulk, or a batch to corrupt).
-fn garbage_txs(chain: &covenant_types::ChainId, count: usize, salt: u64) -> Vec<SignedTx> {
+fn garbage_txs(chain: &covenant_types::ChainId, count: usize, salt: u64, memo_bytes: usize) -> Vec<SignedTx> {
     let signer = SecretKey::from_seed(&[0xab; 32]).public_key();
     (0..count as u64)
         .map(|nonce| SignedTx {
@@ -415,7 +411,7 @@ fn garbage_txs(chain: &covenant_types::ChainId, count: usize, salt: u64) -> Vec<
                     to: AccountId::new("m1/flood").expect("valid id"),
                     asset: AssetId::new("twd").expect("valid id"),
                     amount: 1,
-                    memo: String::new(),
+                    memo: "m".repeat(memo_bytes),
                 }),
             },
             signer,

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use covenant_consensus::engine::{FUTURE_AUTHOR_BYTES_MAX, FUTURE_BYTES_MAX};
 use covenant_consensus::{Engine, Message, SafetyState};
 use covenant_core::{
     Action, BatchId, ClientTx, CoreConfig, Counts, GossipId, GossipVerdict, Input, NodeCore, PeerKey, RequestId,
@@ -487,6 +488,9 @@ impl Simulation {
                 Mutation::WrongHighestPrepared => {
                     engine.set_mutation_for_tests(covenant_consensus::Mutation::WrongHighestPrepared)
                 }
+                Mutation::UnboundedFutureBuffer => {
+                    engine.set_mutation_for_tests(covenant_consensus::Mutation::UnboundedFutureBuffer)
+                }
                 Mutation::SkipSafetyPersist | Mutation::BlameRelays | Mutation::TrustClaimedHeights => {}
             }
         }
@@ -501,7 +505,7 @@ impl Simulation {
                 Mutation::TrustClaimedHeights => {
                     core.set_mutation_for_tests(covenant_core::Mutation::TrustClaimedHeights)
                 }
-                Mutation::NoLocking | Mutation::WrongHighestPrepared => {}
+                Mutation::NoLocking | Mutation::WrongHighestPrepared | Mutation::UnboundedFutureBuffer => {}
             }
         }
         core
@@ -534,6 +538,7 @@ impl Simulation {
             }
         };
         self.check_commits(slot);
+        self.check_buffers(slot);
         if self.spring_trap(slot) {
             return;
         }
@@ -609,6 +614,25 @@ impl Simulation {
             if first && certificate.block.transactions.is_empty() {
                 self.count_empty_block(slot, &certificate.block.header);
             }
+        }
+    }
+
+    /// Checks that an honest engine keeps within its stated budgets for messages of future heights,
+    /// whatever a Byzantine validator floods it with.
+    fn check_buffers(&mut self, slot: usize) {
+        if self.slots[slot].is_byzantine() {
+            return;
+        }
+        let Some(core) = self.slots[slot].core.as_ref() else { return };
+        let used = core.engine().buffered_bytes();
+        if used.future_author_bytes_max > FUTURE_AUTHOR_BYTES_MAX || used.future_bytes > FUTURE_BYTES_MAX {
+            self.fail(InvariantViolation::Exhaustion {
+                detail: format!(
+                    "slot {slot} buffers {} bytes for future heights ({} from one author); the budgets are \
+                     {FUTURE_BYTES_MAX} and {FUTURE_AUTHOR_BYTES_MAX}",
+                    used.future_bytes, used.future_author_bytes_max
+                ),
+            });
         }
     }
 
