@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages Covenant needs to build: libclang (bindgen for RocksDB's bindings),
-# a C++ compiler (RocksDB itself), and faketime (clock-skew end-to-end tests).
+# a C++ compiler (RocksDB itself), faketime (clock-skew end-to-end tests), and iproute2 and nftables
+# (the multi-host fault suite's hosts and partitions).
 # Runs on every build and test so that a warm machine never hides a missing step.
 set -euo pipefail
 
-packages=(libclang-dev clang g++ make faketime)
+packages=(libclang-dev clang g++ make faketime iproute2 nftables)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,5 +1,6 @@
-//! Shared helpers for end-to-end tests: a local consortium of real `covenant node` processes on
-//! 127.0.0.1, started from the `covenant` binary built by the workspace.
+//! Shared helpers for end-to-end tests: a local consortium of real `covenant node` processes, on
+//! 127.0.0.1 or each on a host of its own ([`hosts`]), started from the `covenant` binary built by the
+//! workspace; and, for the fault suite, a Jepsen-style [`workload`] and [`checker`].
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -13,6 +14,12 @@ use covenant_node::config::NodeConfig;
 use covenant_storage::RocksStore;
 
 pub mod attacker;
+pub mod checker;
+pub mod delay_proxy;
+pub mod hosts;
+pub mod monitor;
+pub mod scenarios;
+pub mod workload;
 
 /// Environment variable naming another `covenant` binary to run instead of the workspace's own
 /// (e.g. one built from an older commit, to show that a test fails on it).
@@ -26,8 +33,10 @@ pub fn covenant_binary() -> PathBuf {
         assert!(binary.exists(), "{BINARY_ENV}={} does not exist", binary.display());
         return binary;
     }
+    // A test binary runs from the profile's `deps/`, a binary target (the fault suite) from the profile.
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target profile directory");
+    let beside = exe.parent().expect("the binary's directory");
+    let dir = if beside.ends_with("deps") { beside.parent().expect("target profile directory") } else { beside };
     let binary = dir.join("covenant");
     assert!(
         binary.exists(),
@@ -100,8 +109,12 @@ pub struct Consortium {
     pub nodes: Vec<Option<Child>>,
     /// API clients, one per node.
     pub apis: Vec<Client>,
-    /// The (peer-to-peer, API) port bases: node `i` listens on base + `i`.
+    /// The (peer-to-peer, API) port bases: node `i` listens on base + `i` (on 127.0.0.1), or at the
+    /// bases on its own host.
     pub ports: (u16, u16),
+    /// The hosts when each node runs on its own ([`Consortium::init_on_hosts`]): node `i` on host `i`.
+    /// Dropped after the nodes are killed.
+    pub hosts: Option<hosts::Hosts>,
 }
 
 impl Consortium {
@@ -116,29 +129,56 @@ impl Consortium {
 
     /// Writes a consortium of `validators` with `covenant init` without starting any node.
     pub fn init(validators: usize) -> Consortium {
+        Consortium::init_with(validators, &[], 0)
+    }
+
+    /// Writes a consortium of `validators`, each on a host of its own (a network namespace, see
+    /// [`hosts::Hosts`]: node `i` on host `i`, labelled `n<i>`), plus `clients` client hosts (`c<i>`,
+    /// hosts `validators + i`), and `bench_senders` funded sender operators for a workload. The calling
+    /// thread moves into the observer host, from where it reaches every node's API.
+    pub fn init_on_hosts(validators: usize, clients: usize, bench_senders: usize) -> Consortium {
+        let labels: Vec<String> =
+            (0..validators).map(|i| format!("n{i}")).chain((0..clients).map(|i| format!("c{i}"))).collect();
+        let hosts = hosts::Hosts::create(&labels.iter().map(String::as_str).collect::<Vec<_>>());
+        hosts.enter_observer();
+        let addresses: Vec<std::net::Ipv4Addr> = (0..validators).map(|i| hosts.host(i).address).collect();
+        let mut consortium = Consortium::init_with(validators, &addresses, bench_senders);
+        consortium.hosts = Some(hosts);
+        consortium
+    }
+
+    fn init_with(validators: usize, hosts: &[std::net::Ipv4Addr], bench_senders: usize) -> Consortium {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports = port_bases();
+        let ports = if hosts.is_empty() { port_bases() } else { (7100, 7200) };
         let (p2p, api) = ports;
-        let status = Command::new(covenant_binary())
-            .args(["init", "--validators", &validators.to_string(), "--dir"])
+        let mut init = Command::new(covenant_binary());
+        init.args(["init", "--validators", &validators.to_string(), "--dir"])
             .arg(dir.path())
             .args(["--p2p-port-base", &p2p.to_string(), "--api-port-base", &api.to_string()])
-            // The list of files it wrote would only clutter the test output; errors go to stderr.
-            .stdout(Stdio::null())
-            .status()
-            .expect("covenant init runs");
+            .args(["--bench-senders", &bench_senders.to_string()]);
+        if !hosts.is_empty() {
+            let list: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+            init.args(["--hosts", &list.join(",")]);
+        }
+        // The list of files it wrote would only clutter the test output; errors go to stderr.
+        let status = init.stdout(Stdio::null()).status().expect("covenant init runs");
         assert!(status.success(), "covenant init failed");
         let apis = (0..validators)
             .map(|i| {
-                Client::new(SocketAddr::from(([127, 0, 0, 1], api + i as u16))).with_timeout(Duration::from_secs(5))
+                let address = match hosts.get(i) {
+                    Some(host) => SocketAddr::new((*host).into(), api),
+                    None => SocketAddr::from(([127, 0, 0, 1], api + i as u16)),
+                };
+                Client::new(address).with_timeout(Duration::from_secs(5))
             })
             .collect();
-        Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis, ports }
+        Consortium { dir, nodes: (0..validators).map(|_| None).collect(), apis, ports, hosts: None }
     }
 
     /// Makes room for one more node (index = the current count), whose config the caller writes to
     /// [`Consortium::config_file`]; its API is on the next port of the consortium's API range.
     pub fn add_node_slot(&mut self) -> usize {
+        assert!(self.hosts.is_none(), "extra node slots are on 127.0.0.1 only");
         let index = self.nodes.len();
         let (_, api) = self.ports;
         self.apis.push(
@@ -157,7 +197,12 @@ impl Consortium {
     pub fn start_node_with(&mut self, index: usize, launch: &Launch) {
         assert!(self.nodes[index].is_none(), "node {index} is already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_file(index)).expect("log file");
-        let child = Command::new(covenant_binary())
+        // `ip netns exec` executes the node in place: the child's pid is the node's.
+        let mut command = match &self.hosts {
+            Some(hosts) => hosts.command(index, covenant_binary()),
+            None => Command::new(covenant_binary()),
+        };
+        let child = command
             .arg("node")
             .arg("--config")
             .arg(self.config_file(index))
@@ -507,10 +552,88 @@ impl Consortium {
     }
 }
 
+/// Where Debian's `faketime` package puts the preload library (`/usr/lib/<multiarch>/faketime/`).
+pub fn find_libfaketime() -> Option<PathBuf> {
+    let lib = Path::new("/usr/lib");
+    let mut candidates = vec![lib.join("faketime/libfaketime.so.1")];
+    if let Ok(entries) = std::fs::read_dir(lib) {
+        candidates.extend(entries.flatten().map(|entry| entry.path().join("faketime/libfaketime.so.1")));
+    }
+    candidates.into_iter().find(|candidate| candidate.is_file())
+}
+
+/// Faults of a node's host: a frozen process, a clock that jumps, a disk that fills.
+impl Consortium {
+    /// Freezes node `index` (SIGSTOP), as a long GC pause or a VM migration does.
+    pub fn pause_node(&self, index: usize) {
+        self.signal(index, nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    /// Lets a paused node `index` go on (SIGCONT).
+    pub fn resume_node(&self, index: usize) {
+        self.signal(index, nix::sys::signal::Signal::SIGCONT);
+    }
+
+    fn signal(&self, index: usize, signal: nix::sys::signal::Signal) {
+        let pid = self.pid(index).unwrap_or_else(|| panic!("node {index} is not running"));
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid fits i32"));
+        nix::sys::signal::kill(pid, signal).unwrap_or_else(|error| panic!("{signal} to node {index}: {error}"));
+    }
+
+    /// A launch whose wall clock is offset by what [`Consortium::step_clock`] last wrote for node
+    /// `index` (libfaketime, re-reading its offset file every second; the monotonic clock, which timers
+    /// run on, is left alone). Starts at no offset.
+    pub fn steppable_clock(&self, index: usize) -> Launch {
+        let library = find_libfaketime()
+            .unwrap_or_else(|| panic!("libfaketime is not installed: run scripts/prereqs.sh (Debian package faketime)"));
+        self.step_clock(index, 0);
+        Launch::default()
+            .env("LD_PRELOAD", library)
+            .env("FAKETIME_TIMESTAMP_FILE", self.clock_file(index))
+            .env("FAKETIME_CACHE_DURATION", "1")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    }
+
+    /// Sets node `index`'s wall clock `offset_s` seconds from the real one (a node started with
+    /// [`Consortium::steppable_clock`] follows within about a second).
+    pub fn step_clock(&self, index: usize, offset_s: i64) {
+        std::fs::write(self.clock_file(index), format!("{offset_s:+}s\n")).expect("clock offset file");
+    }
+
+    fn clock_file(&self, index: usize) -> PathBuf {
+        self.dir.path().join(format!("validator-{index}.clock"))
+    }
+
+    /// Puts node `index`'s data directory on a tmpfs of `bytes` (before the node first starts), so
+    /// that its disk can fill.
+    pub fn small_data_disk(&self, index: usize, bytes: u64) {
+        let data_dir = self.config(index).data_dir;
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        hosts::run("mount", &["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs", &data_dir.to_string_lossy()])
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    /// Grows (or shrinks) the tmpfs of [`Consortium::small_data_disk`] to `bytes`, keeping its files.
+    pub fn resize_data_disk(&self, index: usize, bytes: u64) {
+        let data_dir = self.config(index).data_dir;
+        hosts::run("mount", &["-o", &format!("remount,size={bytes}"), &data_dir.to_string_lossy()])
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    /// Bytes free on node `index`'s data disk.
+    pub fn data_disk_free(&self, index: usize) -> u64 {
+        let stat = nix::sys::statvfs::statvfs(&self.config(index).data_dir).expect("statvfs of the data dir");
+        stat.blocks_available() as u64 * stat.fragment_size() as u64
+    }
+}
+
 impl Drop for Consortium {
     fn drop(&mut self) {
         for index in 0..self.nodes.len() {
             self.kill_node(index);
+            // A data dir on its own tmpfs (small_data_disk) is unmounted; elsewhere this fails harmlessly.
+            let data_dir = self.dir.path().join("data").join(format!("validator-{index}"));
+            let _ = hosts::run("umount", &[&data_dir.to_string_lossy()]);
         }
     }
 }

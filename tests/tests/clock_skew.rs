@@ -5,10 +5,10 @@
 //! timestamp is within the drift bound of the honest clocks (which are the test's clock).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+
 use std::time::{Duration, Instant};
 
-use covenant_tests::{Consortium, Launch, now_ms};
+use covenant_tests::{Consortium, Launch, find_libfaketime, now_ms};
 use covenant_types::NodeId;
 
 const SKEW_S: u64 = 60;
@@ -17,16 +17,6 @@ const HONEST: [usize; 3] = [0, 1, 2];
 const HEIGHTS: u64 = 6;
 const REFUSAL: &str = "consensus refused a message by covenant rule";
 const DRIFT_RULE: &str = "COV-35-CLOCK-DRIFT";
-
-/// Where Debian's `faketime` package puts the preload library (`/usr/lib/<multiarch>/faketime/`).
-fn find_libfaketime() -> Option<PathBuf> {
-    let lib = Path::new("/usr/lib");
-    let mut candidates = vec![lib.join("faketime/libfaketime.so.1")];
-    if let Ok(entries) = std::fs::read_dir(lib) {
-        candidates.extend(entries.flatten().map(|entry| entry.path().join("faketime/libfaketime.so.1")));
-    }
-    candidates.into_iter().find(|candidate| candidate.is_file())
-}
 
 /// The node's wall clock `SKEW_S` ahead through libfaketime preloaded directly, with the monotonic
 /// clock left alone (tokio's timers run on it). Not the `faketime` wrapper: it keeps a POSIX

@@ -47,15 +47,19 @@ enum Command {
         /// Chain id.
         #[arg(long, default_value = "covenant-local")]
         chain_id: String,
-        /// Node i listens for peers on 127.0.0.1:(BASE+i).
+        /// Node i listens for peers on 127.0.0.1:(BASE+i), or HOST_i:BASE with --hosts.
         #[arg(long, default_value_t = 7100)]
         p2p_port_base: u16,
-        /// Node i serves its API on 127.0.0.1:(BASE+i).
+        /// Node i serves its API on 127.0.0.1:(BASE+i), or HOST_i:BASE with --hosts.
         #[arg(long, default_value_t = 7200)]
         api_port_base: u16,
         /// Also register K sender operators (one person each) with funded accounts, for `covenant bench --target`.
         #[arg(long, value_name = "K", default_value_t = 0)]
         bench_senders: usize,
+        /// One IP address per validator, comma-separated, when each runs on its own host: node i listens
+        /// on HOST_i at the base ports (its API too, marked `api_public`).
+        #[arg(long, value_name = "HOST,...", value_delimiter = ',')]
+        hosts: Vec<std::net::IpAddr>,
     },
     /// Start a whole consortium on this machine, submit demo transfers and show live status.
     Testnet {
@@ -470,7 +474,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(covenant_node::node::run_node(config))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Init { validators, dir, chain_id, p2p_port_base, api_port_base, bench_senders } => {
+        Command::Init { validators, dir, chain_id, p2p_port_base, api_port_base, bench_senders, hosts } => {
             let configs = init::run_with(
                 &init::InitOptions {
                     dir,
@@ -478,6 +482,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     chain_id,
                     p2p_port_base,
                     api_port_base,
+                    hosts,
                     genesis_time_ms: covenant_node::runtime::chain::now_ms(),
                 },
                 &init::InitExtras { bench_senders },

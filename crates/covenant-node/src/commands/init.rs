@@ -25,10 +25,13 @@ pub struct InitOptions {
     pub validators: usize,
     /// Chain id.
     pub chain_id: String,
-    /// Node i listens for peers on 127.0.0.1:(p2p_port_base + i).
+    /// Node i listens for peers on 127.0.0.1:(p2p_port_base + i), or on `hosts[i]:p2p_port_base`.
     pub p2p_port_base: u16,
-    /// Node i serves its API on 127.0.0.1:(api_port_base + i).
+    /// Node i serves its API on 127.0.0.1:(api_port_base + i), or on `hosts[i]:api_port_base`.
     pub api_port_base: u16,
+    /// One IP address per validator when each runs on its own host (empty: all on 127.0.0.1, one port
+    /// each). A node on a non-loopback address serves its API there too, with `api_public = true`.
+    pub hosts: Vec<std::net::IpAddr>,
     /// Genesis time, ms since the Unix epoch (operator keys expire 90 days later).
     pub genesis_time_ms: u64,
 }
@@ -120,6 +123,12 @@ pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBu
         "a consortium needs at least 2 members so that no single key can act alone (COV-18-NO-SUPERUSER, article 18)"
     );
     ensure!(options.validators <= 64, "at most 64 local validators");
+    ensure!(
+        options.hosts.is_empty() || options.hosts.len() == options.validators,
+        "{} host addresses for {} validators: give one per validator",
+        options.hosts.len(),
+        options.validators
+    );
     let dir = &options.dir;
     ensure!(!dir.join("genesis.toml").exists(), "{} already holds a consortium (genesis.toml exists)", dir.display());
     std::fs::create_dir_all(dir.join("keys")).with_context(|| format!("creating {}", dir.join("keys").display()))?;
@@ -197,14 +206,17 @@ pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBu
         let node = node_id(index);
         let bootstrap: Vec<String> = (0..options.validators)
             .filter(|other| *other != index)
-            .map(|other| format!("\"{}@127.0.0.1:{}\"", node_id(other), port(options.p2p_port_base, other)))
+            .map(|other| format!("\"{}@{}\"", node_id(other), p2p_address(options, other)))
             .collect();
+        let api = api_address(options, index);
+        let api_public = if api.ip().is_loopback() { "" } else { "api_public = true\n" };
         let config = format!(
             "# Node {index} of the local consortium (see genesis.toml). TEST ONLY.\n\
              node_id = {node:?}\n\
              data_dir = \"data/{node}\"\n\
-             listen_addr = \"127.0.0.1:{}\"\n\
-             api_addr = \"127.0.0.1:{}\"\n\
+             listen_addr = \"{}\"\n\
+             api_addr = \"{api}\"\n\
+             {api_public}\
              genesis_file = \"genesis.toml\"\n\
              consensus_key_file = \"keys/{node}.consensus.key\"\n\
              network_key_file = \"keys/{node}.network.key\"\n\
@@ -213,8 +225,7 @@ pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBu
              bootstrap_peers = [{}]\n\
              audit_retention_days = 365\n\n\
              [log]\nformat = \"text\"\nlevel = \"info\"\n",
-            port(options.p2p_port_base, index),
-            port(options.api_port_base, index),
+            p2p_address(options, index),
             bootstrap.join(", ")
         );
         let path = dir.join(format!("{node}.toml"));
@@ -224,6 +235,22 @@ pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBu
     Ok(configs)
 }
 
-fn port(base: u16, index: usize) -> u16 {
-    base.saturating_add(u16::try_from(index).unwrap_or(u16::MAX))
+/// Where node `index` listens for peers: its own host at the base port, or loopback at base + index.
+fn p2p_address(options: &InitOptions, index: usize) -> std::net::SocketAddr {
+    address(options, index, options.p2p_port_base)
+}
+
+/// Where node `index` serves its API.
+fn api_address(options: &InitOptions, index: usize) -> std::net::SocketAddr {
+    address(options, index, options.api_port_base)
+}
+
+fn address(options: &InitOptions, index: usize, base: u16) -> std::net::SocketAddr {
+    match options.hosts.get(index) {
+        Some(host) => std::net::SocketAddr::new(*host, base),
+        None => std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            base.saturating_add(u16::try_from(index).unwrap_or(u16::MAX)),
+        )),
+    }
 }

@@ -108,6 +108,7 @@ pub fn run(options: &TestnetOptions, out: &mut impl Write) -> Result<()> {
                 chain_id: CHAIN_ID.into(),
                 p2p_port_base: options.p2p_port_base,
                 api_port_base: options.api_port_base,
+                hosts: Vec::new(),
                 genesis_time_ms: now_ms(),
             })?;
             writeln!(out, "wrote a {}-validator consortium to {}", options.validators, dir.display())?;

@@ -92,6 +92,7 @@ impl Cluster {
                 chain_id: super::CHAIN_ID.into(),
                 p2p_port_base: options.p2p_port_base,
                 api_port_base: options.api_port_base,
+                hosts: Vec::new(),
                 genesis_time_ms: now_ms(),
             },
             &InitExtras { bench_senders: options.senders },
