@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit, property, storage crash, simulator and end-to-end tests, the
-# doc tests, and the dependency-direction check (part of the test run, in tests/).
+# doc tests, the dependency-direction check (part of the test run, in tests/), and the multi-host
+# fault suite (scripts/fault-suite.sh; needs root for its network namespaces).
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +12,6 @@ source scripts/env.sh
 # one go, so dev-dependency features never trigger a second RocksDB build.
 cargo test --workspace --all-targets --no-fail-fast "$@"
 cargo test --workspace --doc --no-fail-fast "$@"
+
+# Last, alone on the machine: its scenarios measure how soon commits resume.
+scripts/fault-suite.sh --out "$CARGO_TARGET_DIR/fault-suite.json"

@@ -86,14 +86,25 @@ pub fn strip_ansi(text: &str) -> String {
     plain
 }
 
-/// Extra environment variables for a node process (e.g. `LD_PRELOAD` of libfaketime).
+/// How a node process is started: extra environment variables (e.g. `LD_PRELOAD` of libfaketime), or
+/// another program in place of `covenant node` (the Byzantine test build).
 #[derive(Clone, Debug, Default)]
 pub struct Launch {
     /// Environment variables set for the process.
     pub env: Vec<(OsString, OsString)>,
+    /// Program and arguments before `--config FILE`; `None`: `covenant node`.
+    pub program: Option<(PathBuf, Vec<String>)>,
 }
 
 impl Launch {
+    /// The Byzantine validator (`covenant-byzantine node --attacks ATTACKS`, ADR 0015) instead of
+    /// `covenant node`.
+    pub fn byzantine(attacks: &str) -> Launch {
+        let binary = covenant_binary().with_file_name("covenant-byzantine");
+        assert!(binary.exists(), "{} is missing: build the workspace with --all-targets", binary.display());
+        Launch { program: Some((binary, vec!["node".into(), "--attacks".into(), attacks.into()])), ..Launch::default() }
+    }
+
     /// Adds an environment variable.
     pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Launch {
         self.env.push((name.into(), value.into()));
@@ -198,12 +209,13 @@ impl Consortium {
         assert!(self.nodes[index].is_none(), "node {index} is already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_file(index)).expect("log file");
         // `ip netns exec` executes the node in place: the child's pid is the node's.
+        let (program, args) = launch.program.clone().unwrap_or_else(|| (covenant_binary(), vec!["node".into()]));
         let mut command = match &self.hosts {
-            Some(hosts) => hosts.command(index, covenant_binary()),
-            None => Command::new(covenant_binary()),
+            Some(hosts) => hosts.command(index, program),
+            None => Command::new(program),
         };
         let child = command
-            .arg("node")
+            .args(args)
             .arg("--config")
             .arg(self.config_file(index))
             .envs(launch.env.iter().map(|(name, value)| (name, value)))
@@ -550,6 +562,23 @@ impl Consortium {
             self.proposal_status(&id).as_deref() == Some("executed")
         });
     }
+}
+
+/// The names of the packages in `package`'s normal dependency tree (`cargo tree -e normal`), itself
+/// included.
+pub fn dependency_names(package: &str) -> Vec<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let output = Command::new(cargo)
+        .args(["tree", "--offline", "--manifest-path", workspace, "-p", package, "-e", "normal", "--prefix", "none"])
+        .output()
+        .expect("cargo tree runs");
+    assert!(output.status.success(), "cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .expect("cargo tree prints UTF-8")
+        .lines()
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .collect()
 }
 
 /// Where Debian's `faketime` package puts the preload library (`/usr/lib/<multiarch>/faketime/`).

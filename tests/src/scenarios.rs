@@ -84,7 +84,13 @@ pub struct Scenario {
     run: fn(&mut Run),
     /// Prepares the consortium before the nodes start; returns each node's launch.
     setup: fn(&mut Run) -> Vec<Launch>,
+    /// The validators held to the promises (all but a malicious one): they must resume, converge, and
+    /// their chains are the ones checked.
+    honest: &'static [usize],
 }
+
+/// Every validator.
+const ALL: &[usize] = &[0, 1, 2, 3];
 
 fn plain_launches(_: &mut Run) -> Vec<Launch> {
     vec![Launch::default(); VALIDATORS]
@@ -98,48 +104,56 @@ pub fn all() -> Vec<Scenario> {
             about: "validators split 2|2 with their clients: no side has a quorum, so both halt; after the heal commits resume without a fork",
             run: partition_2_2,
             setup: plain_launches,
+            honest: ALL,
         },
         Scenario {
             name: "partition-3-1",
             about: "one validator and its client cut off: the three commit on, the one commits nothing; after the heal it catches up",
             run: partition_3_1,
             setup: plain_launches,
+            honest: ALL,
         },
         Scenario {
             name: "partition-bridge",
             about: "validator 1 cut off from 2 and 3 while validator 0 reaches both sides: 0, 2, 3 are a quorum and commit on",
             run: partition_bridge,
             setup: plain_launches,
+            honest: ALL,
         },
         Scenario {
             name: "partition-one-way",
             about: "nothing validator 3 sends arrives (it still hears the others): the three commit on, and 3 catches up after the heal",
             run: partition_one_way,
             setup: plain_launches,
+            honest: ALL,
         },
         Scenario {
             name: "link-flap",
             about: "validator 0's link goes down and up every 2 s: the chain goes on and 0 catches up",
             run: link_flap,
             setup: plain_launches,
+            honest: ALL,
         },
         Scenario {
             name: "bandwidth",
             about: "validator 2 may send only 256 kbit/s: the chain goes on",
             run: bandwidth,
             setup: plain_launches,
+            honest: ALL,
         },
         Scenario {
             name: "pause",
             about: "validator 2 frozen (SIGSTOP) for four base round timeouts: the three commit on; once it goes on (SIGCONT) it catches up",
             run: pause,
             setup: plain_launches,
+            honest: ALL,
         },
         Scenario {
             name: "kill-restart",
             about: "validator 1 killed (SIGKILL) mid-workload: the three commit on; restarted, it catches up from its store",
             run: kill_restart,
             setup: plain_launches,
+            honest: ALL,
         },
         Scenario {
             name: "clock-step",
@@ -150,6 +164,7 @@ pub fn all() -> Vec<Scenario> {
                 launches[2] = run.consortium.steppable_clock(2);
                 launches
             },
+            honest: ALL,
         },
         Scenario {
             name: "disk-full",
@@ -159,12 +174,25 @@ pub fn all() -> Vec<Scenario> {
                 run.consortium.small_data_disk(3, DISK_BYTES);
                 plain_launches(run)
             },
+            honest: ALL,
         },
         Scenario {
             name: "latency",
             about: "every link between validators through a delaying proxy; 150 ms each way for a while: the chain goes on, slower",
             run: latency,
             setup: through_proxies,
+            honest: ALL,
+        },
+        Scenario {
+            name: "byzantine-member",
+            about: "validator 3 is the Byzantine test build (covenant-byzantine, every attack): the three honest validators keep committing and agree",
+            run: byzantine_member,
+            setup: |run| {
+                let mut launches = plain_launches(run);
+                launches[3] = Launch::byzantine("all");
+                launches
+            },
+            honest: &[0, 1, 2],
         },
     ]
 }
@@ -178,6 +206,8 @@ pub struct Run {
     violations: Vec<String>,
     notes: Vec<String>,
     heal: Option<(Instant, u64)>,
+    /// See [`Scenario::honest`].
+    honest: &'static [usize],
     /// Delaying proxies the validators reach each other through (scenario `latency`).
     proxies: Vec<DelayProxy>,
 }
@@ -205,6 +235,12 @@ impl Run {
     /// Heights of every node now (as last sampled).
     fn heights(&self) -> Vec<Option<u64>> {
         self.monitor.latest(&(0..VALIDATORS).collect::<Vec<_>>(), now_ms().saturating_sub(2_000))
+    }
+
+    /// Heights of the honest nodes now.
+    fn honest_heights(&self) -> Vec<Option<u64>> {
+        let heights = self.heights();
+        self.honest.iter().map(|node| heights[*node]).collect()
     }
 
     /// Holds a fault for `hold`, then checks that each of `progressing` committed at least two blocks
@@ -238,7 +274,7 @@ impl Run {
 
     /// Marks the fault healed now.
     fn healed(&mut self) {
-        let top = self.heights().iter().flatten().max().copied().unwrap_or(0);
+        let top = self.honest_heights().iter().flatten().max().copied().unwrap_or(0);
         self.heal = Some((Instant::now(), top));
     }
 }
@@ -289,14 +325,14 @@ fn run_inner(scenario: &Scenario) -> ScenarioResult {
         violations: Vec::new(),
         notes: Vec::new(),
         heal: None,
+        honest: scenario.honest,
         proxies: Vec::new(),
     };
     let launches = (scenario.setup)(&mut run);
     for (index, launch) in launches.iter().enumerate() {
         run.consortium.start_node_with(index, launch);
     }
-    let all: Vec<usize> = (0..VALIDATORS).collect();
-    run.consortium.wait_for_height(&all, 2, Duration::from_secs(90));
+    run.consortium.wait_for_height(scenario.honest, 2, Duration::from_secs(90));
     run.workload = Some(Workload::start(client_plans(&run.consortium), workload_options()));
     std::thread::sleep(STEADY);
 
@@ -385,17 +421,17 @@ fn wait_resumed(run: &mut Run) -> Option<f64> {
         return None;
     };
     while healed_at.elapsed() < RESUME_BOUND {
-        let heights = run.heights();
+        let heights = run.honest_heights();
         if heights.iter().all(|height| height.is_some_and(|height| height > top)) {
             let seconds = healed_at.elapsed().as_secs_f64();
-            run.note(format!("every node committed above height {top} {seconds:.1} s after the heal"));
+            run.note(format!("every honest node committed above height {top} {seconds:.1} s after the heal"));
             return Some(seconds);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let heights = run.heights();
+    let heights = run.honest_heights();
     run.violation(format!(
-        "commits did not resume on every node within {RESUME_BOUND:?} of the heal: heights {heights:?}, needed above {top}"
+        "commits did not resume on every honest node within {RESUME_BOUND:?} of the heal: heights {heights:?}, needed above {top}"
     ));
     None
 }
@@ -405,7 +441,7 @@ fn converge(run: &mut Run) {
     let deadline = Instant::now() + CONVERGE_BOUND;
     let mut last = None;
     while Instant::now() < deadline {
-        let heights: Vec<u64> = (0..VALIDATORS).map(|node| run.consortium.height(node)).collect();
+        let heights: Vec<u64> = run.honest.iter().map(|node| run.consortium.height(*node)).collect();
         if heights.iter().all(|height| *height == heights[0]) {
             if last == Some(heights[0]) {
                 break;
@@ -416,12 +452,16 @@ fn converge(run: &mut Run) {
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    let heights: Vec<u64> = (0..VALIDATORS).map(|node| run.consortium.height(node)).collect();
+    let heights: Vec<u64> = run.honest.iter().map(|node| run.consortium.height(*node)).collect();
     if heights.iter().any(|height| *height + 1 < *heights.iter().max().unwrap_or(&0)) {
-        run.violation(format!("the nodes did not converge within {CONVERGE_BOUND:?}: heights {heights:?}"));
+        run.violation(format!("the honest nodes did not converge within {CONVERGE_BOUND:?}: heights {heights:?}"));
     }
     for node in 0..VALIDATORS {
-        run.consortium.stop_node(node, Duration::from_secs(30));
+        if run.honest.contains(&node) {
+            run.consortium.stop_node(node, Duration::from_secs(30));
+        } else {
+            run.consortium.kill_node(node);
+        }
     }
 }
 
@@ -429,7 +469,7 @@ fn check_chains(run: &mut Run, history: &History) -> Verdict {
     let accounts = workload_accounts();
     let asset = covenant_node::commands::init::DEMO_ASSET;
     let mut chains: Vec<ChainView> = Vec::new();
-    for node in 0..VALIDATORS {
+    for node in run.honest.to_vec() {
         let store = run.consortium.open_store(node);
         match checker::read_chain(node, &store, &accounts, asset) {
             Ok(chain) => chains.push(chain),
@@ -529,16 +569,22 @@ fn disk_full(run: &mut Run) {
     let free = run.consortium.data_disk_free(3);
     fill(&filler, free);
     run.note(format!("filled validator 3's data disk: {} bytes free of {DISK_BYTES}", run.consortium.data_disk_free(3)));
+    // A running store writes into log space it reserved earlier; a restart has to find new space.
+    run.consortium.kill_node(3);
+    run.consortium.start_node(3);
     run.fault_window(FAULT_HOLD, &[0, 1, 2], &[]);
-    let _ = std::fs::remove_file(&filler);
-    if run.consortium.is_running(3) {
-        run.note("validator 3 kept running on a full disk".into());
-    } else {
-        let log = run.consortium.log_tail(3, 5);
-        run.note(format!("validator 3 stopped on the full disk; its last words:\n{log}"));
-        run.consortium.kill_node(3);
-        run.consortium.start_node(3);
+    let log = run.consortium.log_tail(3, 3);
+    if log.contains("panicked") {
+        run.violation(format!("validator 3 panicked on the full disk:\n{log}"));
     }
+    if run.consortium.is_running(3) {
+        run.note(format!("validator 3 kept running on the full disk; its last lines:\n{log}"));
+    } else {
+        run.note(format!("validator 3 stopped on the full disk; its last lines:\n{log}"));
+    }
+    let _ = std::fs::remove_file(&filler);
+    run.consortium.kill_node(3);
+    run.consortium.start_node(3);
     run.healed();
 }
 
@@ -596,6 +642,18 @@ fn latency(run: &mut Run) {
     run.fault_window(FAULT_HOLD, &[0, 1, 2, 3], &[]);
     for proxy in &run.proxies {
         proxy.set_delay(Duration::ZERO);
+    }
+    run.healed();
+}
+
+fn byzantine_member(run: &mut Run) {
+    run.fault_window(FAULT_HOLD * 2, &[0, 1, 2], &[]);
+    let log = run.consortium.log(3);
+    let reports = log.lines().filter(|line| line.contains("byzantine: attacks sent so far")).count();
+    if reports == 0 {
+        run.violation("the Byzantine validator never reported attacking: is it the covenant-byzantine build?".into());
+    } else if let Some(last) = log.lines().rev().find(|line| line.contains("byzantine: attacks sent so far")) {
+        run.note(format!("the Byzantine validator's last report: {}", last.trim()));
     }
     run.healed();
 }

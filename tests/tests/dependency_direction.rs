@@ -2,26 +2,11 @@
 //! RocksDB: that is what keeps consensus and execution deterministic and simulable (DESIGN.md,
 //! "Dependency direction"). This asks cargo for each crate's normal dependency tree.
 
-use std::process::Command;
+use covenant_tests::dependency_names;
 
 const PURE_CRATES: &[&str] =
     &["covenant-types", "covenant-rules", "covenant-consensus", "covenant-execution", "covenant-vm"];
 const FORBIDDEN: &[&str] = &["tokio", "libp2p", "rocksdb", "librocksdb-sys", "mio"];
-
-fn dependency_names(package: &str) -> Vec<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-    let output = Command::new(cargo)
-        .args(["tree", "--offline", "--manifest-path", workspace, "-p", package, "-e", "normal", "--prefix", "none"])
-        .output()
-        .expect("cargo tree runs");
-    assert!(output.status.success(), "cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout)
-        .expect("cargo tree prints UTF-8")
-        .lines()
-        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
-        .collect()
-}
 
 #[test]
 fn pure_crates_do_not_depend_on_io_runtimes_or_storage() {

@@ -67,8 +67,32 @@ pub fn open_store(config: &NodeConfig, genesis: &Genesis) -> Result<RocksStore> 
     Ok(store)
 }
 
+/// What a task started beside the node ([`run_node_beside`]) gets: the node's own network handle and
+/// identity. Production nodes start none; the test-only Byzantine build (`covenant-byzantine`, ADR
+/// 0015) starts its attacks this way.
+pub struct Beside {
+    /// The node's network (the same libp2p identity and connections).
+    pub network: covenant_network::NetworkHandle,
+    /// The node's consensus key.
+    pub consensus_key: SecretKey,
+    /// Its id.
+    pub node_id: covenant_types::NodeId,
+    /// The chain.
+    pub chain_id: covenant_types::ChainId,
+    /// Its store, read-only use (heights, blocks).
+    pub store: Arc<RocksStore>,
+}
+
+/// A task to run beside the node; it is aborted when the node stops.
+pub type BesideTask = Box<dyn FnOnce(Beside) -> tokio::task::JoinHandle<()> + Send>;
+
 /// Runs the node until SIGINT/SIGTERM or a fatal error.
 pub async fn run_node(config: NodeConfig) -> Result<()> {
+    run_node_beside(config, None).await
+}
+
+/// [`run_node`] with `beside` started once the network runs.
+pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> Result<()> {
     let genesis = load_genesis(&config)?;
     // Article 41: plaintext keys only on a test chain whose config allows them; encrypted keys are
     // opened with the passphrase from key_passphrase_file or COVENANT_KEY_PASSPHRASE.
@@ -125,6 +149,7 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     // The consensus key also signs this node's audit anchors (the only transaction a node signs).
     let anchor_key = SecretKey::from_seed(&consensus_key.key.seed());
     let anchor_public = anchor_key.public_key();
+    let beside_key = beside.as_ref().map(|_| SecretKey::from_seed(&consensus_key.key.seed()));
     let engine = Engine::new(
         genesis.chain_id().clone(),
         config.node_id.clone(),
@@ -156,6 +181,15 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
             .with_detail("key_files", key_formats.clone()),
     )?;
 
+    let beside = beside.zip(beside_key).map(|(start, consensus_key)| {
+        start(Beside {
+            network: network.clone(),
+            consensus_key,
+            node_id: config.node_id.clone(),
+            chain_id: genesis.chain_id().clone(),
+            store: store.clone(),
+        })
+    });
     let (stop, stopped) = watch::channel(false);
     let api = tokio::spawn(crate::api::serve(listener, shared.clone(), stopped.clone()));
     let signals = tokio::spawn(async move {
@@ -168,6 +202,9 @@ pub async fn run_node(config: NodeConfig) -> Result<()> {
     }
     signals.abort();
     api.abort();
+    if let Some(beside) = beside {
+        beside.abort();
+    }
     network.shutdown().await;
     let outcome = if result.is_ok() { Outcome::Success } else { Outcome::Failure };
     store.append(AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStopped, Actor::System, outcome))?;

@@ -1,0 +1,67 @@
+//! `covenant-byzantine node --config FILE --attacks LIST`: TEST ONLY. Runs a validator that attacks
+//! its peers (see the crate documentation). Never deploy it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use covenant_byzantine::attacks::{self, AttackPlan, parse_attacks};
+
+/// TEST ONLY: a Covenant validator that attacks its peers.
+#[derive(Parser)]
+#[command(name = "covenant-byzantine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a validator from its node config, attacking its peers while it runs.
+    Node {
+        /// Node config file, as for `covenant node`.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Attacks, comma-separated (garbage, false-height, future-flood, sync-flood, bad-signatures,
+        /// equivocation), or all.
+        #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_attacks)]
+        attacks: std::vec::Vec<attacks::Attack>,
+        /// One round of every attack per this many milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 200)]
+        period_ms: u64,
+        /// Bytes of each flooded future-height ROUND-CHANGE.
+        #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
+        flood_message_bytes: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    covenant_alloc::keep_freed_memory();
+    let Cli { command: Command::Node { config, attacks, period_ms, flood_message_bytes } } = Cli::parse();
+    let config = match covenant_node::config::NodeConfig::load(&config) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("error: {errors}");
+            return ExitCode::from(2);
+        }
+    };
+    covenant_node::logging::init(&config.log);
+    let plan = AttackPlan { attacks, period: Duration::from_millis(period_ms.max(10)), flood_message_bytes };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let beside: covenant_node::node::BesideTask = Box::new(move |beside| attacks::start(beside, plan));
+    match runtime.block_on(covenant_node::node::run_node_beside(config, Some(beside))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
