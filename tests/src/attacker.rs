@@ -14,8 +14,8 @@ use covenant_network::{
 };
 
 use crate::Consortium;
-use covenant_byzantine::forge::{SplitMix, garbage};
 pub use covenant_byzantine::forge::{BulkyRoundChange, bulky_round_change};
+use covenant_byzantine::forge::{SplitMix, garbage};
 
 /// Who the attacker is and whom it talks to.
 #[derive(Clone, Debug)]

@@ -263,7 +263,9 @@ fn check_forks(chains: &[ChainView], verdict: &mut Verdict, violations: &mut Vec
             if verdict.forks == 1 {
                 let holders: Vec<String> = chains
                     .iter()
-                    .filter_map(|chain| chain.blocks.get(index).map(|block| format!("node {}: {}", chain.node, block.hash)))
+                    .filter_map(|chain| {
+                        chain.blocks.get(index).map(|block| format!("node {}: {}", chain.node, block.hash))
+                    })
                     .collect();
                 violations.push(format!("fork at height {}: {}", index + 1, holders.join(", ")));
             }
@@ -283,7 +285,9 @@ fn apply_transfer(
     violations: &mut Vec<String>,
 ) {
     let Some(debited) = balances.get(from).and_then(|balance| balance.checked_sub(amount)) else {
-        violations.push(format!("a transfer of {amount} from {from} at height {height} overdraws it or names no workload account"));
+        violations.push(format!(
+            "a transfer of {amount} from {from} at height {height} overdraws it or names no workload account"
+        ));
         return;
     };
     balances.insert(from.to_string(), debited);
@@ -345,7 +349,8 @@ mod tests {
         ];
         let blocks = vec![block(1, vec![tx(&ops[0])]), block(2, vec![tx(&ops[1])])];
         let balances = BTreeMap::from([("a".to_string(), 80), ("b".to_string(), 120)]);
-        let chains = (0..3).map(|node| ChainView { node, blocks: blocks.clone(), balances: balances.clone() }).collect();
+        let chains =
+            (0..3).map(|node| ChainView { node, blocks: blocks.clone(), balances: balances.clone() }).collect();
         (History { ops }, chains)
     }
 
@@ -366,7 +371,10 @@ mod tests {
         let (history, chains) = good_run();
         let verdict = verdict(&history, &chains);
         assert!(verdict.passed(), "{:?}", verdict.violations);
-        assert_eq!((verdict.acked, verdict.committed_acked, verdict.committed, verdict.unknown_committed), (1, 1, 2, 1));
+        assert_eq!(
+            (verdict.acked, verdict.committed_acked, verdict.committed, verdict.unknown_committed),
+            (1, 1, 2, 1)
+        );
         assert_eq!((verdict.forks, verdict.height), (0, 2));
     }
 

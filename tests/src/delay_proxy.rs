@@ -104,7 +104,12 @@ fn relay(a: TcpStream, b: TcpStream, delay_ms: Arc<AtomicU64>, stop: Arc<AtomicB
     }
 }
 
-fn read_side(mut from: TcpStream, queue: SyncSender<(Instant, Vec<u8>)>, delay_ms: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
+fn read_side(
+    mut from: TcpStream,
+    queue: SyncSender<(Instant, Vec<u8>)>,
+    delay_ms: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) {
     let _ = from.set_read_timeout(Some(Duration::from_millis(500)));
     let mut buffer = vec![0u8; CHUNK_BYTES];
     while !stop.load(Ordering::Relaxed) {

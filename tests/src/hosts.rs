@@ -64,7 +64,8 @@ fn must(program: &str, args: &[&str]) -> String {
 /// Whether this process may create network namespaces (root, with `ip` and `nft` installed).
 pub fn available() -> Result<(), String> {
     // The owner of /proc/self is the process's effective user.
-    let euid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").map_err(|error| error.to_string())?);
+    let euid =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").map_err(|error| error.to_string())?);
     if euid != 0 {
         return Err("the multi-host tests need root (network namespaces, nftables, tc)".into());
     }
@@ -101,7 +102,8 @@ impl Hosts {
         let netns = |label: &str| format!("{PREFIX}{pid}-{label}");
         let switch = netns("switch");
         must("ip", &["netns", "add", &switch]);
-        let observer = Host { label: "observer".into(), netns: netns("observer"), address: Ipv4Addr::new(10, 77, subnet, 1) };
+        let observer =
+            Host { label: "observer".into(), netns: netns("observer"), address: Ipv4Addr::new(10, 77, subnet, 1) };
         // From here on, dropping `hosts` removes whatever was made.
         let mut hosts = Hosts { switch: switch.clone(), hosts: Vec::new(), observer: observer.clone() };
         must("ip", &["-n", &switch, "link", "add", "br0", "type", "bridge"]);
@@ -130,7 +132,10 @@ impl Hosts {
     /// side, `eth0` on the host's).
     fn attach(&self, host: &Host, port: &str) {
         must("ip", &["netns", "add", &host.netns]);
-        must("ip", &["link", "add", port, "netns", &self.switch, "type", "veth", "peer", "name", "eth0", "netns", &host.netns]);
+        must(
+            "ip",
+            &["link", "add", port, "netns", &self.switch, "type", "veth", "peer", "name", "eth0", "netns", &host.netns],
+        );
         must("ip", &["-n", &self.switch, "link", "set", port, "master", "br0", "up"]);
         must("ip", &["-n", &host.netns, "addr", "add", &format!("{}/24", host.address), "dev", "eth0"]);
         must("ip", &["-n", &host.netns, "link", "set", "eth0", "up"]);

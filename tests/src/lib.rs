@@ -613,8 +613,9 @@ impl Consortium {
     /// `index` (libfaketime, re-reading its offset file every second; the monotonic clock, which timers
     /// run on, is left alone). Starts at no offset.
     pub fn steppable_clock(&self, index: usize) -> Launch {
-        let library = find_libfaketime()
-            .unwrap_or_else(|| panic!("libfaketime is not installed: run scripts/prereqs.sh (Debian package faketime)"));
+        let library = find_libfaketime().unwrap_or_else(|| {
+            panic!("libfaketime is not installed: run scripts/prereqs.sh (Debian package faketime)")
+        });
         self.step_clock(index, 0);
         Launch::default()
             .env("LD_PRELOAD", library)

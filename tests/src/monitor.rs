@@ -88,7 +88,11 @@ impl Monitor {
         nodes
             .iter()
             .map(|node| {
-                samples.iter().rev().take_while(|sample| sample.at_ms >= since_ms).find_map(|sample| sample.heights[*node])
+                samples
+                    .iter()
+                    .rev()
+                    .take_while(|sample| sample.at_ms >= since_ms)
+                    .find_map(|sample| sample.heights[*node])
             })
             .collect()
     }

@@ -469,7 +469,8 @@ fn check_chains(run: &mut Run, history: &History) -> Verdict {
     let accounts = workload_accounts();
     let asset = covenant_node::commands::init::DEMO_ASSET;
     let mut chains: Vec<ChainView> = Vec::new();
-    for node in run.honest.to_vec() {
+    let honest = run.honest;
+    for node in honest.iter().copied() {
         let store = run.consortium.open_store(node);
         match checker::read_chain(node, &store, &accounts, asset) {
             Ok(chain) => chains.push(chain),
@@ -527,7 +528,10 @@ fn link_flap(run: &mut Run) {
     let after = run.heights();
     for node in [1, 2, 3] {
         if after[node].unwrap_or(0) < before[node].unwrap_or(0) + 2 {
-            run.violation(format!("node {node} stalled while 0's link flapped: {:?} -> {:?}", before[node], after[node]));
+            run.violation(format!(
+                "node {node} stalled while 0's link flapped: {:?} -> {:?}",
+                before[node], after[node]
+            ));
         }
     }
     run.healed();
@@ -568,7 +572,10 @@ fn disk_full(run: &mut Run) {
     let filler = run.consortium.config(3).data_dir.join("filler");
     let free = run.consortium.data_disk_free(3);
     fill(&filler, free);
-    run.note(format!("filled validator 3's data disk: {} bytes free of {DISK_BYTES}", run.consortium.data_disk_free(3)));
+    run.note(format!(
+        "filled validator 3's data disk: {} bytes free of {DISK_BYTES}",
+        run.consortium.data_disk_free(3)
+    ));
     // A running store writes into log space it reserved earlier; a restart has to find new space.
     run.consortium.kill_node(3);
     run.consortium.start_node(3);

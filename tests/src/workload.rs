@@ -151,7 +151,8 @@ impl Workload {
                     stop: stop.clone(),
                 };
                 let name = format!("client-{client}-{slot}");
-                threads.push(std::thread::Builder::new().name(name).spawn(move || runner.run()).expect("client thread"));
+                threads
+                    .push(std::thread::Builder::new().name(name).spawn(move || runner.run()).expect("client thread"));
             }
         }
         Workload { stop, threads }

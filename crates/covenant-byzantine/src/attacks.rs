@@ -136,14 +136,14 @@ async fn run(beside: Beside, plan: AttackPlan) {
             match attack {
                 Attack::Garbage => {
                     if let Some(peer) = peers.get(tick as usize % peers.len().max(1)) {
-                        let len = 64 + (random.next() % 4_096) as usize;
+                        let len = 64 + (random.next_u64() % 4_096) as usize;
                         if beside.network.send_consensus(*peer, forge::garbage(&mut random, len)).await.is_ok() {
                             sent.garbage += 1;
                         }
                     }
                 }
                 Attack::FalseHeight => {
-                    beside.network.set_height(if tick % 2 == 0 { 1 << 63 } else { u64::MAX });
+                    beside.network.set_height(if tick.is_multiple_of(2) { 1 << 63 } else { u64::MAX });
                 }
                 Attack::FutureFlood => {
                     let bytes = forge::bulky_round_change(&BulkyRoundChange {
@@ -154,7 +154,7 @@ async fn run(beside: Beside, plan: AttackPlan) {
                         round: 1 + (tick % 60) as u32,
                         prepare_authors: Vec::new(),
                         bytes: plan.flood_message_bytes,
-                        salt: random.next(),
+                        salt: random.next_u64(),
                     });
                     if beside.network.broadcast_consensus(bytes).await.is_ok() {
                         sent.future += 1;
@@ -176,7 +176,8 @@ async fn run(beside: Beside, plan: AttackPlan) {
                     }
                 }
                 Attack::BadSignatures => {
-                    let batch = forge::bad_signature_batch(&beside.chain_id, &bad_sender, BAD_BATCH_TXS, random.next());
+                    let batch =
+                        forge::bad_signature_batch(&beside.chain_id, &bad_sender, BAD_BATCH_TXS, random.next_u64());
                     if beside.network.broadcast_tx(batch).await.is_ok() {
                         sent.bad_batches += 1;
                     }
@@ -189,7 +190,7 @@ async fn run(beside: Beside, plan: AttackPlan) {
                         &beside.consensus_key,
                         tip + 1,
                         round,
-                        random.next(),
+                        random.next_u64(),
                     );
                     for (index, peer) in peers.iter().enumerate() {
                         for bytes in &sides[index % 2] {
@@ -200,7 +201,7 @@ async fn run(beside: Beside, plan: AttackPlan) {
                 }
             }
         }
-        if tick % (10_000 / plan.period.as_millis().max(1) as u64).max(1) == 0 {
+        if tick.is_multiple_of((10_000 / plan.period.as_millis().max(1) as u64).max(1)) {
             info!(peers = peers.len(), ?sent, "byzantine: attacks sent so far");
         }
     }

@@ -23,7 +23,7 @@ pub struct SplitMix(pub u64);
 
 impl SplitMix {
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -36,7 +36,7 @@ impl SplitMix {
 /// so that the test can rely on every one being undecodable garbage).
 pub fn garbage(random: &mut SplitMix, len: usize) -> Vec<u8> {
     loop {
-        let mut bytes: Vec<u8> = (0..len.div_ceil(8)).flat_map(|_| random.next().to_le_bytes()).take(len).collect();
+        let mut bytes: Vec<u8> = (0..len.div_ceil(8)).flat_map(|_| random.next_u64().to_le_bytes()).take(len).collect();
         // An enum tag no consensus message has.
         if let Some(first) = bytes.first_mut() {
             *first = 0xff;

@@ -19,7 +19,10 @@ fn help_lists_every_attack() {
 
 #[test]
 fn an_unknown_attack_is_refused_by_name() {
-    let output = byzantine().args(["node", "--config", "/nonexistent.toml", "--attacks", "garbage,teleport"]).output().expect("runs");
+    let output = byzantine()
+        .args(["node", "--config", "/nonexistent.toml", "--attacks", "garbage,teleport"])
+        .output()
+        .expect("runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unknown attack \"teleport\""), "{stderr}");

@@ -32,8 +32,10 @@ fn main() -> ExitCode {
         eprintln!("fault-suite: {error}");
         return ExitCode::from(2);
     }
-    let chosen: Vec<&scenarios::Scenario> =
-        all.iter().filter(|scenario| args.scenarios.is_empty() || args.scenarios.iter().any(|name| name == scenario.name)).collect();
+    let chosen: Vec<&scenarios::Scenario> = all
+        .iter()
+        .filter(|scenario| args.scenarios.is_empty() || args.scenarios.iter().any(|name| name == scenario.name))
+        .collect();
     let mut results = Vec::new();
     for scenario in chosen {
         results.push(scenarios::run(scenario));
@@ -50,7 +52,12 @@ fn main() -> ExitCode {
         }
     }
     let failed: Vec<&str> = results.iter().filter(|result| !result.passed).map(|result| result.name.as_str()).collect();
-    eprintln!("fault-suite: {} of {} scenarios passed; results in {}", results.len() - failed.len(), results.len(), args.out.display());
+    eprintln!(
+        "fault-suite: {} of {} scenarios passed; results in {}",
+        results.len() - failed.len(),
+        results.len(),
+        args.out.display()
+    );
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {

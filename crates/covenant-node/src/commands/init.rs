@@ -248,9 +248,8 @@ fn api_address(options: &InitOptions, index: usize) -> std::net::SocketAddr {
 fn address(options: &InitOptions, index: usize, base: u16) -> std::net::SocketAddr {
     match options.hosts.get(index) {
         Some(host) => std::net::SocketAddr::new(*host, base),
-        None => std::net::SocketAddr::from((
-            [127, 0, 0, 1],
-            base.saturating_add(u16::try_from(index).unwrap_or(u16::MAX)),
-        )),
+        None => {
+            std::net::SocketAddr::from(([127, 0, 0, 1], base.saturating_add(u16::try_from(index).unwrap_or(u16::MAX))))
+        }
     }
 }
