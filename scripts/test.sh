@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit, property, storage crash, simulator and end-to-end tests, the
-# doc tests, the dependency-direction check (part of the test run, in tests/), and the multi-host
-# fault suite (scripts/fault-suite.sh; needs root for its network namespaces).
+# doc tests, the dependency-direction check (part of the test run, in tests/), the multi-host fault
+# suite (scripts/fault-suite.sh; needs root for its network namespaces), and a short run of every fuzz
+# target (scripts/fuzz.sh).
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,6 @@ cargo test --workspace --doc --no-fail-fast "$@"
 
 # Last, alone on the machine: its scenarios measure how soon commits resume.
 scripts/fault-suite.sh --out "$CARGO_TARGET_DIR/fault-suite.json"
+
+# Every decoder fuzzed briefly (docs/reliability.md records a longer run).
+scripts/fuzz.sh 10

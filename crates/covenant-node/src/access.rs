@@ -17,7 +17,7 @@ use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
 use covenant_storage::{AuditLog, ChainStore};
 use covenant_types::{Classification, DataRecord, Hash, Payload, Principal, Role};
 
-use crate::auth::{Authenticated, Denied, SessionRequest};
+use crate::auth::{Authenticated, Denied};
 use crate::runtime::chain::{StoreState, now_ms};
 use crate::runtime::shared::Shared;
 
@@ -67,7 +67,11 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, what: &str) -> Result<Auth
     })
 }
 
-async fn open_session(State(shared): State<Arc<Shared>>, Json(request): Json<SessionRequest>) -> Response {
+async fn open_session(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let request = match crate::api_bodies::session_body(&body) {
+        Ok(request) => request,
+        Err(error) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response(),
+    };
     match shared.sessions.open(&shared, &request, now_ms()) {
         Ok(token) => Json(json!({
             "token": token,

@@ -15,7 +15,6 @@ use tokio::sync::watch;
 
 use covenant_storage::ChainStore;
 use covenant_types::Hash;
-use covenant_types::batch::decode_tx_batch;
 use covenant_types::limits::{TX_BATCH_BYTES_MAX, TX_BATCH_TXS_MAX, TX_BYTES_MAX};
 
 use covenant_execution::{
@@ -169,18 +168,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
 /// Takes a transaction as its canonical bytes (`application/octet-stream`) or as JSON
 /// `{"tx": "<hex of the canonical bytes>"}`.
 async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let bytes = if is_json(&headers) {
-        let value: Value = serde_json::from_slice(&body)
-            .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("body is not JSON: {error}")))?;
-        let hex_text = value
-            .get("tx")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "expected {\"tx\": \"<hex>\"}"))?;
-        hex::decode(hex_text)
-            .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("tx is not hex: {error}")))?
-    } else {
-        body.to_vec()
-    };
+    let bytes = crate::api_bodies::submit_body(is_json(&headers), &body)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
     let hash = shared.submit(bytes).await?;
     Ok(Json(json!({ "hash": hash, "status": "pending" })))
 }
@@ -192,29 +181,8 @@ async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
 /// "article"?}`, where `code` is the HTTP status `POST /v1/txs` would have answered (409 already
 /// pending, 422 refused, 503 busy). A batch that does not parse is refused as a whole (400).
 async fn submit_batch(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let bad_request = |detail: String| ApiError::new(StatusCode::BAD_REQUEST, detail);
-    let txs: Vec<Vec<u8>> = if is_json(&headers) {
-        let value: Value =
-            serde_json::from_slice(&body).map_err(|error| bad_request(format!("body is not JSON: {error}")))?;
-        let items = value
-            .get("txs")
-            .and_then(Value::as_array)
-            .ok_or_else(|| bad_request("expected {\"txs\": [\"<hex>\", ...]}".into()))?;
-        if items.is_empty() || items.len() > TX_BATCH_TXS_MAX {
-            return Err(bad_request(format!("{} transactions; a batch holds 1 to {TX_BATCH_TXS_MAX}", items.len())));
-        }
-        items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                let text = item.as_str().ok_or_else(|| bad_request(format!("txs[{index}] is not a string")))?;
-                hex::decode(text).map_err(|error| bad_request(format!("txs[{index}] is not hex: {error}")))
-            })
-            .collect::<Result<_, _>>()?
-    } else {
-        let txs = decode_tx_batch(&body).map_err(|error| bad_request(error.to_string()))?;
-        txs.into_iter().map(<[u8]>::to_vec).collect()
-    };
+    let txs = crate::api_bodies::batch_body(is_json(&headers), &body)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
     let results: Vec<Value> = shared
         .submit_batch(txs)
         .await
@@ -600,7 +568,7 @@ fn proposal_view(shared: &Shared, id: Hash, proposal: &ProposalState, now_ms: u6
 /// a new or empty directory on the node's machine. Admin routes answer loopback clients only; every
 /// backup, refusal and failure is audited.
 async fn admin_backup(State(shared): State<Arc<Shared>>, extensions: axum::http::Extensions, body: Bytes) -> ApiResult {
-    use crate::commands::backup::{CreateError, CreateRequest, audit_admin_denied, create_on_node};
+    use crate::commands::backup::{CreateError, audit_admin_denied, create_on_node};
     let client = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
     let Some(client) = client.filter(|client| client.ip().to_canonical().is_loopback()) else {
         let who = client.map_or_else(|| "an unknown client".to_string(), |client| client.to_string());
@@ -610,9 +578,8 @@ async fn admin_backup(State(shared): State<Arc<Shared>>, extensions: axum::http:
             format!("admin routes answer loopback clients only, not {who}"),
         ));
     };
-    let request: CreateRequest = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::new(StatusCode::BAD_REQUEST, format!("expected {{\"dir\": \"/absolute/path\"}}: {error}"))
-    })?;
+    let request =
+        crate::api_bodies::backup_body(&body).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
     let task = shared.clone();
     let created =
         tokio::task::spawn_blocking(move || create_on_node(&task.store, &task.node_id, &request, &client.to_string()))

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod api;
+pub mod api_bodies;
 pub mod auth;
 pub mod commands;
 pub mod config;

@@ -558,7 +558,7 @@ pub(crate) fn append_to_batch(
 }
 
 /// Decodes a stored entry, refusing versions this node does not speak.
-fn decode_entry(bytes: &[u8]) -> Result<AuditEntry, String> {
+pub fn decode_entry(bytes: &[u8]) -> Result<AuditEntry, String> {
     let entry: AuditEntry =
         covenant_types::decode("audit entry", bytes, AUDIT_ENTRY_BYTES_MAX).map_err(|error| error.to_string())?;
     covenant_types::encoding::check_version("audit entry", entry.version).map_err(|error| error.to_string())?;

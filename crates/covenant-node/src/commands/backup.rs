@@ -156,12 +156,17 @@ pub fn read_manifest(dir: &Path) -> Result<(Manifest, Hash), String> {
         }
         Ok(_) => std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?,
     };
+    Ok((parse_manifest(&bytes)?, Hash::digest(&bytes)))
+}
+
+/// Decodes the bytes of a `manifest.json`, refusing a format this node does not read.
+pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, String> {
     let manifest: Manifest =
-        serde_json::from_slice(&bytes).map_err(|error| format!("not a backup manifest: {error}"))?;
+        serde_json::from_slice(bytes).map_err(|error| format!("not a backup manifest: {error}"))?;
     if manifest.format != backup::MANIFEST_FORMAT {
         return Err(format!("format {:?}, this node reads {:?}", manifest.format, backup::MANIFEST_FORMAT));
     }
-    Ok((manifest, Hash::digest(&bytes)))
+    Ok(manifest)
 }
 
 // ---------------------------------------------------------------------------------------------------
