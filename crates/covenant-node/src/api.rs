@@ -52,8 +52,16 @@ impl ApiError {
         ApiError { status, error: error.into(), rule: None, article: None }
     }
 
+    /// A failure inside the node: logged in full, answered without details (they may name paths or
+    /// internals a client has no business seeing).
     fn internal(error: impl std::fmt::Display) -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+        static REFERENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let reference = REFERENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::error!(reference, %error, "API request failed inside the node");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error (reference {reference} in the node's log)"),
+        )
     }
 }
 
@@ -82,6 +90,12 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult = Result<Json<Value>, ApiError>;
+
+/// The largest body a request to `path` may carry (what the router's `DefaultBodyLimit`s allow), so
+/// that the edge refuses a larger declared length before reading any of it.
+pub fn body_bytes_max(path: &str) -> usize {
+    if path == "/v1/txs/batch" { BATCH_REQUEST_BODY_BYTES_MAX } else { REQUEST_BODY_BYTES_MAX }
+}
 
 /// The API's routes over the shared node state.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -116,22 +130,17 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Serves the API until `stop` flips to true.
-pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let shutdown = async move {
-        while !*stop.borrow() {
-            if stop.changed().await.is_err() {
-                break;
-            }
-        }
-    };
-    if let Err(error) =
-        axum::serve(listener, router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-    {
-        tracing::error!(%error, "API server failed");
-    }
+/// Serves the API until `stop` flips to true, behind the bounds of [`crate::http_edge`]; `api_hosts`
+/// are the DNS names clients may use for it.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    api_hosts: Vec<String>,
+    stop: watch::Receiver<bool>,
+) {
+    let metrics = shared.metrics.clone();
+    let router = crate::http_edge::bounded(router(shared), api_hosts, metrics.clone());
+    crate::http_edge::serve(listener, router, metrics, stop).await;
 }
 
 async fn ready(State(shared): State<Arc<Shared>>) -> Response {

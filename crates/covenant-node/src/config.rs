@@ -210,6 +210,11 @@ pub struct RawNodeConfig {
     /// Allow a non-loopback `api_addr` (article 21: only behind TLS or an encrypted tunnel).
     #[serde(default)]
     pub api_public: bool,
+    /// DNS names clients may reach the API by (the `Host` header); IP addresses and `localhost` are
+    /// always accepted. Any other name is refused, so that a web page cannot reach the API through a
+    /// name of its own that resolves here (DNS rebinding).
+    #[serde(default)]
+    pub api_hosts: Vec<String>,
     /// The genesis file.
     pub genesis_file: PathBuf,
     /// The key signing consensus messages and commit seals.
@@ -363,6 +368,8 @@ pub struct NodeConfig {
     pub api_addr: HostPort,
     /// Whether a non-loopback API address was explicitly allowed.
     pub api_public: bool,
+    /// DNS names accepted in the API's `Host` header, lower case (see [`RawNodeConfig::api_hosts`]).
+    pub api_hosts: Vec<String>,
     /// Genesis file (resolved).
     pub genesis_file: PathBuf,
     /// Consensus key file (resolved).
@@ -541,6 +548,7 @@ impl RawNodeConfig {
                 listen_addr,
                 api_addr,
                 api_public: self.api_public,
+                api_hosts: self.api_hosts.iter().map(|host| host.trim().to_ascii_lowercase()).collect(),
                 genesis_file,
                 consensus_key_file,
                 network_key_file,

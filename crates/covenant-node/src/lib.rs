@@ -11,6 +11,7 @@ pub mod api_bodies;
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod http_edge;
 pub mod keyfile;
 pub mod logging;
 pub mod metrics;

@@ -91,6 +91,14 @@ pub struct Metrics {
     pub proposals_withheld: AtomicU64,
     /// Gossiped messages accepted for forwarding.
     pub gossip_accepted: AtomicU64,
+    /// API connections closed at once: over the connection cap or the per-address cap.
+    pub api_refused_connections: AtomicU64,
+    /// API requests answered 503 because too many were in flight.
+    pub api_refused_busy: AtomicU64,
+    /// API requests refused for a `Host` the node does not serve.
+    pub api_refused_host: AtomicU64,
+    /// API requests answered 408 for taking too long.
+    pub api_timed_out: AtomicU64,
     /// Gossiped messages rejected as provably bad (their deliverer penalised).
     pub gossip_rejected: AtomicU64,
     /// Gossiped messages neither forwarded nor blamed.
@@ -331,6 +339,21 @@ impl Metrics {
                 "covenant_gossip_messages_total{{verdict=\"{verdict}\"}} {}",
                 count.load(Ordering::Relaxed)
             );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP covenant_api_refused_total API connections and requests refused at the edge, by reason: connections \
+             (over the connection caps), busy (too many requests in flight), host (a Host the node does not serve), \
+             timeout (the request took too long).\n# TYPE covenant_api_refused_total counter"
+        );
+        for (reason, count) in [
+            ("connections", &self.api_refused_connections),
+            ("busy", &self.api_refused_busy),
+            ("host", &self.api_refused_host),
+            ("timeout", &self.api_timed_out),
+        ] {
+            let _ =
+                writeln!(out, "covenant_api_refused_total{{reason=\"{reason}\"}} {}", count.load(Ordering::Relaxed));
         }
         counter(
             &mut out,

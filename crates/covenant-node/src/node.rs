@@ -191,7 +191,7 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
         })
     });
     let (stop, stopped) = watch::channel(false);
-    let api = tokio::spawn(crate::api::serve(listener, shared.clone(), stopped.clone()));
+    let api = tokio::spawn(crate::api::serve(listener, shared.clone(), config.api_hosts.clone(), stopped.clone()));
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
         let _ = stop.send(true);
