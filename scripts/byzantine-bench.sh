@@ -2,13 +2,17 @@
 # Measures what throughput the three honest validators keep while the fourth attacks them: a local
 # 4-validator consortium (release build), validator 3 run as `covenant-byzantine --attacks all`
 # (ADR 0015), and `covenant bench --target` loading validators 0 to 2 only. With --baseline, validator 3
-# runs the honest `covenant node` instead, for the comparison (measure both in the same hour).
-# Usage: scripts/byzantine-bench.sh [--baseline] [covenant bench options, e.g. --saturate --rate 4000 --duration 15]
+# runs the honest `covenant node` instead; with --absent, it does not run at all (a crashed member), for
+# the comparisons (measure them in the same hour).
+# Usage: scripts/byzantine-bench.sh [--baseline | --absent] [covenant bench options, e.g. --saturate --rate 4000 --duration 15]
 # Prints the bench's JSON on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=byzantine
-if [ "${1:-}" = "--baseline" ]; then mode=baseline; shift; fi
+case "${1:-}" in
+  --baseline) mode=baseline; shift ;;
+  --absent) mode=absent; shift ;;
+esac
 scripts/prereqs.sh
 source scripts/env.sh
 cargo build --release --workspace --bins --quiet
@@ -29,12 +33,11 @@ for i in 0 1 2; do
   "$bin/covenant" node --config "$dir/validator-$i.toml" >"$dir/validator-$i.log" 2>&1 &
   pids+=($!)
 done
-if [ "$mode" = byzantine ]; then
-  "$bin/covenant-byzantine" node --config "$dir/validator-3.toml" --attacks all >"$dir/validator-3.log" 2>&1 &
-else
-  "$bin/covenant" node --config "$dir/validator-3.toml" >"$dir/validator-3.log" 2>&1 &
-fi
-pids+=($!)
+case "$mode" in
+  byzantine) "$bin/covenant-byzantine" node --config "$dir/validator-3.toml" --attacks all >"$dir/validator-3.log" 2>&1 & pids+=($!) ;;
+  baseline) "$bin/covenant" node --config "$dir/validator-3.toml" >"$dir/validator-3.log" 2>&1 & pids+=($!) ;;
+  absent) ;;
+esac
 
 for _ in $(seq 1 120); do
   if "$bin/covenant" query status --api 127.0.0.1:$api 2>/dev/null | grep -q '"height": [1-9]'; then break; fi
