@@ -188,11 +188,16 @@ impl Client {
             None => Vec::new(),
         };
         request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).map_err(io)?;
-        stream.write_all(&payload).map_err(io)?;
+        let written = stream.write_all(request.as_bytes()).and_then(|()| stream.write_all(&payload));
         let mut raw = Vec::new();
-        stream.take(RESPONSE_BYTES_MAX as u64 + 1).read_to_end(&mut raw).map_err(io)?;
-        self.parse(&raw)
+        let read = (&mut stream).take(RESPONSE_BYTES_MAX as u64 + 1).read_to_end(&mut raw);
+        match (written, read) {
+            (Ok(()), Ok(_)) => self.parse(&raw),
+            // The node may answer before it has read the whole request (413 on a declared length) and
+            // close: its answer, if it arrived, is the answer.
+            (Err(error), _) => self.parse(&raw).map_err(|_| io(error)),
+            (Ok(()), Err(error)) => Err(io(error)),
+        }
     }
 
     fn parse(&self, raw: &[u8]) -> Result<Response, ClientError> {
