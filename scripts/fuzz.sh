@@ -22,9 +22,9 @@ rocksdb_archive=$(ls -t "$CARGO_TARGET_DIR"/debug/build/librocksdb-sys-*/out/lib
 export ROCKSDB_LIB_DIR ROCKSDB_STATIC=1
 ROCKSDB_LIB_DIR=$(dirname "$rocksdb_archive")
 
-# The fuzz crate is a workspace of its own with its own lock file: bring it in line with the
-# workspace's dependencies (offline: the workspace build fetched them all).
-cargo update --workspace --offline --quiet --manifest-path fuzz/Cargo.toml
+# The fuzz crate is a workspace of its own with its own lock file: bring its entries for the workspace's
+# crates in line with their current dependencies (versions already locked stay as they are).
+cargo update --workspace --quiet --manifest-path fuzz/Cargo.toml
 
 host=$(rustc -vV | sed -n 's/^host: //p')
 fuzz_dir="$CARGO_TARGET_DIR/fuzz"
