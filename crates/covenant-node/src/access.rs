@@ -99,8 +99,14 @@ struct AuditQuery {
 async fn read_audit(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Query(query): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": rejection.body_text() }))).into_response();
+        }
+    };
     let who = match authenticate(&shared, &headers, "read audit log") {
         Ok(who) => who,
         Err(response) => return *response,

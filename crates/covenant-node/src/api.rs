@@ -459,7 +459,11 @@ struct ProposalFilter {
 
 /// Proposals in id order, a page at a time: `{"proposals": [...], "next": id or null}`. A `next`
 /// means more may follow: ask again with `after=<next>`.
-async fn proposals(State(shared): State<Arc<Shared>>, Query(filter): Query<ProposalFilter>) -> ApiResult {
+async fn proposals(
+    State(shared): State<Arc<Shared>>,
+    filter: Result<Query<ProposalFilter>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(filter) = filter.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let bad_request = |detail: String| ApiError::new(StatusCode::BAD_REQUEST, detail);
     let all = match filter.status.as_deref() {
         None | Some("open") => false,
