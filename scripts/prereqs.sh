@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages Covenant needs to build: libclang (bindgen for RocksDB's bindings),
-# a C++ compiler (RocksDB itself), faketime (clock-skew end-to-end tests), and iproute2 and nftables
-# (the multi-host fault suite's hosts and partitions).
+# a C++ compiler (RocksDB itself), faketime (clock-skew end-to-end tests), iproute2 and nftables
+# (the multi-host fault suite's hosts and partitions), e2fsprogs and xfsprogs (the power-cut test: an
+# ext4 data disk shut down with xfs_io, losing what was not synced).
 # Runs on every build and test so that a warm machine never hides a missing step.
 set -euo pipefail
 
-packages=(libclang-dev clang g++ make faketime iproute2 nftables)
+packages=(libclang-dev clang g++ make faketime iproute2 nftables e2fsprogs xfsprogs)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -3,8 +3,10 @@
 //! attack needs valid signatures. It never votes; it does what a test tells it (gossip garbage, claim
 //! heights it does not have, flood large messages), answers every block request with no blocks,
 //! ignores every gossiped message it receives (it relays nothing), and records what the honest nodes
-//! did to it: connections, disconnections, refusals, block requests.
+//! did to it: connections, disconnections, refusals, block requests, and every proposal and vote
+//! it received (so a test can use it as an observer that catches a validator voting twice).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -12,6 +14,9 @@ use std::time::{Duration, Instant};
 use covenant_network::{
     GetBlocks, GossipVerdict, Multiaddr, Network, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, tcp_multiaddr,
 };
+
+use covenant_consensus::Message;
+use covenant_types::Hash;
 
 use crate::Consortium;
 pub use covenant_byzantine::forge::{BulkyRoundChange, bulky_round_change};
@@ -50,7 +55,13 @@ pub struct AttackerLog {
     pub direct_received: u64,
     /// Garbage payloads handed to the network for gossip.
     pub garbage_sent: u64,
+    /// The signed digests of every proposal and vote received, by author, height, round and kind:
+    /// two digests in one slot are two different votes.
+    pub votes: BTreeMap<VoteSlot, BTreeSet<Hash>>,
 }
+
+/// Where a validator may sign one message only: author, height, round, kind.
+pub type VoteSlot = (String, u64, u32, &'static str);
 
 impl AttackerLog {
     /// Block requests received in `[from, to)`.
@@ -61,6 +72,35 @@ impl AttackerLog {
     /// Disconnections by `peer`.
     pub fn disconnections_by(&self, peer: &PeerId) -> usize {
         self.disconnected.iter().filter(|(_, who)| who == peer).count()
+    }
+
+    /// Records a consensus message received, if it is a signed proposal or vote.
+    pub fn record_vote(&mut self, bytes: &[u8]) {
+        let Ok(message) = Message::decode(bytes) else { return };
+        let digest = match &message {
+            Message::Proposal(proposal) => proposal.pre_prepare.digest(),
+            Message::Prepare(prepare) => prepare.digest(),
+            Message::Commit(commit) => commit.digest(),
+            Message::RoundChange(round_change) => round_change.round_change.digest(),
+            Message::Decided(_) => return,
+        };
+        let Some(author) = message.author() else { return };
+        let slot = (author.as_str().to_string(), message.height(), message.round(), message.kind_name());
+        self.votes.entry(slot).or_default().insert(digest);
+    }
+
+    /// Every slot in which an author signed two different messages, with the digests.
+    pub fn double_votes(&self) -> Vec<(VoteSlot, Vec<Hash>)> {
+        self.votes
+            .iter()
+            .filter(|(_, digests)| digests.len() > 1)
+            .map(|(slot, digests)| (slot.clone(), digests.iter().copied().collect()))
+            .collect()
+    }
+
+    /// Proposals and votes received from `author`.
+    pub fn votes_by(&self, author: &str) -> usize {
+        self.votes.iter().filter(|((who, ..), _)| who == author).map(|(_, digests)| digests.len()).sum()
     }
 }
 
@@ -116,7 +156,8 @@ impl Attacker {
                             // Claims every height, serves none.
                             let _ = responder.respond(Vec::new());
                         }
-                        NetworkEvent::Consensus { gossip, .. } | NetworkEvent::Transaction { gossip, .. } => {
+                        NetworkEvent::Consensus { bytes, gossip, .. } => {
+                            lock(&log).record_vote(&bytes);
                             match gossip {
                                 Some(token) => {
                                     lock(&log).gossip_received += 1;
@@ -125,6 +166,13 @@ impl Attacker {
                                 None => lock(&log).direct_received += 1,
                             }
                         }
+                        NetworkEvent::Transaction { gossip, .. } => match gossip {
+                            Some(token) => {
+                                lock(&log).gossip_received += 1;
+                                let _ = handle.report_gossip(token, GossipVerdict::Ignore).await;
+                            }
+                            None => lock(&log).direct_received += 1,
+                        },
                         NetworkEvent::PeerConnected { peer_id, .. } => lock(&log).connected.push((now, peer_id)),
                         NetworkEvent::PeerDisconnected { peer_id } => lock(&log).disconnected.push((now, peer_id)),
                         NetworkEvent::PeerRefused { peer_id, reason, .. } => {
@@ -256,4 +304,30 @@ fn now_nanos() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_nanos() as u64)
         .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use covenant_types::{ChainId, NodeId, SecretKey};
+
+    #[test]
+    fn two_different_votes_in_one_slot_are_double_votes_and_a_repeat_is_not() {
+        let chain = ChainId::new("observer-test").expect("chain id");
+        let author = NodeId::new("validator-1").expect("node id");
+        let key = SecretKey::from_seed(&[7; 32]);
+        let [first, second] = covenant_byzantine::forge::equivocating_votes(&chain, &author, &key, 5, 1, 9);
+        let mut log = AttackerLog::default();
+        for bytes in first.iter().chain(&first) {
+            log.record_vote(bytes);
+        }
+        assert!(log.double_votes().is_empty(), "the same votes twice are one vote each");
+        assert_eq!(log.votes_by("validator-1"), 2);
+        log.record_vote(&second[0]);
+        let doubles = log.double_votes();
+        assert_eq!(doubles.len(), 1, "{doubles:?}");
+        assert_eq!(doubles[0].0, ("validator-1".to_string(), 5, 1, "prepare"));
+        log.record_vote(b"not a message");
+        assert_eq!(log.double_votes().len(), 1);
+    }
 }

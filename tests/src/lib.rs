@@ -48,9 +48,12 @@ pub fn covenant_binary() -> PathBuf {
 
 /// Ports each consortium may use above its bases (validators, joiners, spares).
 const PORT_BLOCK: u16 = 20;
-/// Blocks in each range: peer-to-peer ports from 10,000, API ports from 21,000, both below Linux's
-/// ephemeral ports (32,768 and up) so that no outgoing connection holds a port a node will bind.
-const PORT_BLOCKS: u32 = 550;
+/// Blocks in each range: peer-to-peer ports from 10,000, API ports from 17,500, operations ports
+/// [`OPS_PORT_OFFSET`] above the API's, all below Linux's ephemeral ports (32,768 and up) so that no
+/// outgoing connection holds a port a node will bind.
+const PORT_BLOCKS: u32 = 360;
+/// How far above its API port a node's operations listener is, on 127.0.0.1.
+pub const OPS_PORT_OFFSET: u16 = 7_500;
 
 /// Fresh (peer-to-peer, API) port bases for one consortium: a different block on every call in this
 /// process (tests of one file run in parallel in one process) and, by the process id, unlikely to
@@ -59,7 +62,7 @@ pub fn port_bases() -> (u16, u16) {
     static CALLS: AtomicU32 = AtomicU32::new(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
     let block = (std::process::id().wrapping_mul(16).wrapping_add(call) % PORT_BLOCKS) as u16;
-    (10_000 + block * PORT_BLOCK, 21_000 + block * PORT_BLOCK)
+    (10_000 + block * PORT_BLOCK, 17_500 + block * PORT_BLOCK)
 }
 
 /// Milliseconds since the Unix epoch on this (the test's) clock.
@@ -103,6 +106,16 @@ impl Launch {
         let binary = covenant_binary().with_file_name("covenant-byzantine");
         assert!(binary.exists(), "{} is missing: build the workspace with --all-targets", binary.display());
         Launch { program: Some((binary, vec!["node".into(), "--attacks".into(), attacks.into()])), ..Launch::default() }
+    }
+
+    /// The test build that kills itself with SIGKILL at a crash point of the node's write path
+    /// (`covenant-byzantine node --attacks none --crash-at POINT:N`), attacking nobody.
+    pub fn crash_at(point: &str, hit: u64) -> Launch {
+        let mut launch = Launch::byzantine("none");
+        if let Some((_, args)) = &mut launch.program {
+            args.extend(["--crash-at".to_string(), format!("{point}:{hit}")]);
+        }
+        launch
     }
 
     /// Adds an environment variable.
@@ -167,6 +180,8 @@ impl Consortium {
             .arg(dir.path())
             .args(["--p2p-port-base", &p2p.to_string(), "--api-port-base", &api.to_string()])
             .args(["--bench-senders", &bench_senders.to_string()]);
+        let ops = if hosts.is_empty() { api + OPS_PORT_OFFSET } else { 9200 };
+        init.args(["--ops-port-base", &ops.to_string()]);
         if !hosts.is_empty() {
             let list: Vec<String> = hosts.iter().map(ToString::to_string).collect();
             init.args(["--hosts", &list.join(",")]);
@@ -256,6 +271,23 @@ impl Consortium {
             && !status.success()
         {
             panic!("node {index} stopped with {status} after SIGTERM\n{}", self.logs());
+        }
+    }
+
+    /// Waits up to `timeout` for node `index`'s process to exit on its own and returns how it
+    /// exited; `None` if it still runs (it is left running) or was not started.
+    pub fn wait_exit(&mut self, index: usize, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let child = self.nodes[index].as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.nodes[index] = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -413,9 +445,15 @@ impl Consortium {
         Some(kib * 1024)
     }
 
-    /// Node `index`'s Prometheus metrics (`GET /metrics`), if it answers.
+    /// A client of node `index`'s operations listener (`ops_addr` in its config), if it has one.
+    pub fn ops(&self, index: usize) -> Option<Client> {
+        let address: SocketAddr = self.config(index).ops_addr?.to_string().parse().ok()?;
+        Some(Client::new(address).with_timeout(Duration::from_secs(5)))
+    }
+
+    /// Node `index`'s Prometheus metrics (`GET /metrics` on its operations listener), if it answers.
     pub fn metrics(&self, index: usize) -> Option<String> {
-        let response = self.apis[index].get("/metrics").ok().filter(|response| response.is_success())?;
+        let response = self.ops(index)?.get("/metrics").ok().filter(|response| response.is_success())?;
         response.body.as_str().map(str::to_string)
     }
 
@@ -650,6 +688,39 @@ impl Consortium {
             .unwrap_or_else(|error| panic!("{error}"));
     }
 
+    /// Puts node `index`'s data dir on an ext4 file system of its own (a loop device over a sparse
+    /// image of `bytes` in the consortium's directory), so that [`Consortium::cut_power`] can lose
+    /// what the node wrote but did not sync. Only while the node is stopped.
+    pub fn power_cuttable_data_disk(&self, index: usize, bytes: u64) {
+        let data_dir = self.config(index).data_dir;
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let image = self.data_disk_image(index);
+        std::fs::File::create(&image).and_then(|file| file.set_len(bytes)).expect("disk image");
+        let image = image.to_string_lossy();
+        hosts::run("mkfs.ext4", &["-q", "-F", &image]).unwrap_or_else(|error| panic!("{error}"));
+        hosts::run("mount", &["-o", "loop", &image, &data_dir.to_string_lossy()])
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    /// A power cut under node `index` (its data dir on [`Consortium::power_cuttable_data_disk`]): the
+    /// node is killed with SIGKILL, its file system shut down without flushing anything
+    /// (`FS_IOC_SHUTDOWN` with `NOLOGFLUSH`, as fstests simulate a crash), so every write the node did
+    /// not sync is lost, and mounted again (the journal replays what was synced).
+    pub fn cut_power(&mut self, index: usize) {
+        self.kill_node(index);
+        let data_dir = self.config(index).data_dir;
+        let data_dir = data_dir.to_string_lossy();
+        hosts::run("xfs_io", &["-x", "-c", "shutdown", &data_dir]).unwrap_or_else(|error| panic!("{error}"));
+        hosts::run("umount", &[&data_dir]).unwrap_or_else(|error| panic!("{error}"));
+        let image = self.data_disk_image(index);
+        hosts::run("mount", &["-o", "loop", &image.to_string_lossy(), &data_dir])
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    fn data_disk_image(&self, index: usize) -> PathBuf {
+        self.dir.path().join(format!("validator-{index}.ext4"))
+    }
+
     /// Bytes free on node `index`'s data disk.
     pub fn data_disk_free(&self, index: usize) -> u64 {
         let stat = nix::sys::statvfs::statvfs(&self.config(index).data_dir).expect("statvfs of the data dir");
@@ -661,7 +732,8 @@ impl Drop for Consortium {
     fn drop(&mut self) {
         for index in 0..self.nodes.len() {
             self.kill_node(index);
-            // A data dir on its own tmpfs (small_data_disk) is unmounted; elsewhere this fails harmlessly.
+            // A data dir on a disk of its own (small_data_disk, power_cuttable_data_disk) is unmounted
+            // (a loop device is released with it); elsewhere this fails harmlessly.
             let data_dir = self.dir.path().join("data").join(format!("validator-{index}"));
             let _ = hosts::run("umount", &[&data_dir.to_string_lossy()]);
         }

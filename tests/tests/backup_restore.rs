@@ -1,5 +1,6 @@
 //! End to end (article 18): a running validator of a 4-validator consortium is backed up through its
-//! admin API; `covenant backup verify` accepts the backup and names the file of a copy with one byte
+//! operations listener (with its token: the client API has no administrative route, and the
+//! listener refuses a request without the token or with another, auditing it); `covenant backup verify` accepts the backup and names the file of a copy with one byte
 //! flipped, and `covenant backup restore` refuses that copy. The validator is stopped, its data dir
 //! destroyed and restored from the good backup; restarted, it catches up by block sync and agrees with
 //! the others on block hashes, state roots and balances.
@@ -160,14 +161,30 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
     let height = consortium.height(RESTORED);
     consortium.wait_for_height(&all, height + 3, Duration::from_secs(30));
 
-    // Back up the running validator through its admin API, the genesis included.
+    // Administrative actions and metrics are not on the client API; on the operations listener,
+    // administrative actions need the node's token.
     let work = tempfile::tempdir().unwrap();
+    let refused = work.path().join("refused");
+    let body = serde_json::json!({ "dir": path(&refused) });
+    let api = &consortium.apis[RESTORED];
+    assert_eq!(api.post_json("/v1/admin/backup", &body).unwrap().status, 404);
+    assert_eq!(api.get("/metrics").unwrap().status, 404);
+    let ops = consortium.ops(RESTORED).expect("an operations listener");
+    let no_token = ops.post_json("/v1/admin/backup", &body).unwrap();
+    assert_eq!(no_token.status, 401, "{no_token:?}");
+    let wrong = ops.post_json_with_token("/v1/admin/backup", &body, &"f".repeat(64)).unwrap();
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    assert!(!refused.exists(), "a refused backup wrote {}", refused.display());
+    let metrics = ops.get("/metrics").unwrap();
+    assert!(metrics.body.as_str().is_some_and(|text| text.contains("covenant_height")), "{metrics:?}");
+
+    // Back up the running validator through its operations listener, the genesis included.
     let good = work.path().join("backup");
     let config = consortium.config(RESTORED);
-    let api = consortium.apis[RESTORED].address().to_string();
+    let config_file = consortium.config_file(RESTORED);
     let run = covenant(
         &consortium,
-        &["backup", "create", path(&good), "--api", &api, "--genesis", path(&config.genesis_file)],
+        &["backup", "create", path(&good), "--config", path(&config_file), "--genesis", path(&config.genesis_file)],
         Duration::from_secs(30),
     );
     assert_eq!(run.code, 0, "backup create failed\n{}\n{}", run.text(), consortium.logs());
@@ -178,7 +195,11 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
     assert!(backup_height >= 1, "{manifest}");
     assert_eq!(manifest["node_id"], format!("validator-{RESTORED}"), "{manifest}");
     // The same directory again is refused: a backup never overwrites anything.
-    let again = covenant(&consortium, &["backup", "create", path(&good), "--api", &api], Duration::from_secs(30));
+    let again = covenant(
+        &consortium,
+        &["backup", "create", path(&good), "--config", path(&config_file)],
+        Duration::from_secs(30),
+    );
     assert_eq!(again.code, 1, "{}", again.text());
     assert!(again.stderr.contains("not empty"), "{}", again.text());
     eprintln!("backup at height {backup_height} after {:?}", started.elapsed());
@@ -236,7 +257,6 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
 
     // Stop the validator. Its data dir still holds a store: restore refuses without --force.
     consortium.stop_node(RESTORED, Duration::from_secs(30));
-    let config_file = consortium.config_file(RESTORED);
     let run = covenant(
         &consortium,
         &["backup", "restore", path(&good), "--config", path(&config_file)],
@@ -271,6 +291,12 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
         let head = store.head().unwrap().expect("the restored store has an audit log");
         let last = store.range(head.sequence, 1).unwrap();
         assert_eq!(last[0].event_type, EventType::BackupRestored, "{last:?}");
+        let mut denied = 0;
+        for from in (0..=head.sequence).step_by(1_000) {
+            let page = store.range(from, 1_000).unwrap();
+            denied += page.iter().filter(|entry| entry.event_type == EventType::ApiAccessDenied).count();
+        }
+        assert_eq!(denied, 2, "both refused backup requests are in the audit log the backup kept");
         store.verify().expect("the restored audit chain verifies");
     }
     eprintln!("restored to height {backup_height} after {:?}", started.elapsed());

@@ -183,11 +183,7 @@ fn clock_skew_proposals_of_a_skewed_validator_are_refused_while_the_chain_goes_o
         "the skewed validator raised no clock alert\n{}",
         consortium.logs()
     );
-    let metrics = consortium.apis[SKEWED]
-        .get("/metrics")
-        .ok()
-        .and_then(|response| response.body.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let metrics = consortium.metrics(SKEWED).unwrap_or_default();
     assert!(metrics.contains("covenant_clock_out_of_range 1"), "{metrics}");
     assert!(consortium.is_running(SKEWED), "the skewed validator exited\n{}", consortium.logs());
     let skewed_height = consortium.height(SKEWED);

@@ -1,5 +1,5 @@
-//! End to end (issue 22, the hardened HTTP edge): slow-loris clients, an oversized body, a flooding
-//! client and a DNS-rebinding `Host` against a real node, which keeps serving other clients and the
+//! End to end (issue 22, the hardened HTTP edge): slow-loris clients, a trickling body, an oversized
+//! body, a flooding client and a DNS-rebinding `Host` against a real node, which keeps serving other clients and the
 //! consortium keeps committing.
 
 use std::io::{Read, Write};
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use covenant_node::http_edge::{CONNECTIONS_PER_IP_MAX, HEADER_READ_TIMEOUT};
+use covenant_node::http_edge::{CONNECTIONS_PER_IP_MAX, HEADER_READ_TIMEOUT, REQUEST_TIMEOUT};
 use covenant_tests::Consortium;
 
 fn api(consortium: &Consortium) -> SocketAddr {
@@ -100,6 +100,32 @@ fn slow_loris_clients_are_cut_off_and_others_are_served_meanwhile() {
     consortium.wait_for_height(&[0, 1, 2, 3], height + 2, Duration::from_secs(30));
     let refused = consortium.metric(0, "covenant_api_refused_total{reason=\"connections\"}").expect("metric");
     assert!(refused >= 16.0, "the connections over the per-address cap were not refused: {refused}");
+    drop(slow);
+
+    // A body that trickles in, a byte a second, is cut off by the request timeout with 408.
+    let mut trickle = TcpStream::connect(address).expect("connects");
+    trickle
+        .write_all(b"POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{")
+        .expect("headers");
+    trickle.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    while started.elapsed() < REQUEST_TIMEOUT + Duration::from_secs(15) && answer.is_empty() {
+        let _ = trickle.write_all(b" ");
+        let mut buffer = [0u8; 1024];
+        if let Ok(count) = trickle.read(&mut buffer) {
+            answer.extend_from_slice(&buffer[..count]);
+            if count == 0 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "a trickling body got {answer:?} after {:?}", started.elapsed());
+    assert!(started.elapsed() >= REQUEST_TIMEOUT - Duration::from_secs(1), "cut off early: {:?}", started.elapsed());
+    let refused = consortium.metric(0, "covenant_api_refused_total{reason=\"timeout\"}").expect("metric");
+    assert!(refused >= 1.0, "the timed-out request was not counted: {refused}");
 }
 
 #[test]

@@ -75,8 +75,10 @@ impl FromStr for Attack {
 
 /// Parses `--attacks`: a comma-separated list of names, or `all`.
 pub fn parse_attacks(text: &str) -> Result<Vec<Attack>, String> {
-    if text.trim() == "all" {
-        return Ok(Attack::ALL.to_vec());
+    match text.trim() {
+        "all" => return Ok(Attack::ALL.to_vec()),
+        "none" => return Ok(Vec::new()),
+        _ => {}
     }
     let mut attacks = text.split(',').map(|name| name.trim().parse()).collect::<Result<Vec<Attack>, String>>()?;
     attacks.sort();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use covenant_byzantine::attacks::{self, AttackPlan, parse_attacks};
+use covenant_byzantine::crash::{CrashAt, Crasher, parse_crash_at};
 
 /// TEST ONLY: a Covenant validator that attacks its peers.
 #[derive(Parser)]
@@ -25,7 +26,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// Attacks, comma-separated (garbage, false-height, future-flood, sync-flood, bad-signatures,
-        /// equivocation), or all.
+        /// equivocation), all, or none.
         #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_attacks)]
         attacks: std::vec::Vec<attacks::Attack>,
         /// One round of every attack per this many milliseconds.
@@ -34,12 +35,23 @@ enum Command {
         /// Bytes of each flooded future-height ROUND-CHANGE.
         #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
         flood_message_bytes: usize,
+        /// Kill this process with SIGKILL the N-th time the node reaches POINT (safety-persisted,
+        /// proposal-sent, vote-sent, block-committed, sync-block-committed, backup-checkpoint-written);
+        /// N defaults to 1.
+        #[arg(long, value_name = "POINT[:N]", value_parser = parse_crash_at)]
+        crash_at: Option<CrashAt>,
     },
 }
 
 fn main() -> ExitCode {
     covenant_alloc::keep_freed_memory();
-    let Cli { command: Command::Node { config, attacks, period_ms, flood_message_bytes } } = Cli::parse();
+    let Cli { command: Command::Node { config, attacks, period_ms, flood_message_bytes, crash_at } } = Cli::parse();
+    if let Some(at) = crash_at
+        && let Err(error) = covenant_storage::crash_points::install(Box::new(Crasher::new(at)))
+    {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     let config = match covenant_node::config::NodeConfig::load(&config) {
         Ok(config) => config,
         Err(errors) => {
@@ -56,8 +68,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let beside: covenant_node::node::BesideTask = Box::new(move |beside| attacks::start(beside, plan));
-    match runtime.block_on(covenant_node::node::run_node_beside(config, Some(beside))) {
+    let beside: Option<covenant_node::node::BesideTask> =
+        if plan.attacks.is_empty() { None } else { Some(Box::new(move |beside| attacks::start(beside, plan))) };
+    match runtime.block_on(covenant_node::node::run_node_beside(config, beside)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

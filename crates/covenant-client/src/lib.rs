@@ -143,6 +143,12 @@ impl Client {
         self.request("POST", path, Some(("application/json", body.to_string().into_bytes())))
     }
 
+    /// `POST path` with a JSON body and `Authorization: Bearer <token>` (a session's, or a node's
+    /// operations token on its operations listener).
+    pub fn post_json_with_token(&self, path: &str, body: &Value, token: &str) -> Result<Response, ClientError> {
+        self.request_with("POST", path, Some(("application/json", body.to_string().into_bytes())), Some(token))
+    }
+
     /// Submits a signed transaction; the answer holds its `hash`, or an `error` with `rule`/`article`.
     pub fn submit(&self, tx: &SignedTx) -> Result<Response, ClientError> {
         self.request("POST", "/v1/txs", Some(("application/octet-stream", tx.encode())))

@@ -9,6 +9,7 @@ use covenant_consensus::{
 };
 use covenant_execution::{MemberState, NodeState, StateKey, StateReader};
 use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
+use covenant_storage::crash_points::{self, CrashPoint};
 use covenant_storage::{ChainStore, CommitBatch};
 use covenant_types::batch::decode_tx_batch;
 use covenant_types::{
@@ -476,6 +477,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
                 return Ok(AnswerOutcome::Failed);
             }
             committed = height;
+            crash_points::reached(CrashPoint::SyncBlockCommitted, height);
             self.telemetry.count(Counter::SyncedBlocks, 1);
         }
         if committed > 0 {
@@ -559,6 +561,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
                 if !self.mutations.skip_safety_persist {
                     self.store.save_safety_state(&state.encode())?;
                 }
+                crash_points::reached(CrashPoint::SafetyPersisted, state.height);
                 Ok(None)
             }
             EngineAction::Broadcast(message) => {
@@ -708,6 +711,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
         };
         self.telemetry.store_commit_started();
         let tip = self.store.commit_block(batch)?;
+        crash_points::reached(CrashPoint::BlockCommitted, tip.height);
         self.telemetry.store_commit_finished();
         tracing::debug!(height = tip.height, hash = %tip.hash, txs = tx_count, "committed");
         self.telemetry.observe_ms(Timing::CommitLatency, self.now_ms.saturating_sub(self.height_started_ms));

@@ -52,9 +52,14 @@ impl ApiError {
         ApiError { status, error: error.into(), rule: None, article: None }
     }
 
+    /// An error answered with `status`.
+    pub(crate) fn with_status(status: StatusCode, error: impl Into<String>) -> ApiError {
+        ApiError::new(status, error)
+    }
+
     /// A failure inside the node: logged in full, answered without details (they may name paths or
     /// internals a client has no business seeing).
-    fn internal(error: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn internal(error: impl std::fmt::Display) -> ApiError {
         static REFERENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let reference = REFERENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::error!(reference, %error, "API request failed inside the node");
@@ -101,8 +106,6 @@ pub fn body_bytes_max(path: &str) -> usize {
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
         .route("/v1/txs", post(submit))
         .route("/v1/txs/batch", post(submit_batch).layer(DefaultBodyLimit::max(BATCH_REQUEST_BODY_BYTES_MAX)))
@@ -124,7 +127,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/contracts/{id}/storage/{key}", get(contract_storage))
         .route("/v1/contract-calls/{hash}", get(contract_call))
         .route("/v1/openapi.json", get(openapi))
-        .route("/v1/admin/backup", post(admin_backup))
         .merge(crate::access::routes())
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)
@@ -143,7 +145,8 @@ pub async fn serve(
     crate::http_edge::serve(listener, router, metrics, stop).await;
 }
 
-async fn ready(State(shared): State<Arc<Shared>>) -> Response {
+/// `GET /readyz` (operations listener).
+pub(crate) async fn ready(State(shared): State<Arc<Shared>>) -> Response {
     let status = shared.status();
     if status.peers > 0 || status.height > 0 {
         (StatusCode::OK, "ready").into_response()
@@ -317,7 +320,8 @@ pub const REGISTRY_ENTRIES_MAX: usize = 4_096;
 /// Most assets one account's listing returns.
 pub const ACCOUNT_ASSETS_MAX: usize = 1_024;
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+/// `GET /metrics` (operations listener).
+pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let status = shared.status();
     let (mempool_txs, mempool_bytes) = {
         let mempool = shared.mempool();
@@ -570,40 +574,6 @@ fn proposal_view(shared: &Shared, id: Hash, proposal: &ProposalState, now_ms: u6
         "approving_persons": persons.len(),
         "approving_persons_required": covenant_execution::governance::APPROVING_PERSONS_MIN,
     }))
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Admin: backups (article 18, docs/backups.md)
-// ---------------------------------------------------------------------------------------------------
-
-/// `POST /v1/admin/backup` with `{"dir": "/absolute/dir", "genesis_file": "/absolute/genesis.toml"}`
-/// (`genesis_file` optional): writes a consistent checkpoint of the store and its manifest into `dir`,
-/// a new or empty directory on the node's machine. Admin routes answer loopback clients only; every
-/// backup, refusal and failure is audited.
-async fn admin_backup(State(shared): State<Arc<Shared>>, extensions: axum::http::Extensions, body: Bytes) -> ApiResult {
-    use crate::commands::backup::{CreateError, audit_admin_denied, create_on_node};
-    let client = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
-    let Some(client) = client.filter(|client| client.ip().to_canonical().is_loopback()) else {
-        let who = client.map_or_else(|| "an unknown client".to_string(), |client| client.to_string());
-        audit_admin_denied(&shared.store, &shared.node_id, "/v1/admin/backup", &who);
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("admin routes answer loopback clients only, not {who}"),
-        ));
-    };
-    let request =
-        crate::api_bodies::backup_body(&body).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error))?;
-    let task = shared.clone();
-    let created =
-        tokio::task::spawn_blocking(move || create_on_node(&task.store, &task.node_id, &request, &client.to_string()))
-            .await
-            .map_err(ApiError::internal)?;
-    match created {
-        Ok(created) => Ok(Json(created.to_json())),
-        Err(error @ CreateError::Invalid(_)) => Err(ApiError::new(StatusCode::BAD_REQUEST, error.to_string())),
-        Err(error @ CreateError::Conflict(_)) => Err(ApiError::new(StatusCode::CONFLICT, error.to_string())),
-        Err(error @ CreateError::Failed(_)) => Err(ApiError::internal(error)),
-    }
 }
 
 /// A committed transaction as the unauthenticated API shows it: a data record's content is left out

@@ -12,6 +12,8 @@
 //! data_dir = "data/bank-a-val-0"
 //! listen_addr = "0.0.0.0:7100"
 //! api_addr = "127.0.0.1:7200"          # loopback by default (article 21)
+//! ops_addr = "127.0.0.1:9200"          # metrics, health, readiness, admin actions (loopback by default)
+//! ops_token_file = "keys/bank-a-val-0.ops-token"   # the token admin actions need (mode 600)
 //! genesis_file = "genesis.toml"
 //! consensus_key_file = "keys/bank-a-val-0.consensus.key"
 //! network_key_file = "keys/bank-a-val-0.network.key"
@@ -215,6 +217,17 @@ pub struct RawNodeConfig {
     /// name of its own that resolves here (DNS rebinding).
     #[serde(default)]
     pub api_hosts: Vec<String>,
+    /// Operations listener address, `host:port` (`/metrics`, `/healthz`, `/readyz`, admin actions);
+    /// none without it.
+    #[serde(default)]
+    pub ops_addr: Option<String>,
+    /// Allow a non-loopback `ops_addr` (a Prometheus on another host; admin actions still need the
+    /// token).
+    #[serde(default)]
+    pub ops_public: bool,
+    /// The file holding the operations token administrative actions need; without it they are off.
+    #[serde(default)]
+    pub ops_token_file: Option<PathBuf>,
     /// The genesis file.
     pub genesis_file: PathBuf,
     /// The key signing consensus messages and commit seals.
@@ -370,6 +383,10 @@ pub struct NodeConfig {
     pub api_public: bool,
     /// DNS names accepted in the API's `Host` header, lower case (see [`RawNodeConfig::api_hosts`]).
     pub api_hosts: Vec<String>,
+    /// Operations listener address, if any.
+    pub ops_addr: Option<HostPort>,
+    /// Operations token file (resolved), if any.
+    pub ops_token_file: Option<PathBuf>,
     /// Genesis file (resolved).
     pub genesis_file: PathBuf,
     /// Consensus key file (resolved).
@@ -447,6 +464,7 @@ impl RawNodeConfig {
         let consensus_key_file = path("consensus_key_file", &self.consensus_key_file);
         let network_key_file = path("network_key_file", &self.network_key_file);
         let key_passphrase_file = self.key_passphrase_file.as_deref().map(|file| path("key_passphrase_file", file));
+        let ops_token_file = self.ops_token_file.as_deref().map(|file| path("ops_token_file", file));
         if !self.consensus_key_file.as_os_str().is_empty() && consensus_key_file == network_key_file {
             push(
                 "network_key_file",
@@ -476,6 +494,7 @@ impl RawNodeConfig {
         let listen_addr = address("listen_addr", &self.listen_addr);
         let api_text = self.api_addr.as_deref().unwrap_or(DEFAULT_API_ADDR);
         let api_addr = address("api_addr", api_text);
+        let ops_addr = self.ops_addr.as_deref().and_then(|text| address("ops_addr", text));
         let mut bootstrap_peers = Vec::new();
         let mut bootstrap_errors = Vec::new();
         for (index, peer) in self.bootstrap_peers.iter().enumerate() {
@@ -520,6 +539,37 @@ impl RawNodeConfig {
         {
             push("api_addr", NodeConfigErrorKind::Clash { value: api.to_string(), other_field: "listen_addr".into() });
         }
+        if let Some(ops) = &ops_addr {
+            for (other, taken) in [("listen_addr", &listen_addr), ("api_addr", &api_addr)] {
+                if let Some(taken) = taken
+                    && taken.port == ops.port
+                    && (taken.host == ops.host || is_unspecified(taken) || is_unspecified(ops))
+                {
+                    push("ops_addr", NodeConfigErrorKind::Clash { value: ops.to_string(), other_field: other.into() });
+                }
+            }
+            match (ops.is_loopback(), self.ops_public) {
+                (false, false) => push(
+                    "ops_addr",
+                    NodeConfigErrorKind::Address {
+                        value: ops.to_string(),
+                        reason: "not a loopback address: set ops_public = true to serve metrics and health to other hosts (admin actions still need the token)".into(),
+                    },
+                ),
+                (true, true) => {
+                    warnings.push(format!("ops_public = true has no effect: ops_addr {ops} is a loopback address"))
+                }
+                _ => {}
+            }
+        } else {
+            if self.ops_public {
+                warnings.push("ops_public = true has no effect without ops_addr".to_string());
+            }
+            if ops_token_file.is_some() {
+                warnings
+                    .push("ops_token_file has no effect without ops_addr: there is no operations listener".to_string());
+            }
+        }
         if let Some(api) = &api_addr {
             match (api.is_loopback(), self.api_public) {
                 (false, false) => {
@@ -549,6 +599,8 @@ impl RawNodeConfig {
                 api_addr,
                 api_public: self.api_public,
                 api_hosts: self.api_hosts.iter().map(|host| host.trim().to_ascii_lowercase()).collect(),
+                ops_addr,
+                ops_token_file,
                 genesis_file,
                 consensus_key_file,
                 network_key_file,

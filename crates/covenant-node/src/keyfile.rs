@@ -1041,6 +1041,11 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// The permission bits of a secret's file when its group or others may access it.
+pub fn group_or_world_access(metadata: &std::fs::Metadata) -> Option<u32> {
+    mode(metadata).filter(|mode| mode & 0o077 != 0)
+}
+
 #[cfg(unix)]
 fn mode(metadata: &std::fs::Metadata) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;

@@ -16,4 +16,5 @@ pub mod keyfile;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod ops;
 pub mod runtime;

@@ -53,6 +53,9 @@ enum Command {
         /// Node i serves its API on 127.0.0.1:(BASE+i), or HOST_i:BASE with --hosts.
         #[arg(long, default_value_t = 7200)]
         api_port_base: u16,
+        /// Node i serves metrics, health and admin actions on 127.0.0.1:(BASE+i), or HOST_i:BASE with --hosts.
+        #[arg(long, default_value_t = 9200)]
+        ops_port_base: u16,
         /// Also register K sender operators (one person each) with funded accounts, for `covenant bench --target`.
         #[arg(long, value_name = "K", default_value_t = 0)]
         bench_senders: usize,
@@ -402,7 +405,8 @@ enum QueryCommand {
     Validators,
     /// Chain parameters in force and their hash (GET /v1/params).
     Params,
-    /// Prometheus metrics, as text (GET /metrics).
+    /// Prometheus metrics, as text (GET /metrics on the operations listener: give its address as --api,
+    /// e.g. --api 127.0.0.1:9200).
     Metrics,
     /// The API's OpenAPI document (GET /v1/openapi.json).
     Openapi,
@@ -474,7 +478,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(covenant_node::node::run_node(config))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Init { validators, dir, chain_id, p2p_port_base, api_port_base, bench_senders, hosts } => {
+        Command::Init {
+            validators,
+            dir,
+            chain_id,
+            p2p_port_base,
+            api_port_base,
+            ops_port_base,
+            bench_senders,
+            hosts,
+        } => {
             let configs = init::run_with(
                 &init::InitOptions {
                     dir,
@@ -482,6 +495,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     chain_id,
                     p2p_port_base,
                     api_port_base,
+                    ops_port_base,
                     hosts,
                     genesis_time_ms: covenant_node::runtime::chain::now_ms(),
                 },

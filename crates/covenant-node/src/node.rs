@@ -173,7 +173,30 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
     let listener = tokio::net::TcpListener::bind(api_address)
         .await
         .with_context(|| format!("binding the API on {api_address}"))?;
-    info!(node = %config.node_id, chain = %genesis.chain_id(), height = tip.height, api = %api_address, "node started");
+    let ops = match &config.ops_addr {
+        Some(address) => {
+            let address = resolve(address)?;
+            let token = config
+                .ops_token_file
+                .as_deref()
+                .map(crate::ops::OpsToken::load)
+                .transpose()
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            if token.is_none() {
+                warn!("no ops_token_file in the node config: administrative actions (backups) are off");
+            }
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the operations listener on {address}"))?;
+            Some((listener, token, address))
+        }
+        None => {
+            warn!("no ops_addr in the node config: no metrics, readiness or administrative actions");
+            None
+        }
+    };
+    let ops_shown = ops.as_ref().map(|(_, _, address)| address.to_string()).unwrap_or_else(|| "none".into());
+    info!(node = %config.node_id, chain = %genesis.chain_id(), height = tip.height, api = %api_address, ops = %ops_shown, "node started");
     // Article 41: which keys the node runs with, and how they were kept.
     store.append(
         AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStarted, Actor::System, Outcome::Success)
@@ -192,6 +215,9 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
     });
     let (stop, stopped) = watch::channel(false);
     let api = tokio::spawn(crate::api::serve(listener, shared.clone(), config.api_hosts.clone(), stopped.clone()));
+    let ops = ops.map(|(listener, token, _)| {
+        tokio::spawn(crate::ops::serve(listener, shared.clone(), token, config.api_hosts.clone(), stopped.clone()))
+    });
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
         let _ = stop.send(true);
@@ -202,6 +228,9 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
     }
     signals.abort();
     api.abort();
+    if let Some(ops) = ops {
+        ops.abort();
+    }
     if let Some(beside) = beside {
         beside.abort();
     }

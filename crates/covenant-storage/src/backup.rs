@@ -335,6 +335,7 @@ fn fill(
     else {
         return Err(BackupError::EmptyStore);
     };
+    crate::crash_points::reached(crate::crash_points::CrashPoint::BackupCheckpointWritten, tip.height);
     for (name, content) in extra_files {
         write_synced(&dir.join(name), content)?;
     }

@@ -83,6 +83,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod crash_points;
 pub mod error;
 pub mod kv;
 pub mod limits;

@@ -1,8 +1,9 @@
 //! `covenant backup create | verify | restore` (covenant article 18, COV-18-BACKUP).
 //!
-//! * **create** asks a running node, over its loopback admin API (`POST /v1/admin/backup`), for a
-//!   consistent RocksDB checkpoint of its store plus `manifest.json` (chain, node, height and block hash,
-//!   audit head, time, version, every file with size and SHA-256). Only the node can do it: RocksDB
+//! * **create** asks a running node, over its operations listener (`POST /v1/admin/backup` with the
+//!   node's operations token), for a consistent RocksDB checkpoint of its store plus `manifest.json`
+//!   (chain, node, height and block hash, audit head, time, version, every file with size and
+//!   SHA-256). Only the node can do it: RocksDB
 //!   lets one process open a store. The node audits every backup it writes or refuses.
 //! * **verify** checks a backup without trusting any of it: every file against the manifest (a
 //!   missing, extra or altered file is named), then a copy of the checkpoint is opened and the chain
@@ -40,7 +41,7 @@ use covenant_storage::{
 use covenant_types::{Block, ChainId, CommitSeal, Hash, NodeId, SignatureDomain, ValidatorSet, VerifiedTx};
 
 use super::Outcome;
-use super::query::{DEFAULT_API, describe_error};
+use super::query::describe_error;
 use crate::config::{NodeConfig, read_config_file};
 use crate::runtime::chain::{StoreState, now_ms};
 
@@ -74,9 +75,15 @@ pub enum BackupCommand {
         /// The backup directory (new or empty); relative paths are taken from the current directory.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
-        /// The node's API, on loopback: host:port or http://host:port.
-        #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
-        api: String,
+        /// The node's config: its operations listener (ops_addr) and token (ops_token_file) are used.
+        #[arg(long, value_name = "FILE", required_unless_present = "ops")]
+        config: Option<PathBuf>,
+        /// The node's operations listener, host:port (instead of --config; with --token-file).
+        #[arg(long, value_name = "ADDR", conflicts_with = "config", requires = "token_file")]
+        ops: Option<String>,
+        /// The file holding the node's operations token (with --ops).
+        #[arg(long, value_name = "FILE", conflicts_with = "config", requires = "ops")]
+        token_file: Option<PathBuf>,
         /// Put this genesis file into the backup (checked against the chain), so `verify` needs no --genesis.
         #[arg(long, value_name = "FILE")]
         genesis: Option<PathBuf>,
@@ -114,7 +121,14 @@ pub enum BackupCommand {
 /// Runs a `covenant backup` subcommand.
 pub fn run(args: BackupArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
     match args.command {
-        BackupCommand::Create { dir, api, genesis } => create(&api, &dir, genesis.as_deref(), out, err),
+        BackupCommand::Create { dir, config, ops, token_file, genesis } => {
+            let listener = match (config, ops, token_file) {
+                (Some(config), _, _) => OpsListener::from_config(&config)?,
+                (None, Some(address), Some(token_file)) => OpsListener::new(&address, &token_file)?,
+                _ => bail!("give the node's --config, or --ops with --token-file"),
+            };
+            create(&listener, &dir, genesis.as_deref(), out, err)
+        }
         BackupCommand::Verify { dir, genesis } => verify(&dir, genesis.as_deref(), out),
         BackupCommand::Restore { dir, config, force } => restore(&dir, &config, force, out, err),
     }
@@ -333,8 +347,8 @@ fn create_checked(store: &RocksStore, node_id: &NodeId, request: &CreateRequest)
     Ok(CreatedBackup { dir: dir.clone(), manifest, manifest_sha256 })
 }
 
-/// Appends an `api_access_denied` audit record for an admin request from a non-loopback client.
-pub fn audit_admin_denied(store: &RocksStore, node_id: &NodeId, route: &str, client: &str) {
+/// Appends an `api_access_denied` audit record for a refused administrative request, with why.
+pub fn audit_admin_denied(store: &RocksStore, node_id: &NodeId, route: &str, client: &str, reason: &str) {
     let actor = if !client.is_empty() && client.bytes().all(|byte| byte.is_ascii_graphic()) {
         Actor::Remote(detail_value(client))
     } else {
@@ -342,7 +356,7 @@ pub fn audit_admin_denied(store: &RocksStore, node_id: &NodeId, route: &str, cli
     };
     let record = AuditRecord::new(now_ms(), node_id.clone(), EventType::ApiAccessDenied, actor, AuditOutcome::Refused)
         .with_detail("route", detail_value(route))
-        .with_detail("reason", "admin routes answer loopback clients only");
+        .with_detail("reason", detail_value(reason));
     if let Err(error) = store.append(record) {
         tracing::warn!(%error, "the audit record of a refused admin request could not be appended");
     }
@@ -365,15 +379,42 @@ fn detail_value(text: &str) -> String {
 // create: the command
 // ---------------------------------------------------------------------------------------------------
 
-/// `covenant backup create DIR`: asks the node at `api` to write the backup.
+/// A node's operations listener and the token its administrative actions need.
+pub struct OpsListener {
+    address: std::net::SocketAddr,
+    token: String,
+}
+
+impl OpsListener {
+    /// The listener at `address` (host:port or http://host:port), the token read from `token_file`.
+    pub fn new(address: &str, token_file: &Path) -> Result<OpsListener> {
+        let address = covenant_client::parse_api_address(address).context("--ops")?;
+        let token = crate::ops::OpsToken::read(token_file).map_err(|error| anyhow!(error))?;
+        Ok(OpsListener { address, token })
+    }
+
+    /// The listener and token a node config names.
+    pub fn from_config(file: &Path) -> Result<OpsListener> {
+        let config = crate::config::NodeConfig::load(file).map_err(|errors| anyhow!("{errors}"))?;
+        let Some(address) = &config.ops_addr else {
+            bail!("{} has no ops_addr: the node serves no operations listener to ask", file.display());
+        };
+        let Some(token_file) = &config.ops_token_file else {
+            bail!("{} has no ops_token_file: the node takes no administrative actions", file.display());
+        };
+        OpsListener::new(&address.to_string(), token_file)
+    }
+}
+
+/// `covenant backup create DIR`: asks the node's operations listener to write the backup.
 pub fn create(
-    api: &str,
+    listener: &OpsListener,
     dir: &Path,
     genesis: Option<&Path>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    let address = covenant_client::parse_api_address(api).context("--api")?;
+    let address = listener.address;
     let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
     let genesis_file = match genesis {
         Some(file) => Some(std::path::absolute(file).with_context(|| format!("resolving {}", file.display()))?),
@@ -382,10 +423,10 @@ pub fn create(
     let request = CreateRequest { dir: dir.clone(), genesis_file };
     let client = covenant_client::Client::new(address).with_timeout(Duration::from_secs(CREATE_TIMEOUT_SECS));
     let body = serde_json::to_value(&request)?;
-    let response = client.post_json("/v1/admin/backup", &body).map_err(|error| {
+    let response = client.post_json_with_token("/v1/admin/backup", &body, &listener.token).map_err(|error| {
         anyhow!(
-            "cannot reach the node API at http://{address} (POST /v1/admin/backup): {error}; is the node running, \
-             and is --api its loopback address?"
+            "cannot reach the node's operations listener at http://{address} (POST /v1/admin/backup): {error}; \
+             is the node running, and is this its ops_addr?"
         )
     })?;
     if !response.is_success() {

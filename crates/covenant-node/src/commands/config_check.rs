@@ -316,6 +316,9 @@ impl Checker {
                 clash("node_id", config.node_id == earlier.node_id, config.node_id.to_string());
                 clash("listen_addr", config.listen_addr == earlier.listen_addr, config.listen_addr.to_string());
                 clash("api_addr", config.api_addr == earlier.api_addr, config.api_addr.to_string());
+                if let Some(ops) = &config.ops_addr {
+                    clash("ops_addr", earlier.ops_addr.as_ref() == Some(ops), ops.to_string());
+                }
                 clash("data_dir", config.data_dir == earlier.data_dir, config.data_dir.display().to_string());
                 clash(
                     "consensus_key_file",

@@ -29,6 +29,9 @@ pub struct InitOptions {
     pub p2p_port_base: u16,
     /// Node i serves its API on 127.0.0.1:(api_port_base + i), or on `hosts[i]:api_port_base`.
     pub api_port_base: u16,
+    /// Node i serves its operations listener (metrics, health, admin) on 127.0.0.1:(ops_port_base +
+    /// i), or on `hosts[i]:ops_port_base`.
+    pub ops_port_base: u16,
     /// One IP address per validator when each runs on its own host (empty: all on 127.0.0.1, one port
     /// each). A node on a non-loopback address serves its API there too, with `api_public = true`.
     pub hosts: Vec<std::net::IpAddr>,
@@ -43,6 +46,10 @@ pub struct InitExtras {
     /// [`BENCH_SENDERS_MAX`]); each gets a key in `keys/` and an account funded with [`DEMO_BALANCE`].
     pub bench_senders: usize,
 }
+
+/// How far above a node's API port its operations listener is, where one command picks both
+/// (`covenant testnet`: API 7200 + i, operations 9200 + i).
+pub const OPS_PORT_OFFSET: u16 = 2_000;
 
 /// Most bench senders one consortium gets.
 pub const BENCH_SENDERS_MAX: usize = 4_096;
@@ -210,6 +217,12 @@ pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBu
             .collect();
         let api = api_address(options, index);
         let api_public = if api.ip().is_loopback() { "" } else { "api_public = true\n" };
+        let ops = address(options, index, options.ops_port_base);
+        let ops_public = if ops.ip().is_loopback() { "" } else { "ops_public = true\n" };
+        let token = crate::ops::OpsToken::generate().map_err(|error| anyhow::anyhow!(error))?;
+        let token_file = dir.join("keys").join(format!("{node}.ops-token"));
+        crate::keyfile::write_new_private_file(&token_file, format!("{token}\n").as_bytes())
+            .with_context(|| format!("writing {}", token_file.display()))?;
         let config = format!(
             "# Node {index} of the local consortium (see genesis.toml). TEST ONLY.\n\
              node_id = {node:?}\n\
@@ -217,6 +230,9 @@ pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBu
              listen_addr = \"{}\"\n\
              api_addr = \"{api}\"\n\
              {api_public}\
+             ops_addr = \"{ops}\"\n\
+             {ops_public}\
+             ops_token_file = \"keys/{node}.ops-token\"\n\
              genesis_file = \"genesis.toml\"\n\
              consensus_key_file = \"keys/{node}.consensus.key\"\n\
              network_key_file = \"keys/{node}.network.key\"\n\

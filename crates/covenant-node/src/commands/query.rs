@@ -132,7 +132,7 @@ pub enum Query {
     Validators,
     /// `GET /v1/params`.
     Params,
-    /// `GET /metrics` (Prometheus text, printed as is).
+    /// `GET /metrics` (Prometheus text, printed as is), served by the operations listener.
     Metrics,
     /// `GET /v1/openapi.json`.
     OpenApi,

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use covenant_client::{Client, transfer};
 use covenant_types::{AccountId, AssetId, ChainId, OperatorId, SecretKey};
 
-use crate::commands::init::{self, InitOptions};
+use crate::commands::init::{self, InitOptions, OPS_PORT_OFFSET};
 use crate::keyfile::read_plaintext_key;
 use crate::runtime::chain::now_ms;
 
@@ -108,6 +108,7 @@ pub fn run(options: &TestnetOptions, out: &mut impl Write) -> Result<()> {
                 chain_id: CHAIN_ID.into(),
                 p2p_port_base: options.p2p_port_base,
                 api_port_base: options.api_port_base,
+                ops_port_base: options.api_port_base.saturating_add(OPS_PORT_OFFSET),
                 hosts: Vec::new(),
                 genesis_time_ms: now_ms(),
             })?;

@@ -25,6 +25,7 @@ use covenant_network::{
     public_key_of,
 };
 use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
+use covenant_storage::crash_points::{self, CrashPoint};
 use covenant_storage::{AuditLog, ChainStore, RocksStore};
 use covenant_types::{Hash, RejectedTx, VerifiedTx};
 
@@ -189,8 +190,14 @@ impl Runtime {
     async fn run_action(&mut self, action: Action) {
         match action {
             Action::Broadcast { topic: Topic::Consensus, bytes } => {
-                if let Err(error) = self.network.broadcast_consensus(bytes).await {
-                    debug!(%error, "broadcast failed");
+                let crash_point = crash_points::armed().then(|| sent_crash_point(&bytes)).flatten();
+                match self.network.broadcast_consensus(bytes).await {
+                    Ok(()) => {
+                        if let Some((point, height)) = crash_point {
+                            crash_points::reached(point, height);
+                        }
+                    }
+                    Err(error) => debug!(%error, "broadcast failed"),
                 }
             }
             Action::Broadcast { topic: Topic::Transactions, bytes } => {
@@ -402,6 +409,17 @@ impl Runtime {
             }
         }
     }
+}
+
+/// The crash point a consensus message this node broadcast reaches, with its height.
+fn sent_crash_point(bytes: &[u8]) -> Option<(CrashPoint, u64)> {
+    let message = covenant_consensus::Message::decode(bytes).ok()?;
+    let point = match message {
+        covenant_consensus::Message::Proposal(_) => CrashPoint::ProposalSent,
+        covenant_consensus::Message::Decided(_) => return None,
+        _ => CrashPoint::VoteSent,
+    };
+    Some((point, message.height()))
 }
 
 /// Logs a fatal runtime error.

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 
 use covenant_client::Client;
 
-use crate::commands::init::{self, InitExtras, InitOptions};
+use crate::commands::init::{self, InitExtras, InitOptions, OPS_PORT_OFFSET};
 use crate::runtime::chain::now_ms;
 
 /// Longest wait for every node to reach height 1.
@@ -92,6 +92,7 @@ impl Cluster {
                 chain_id: super::CHAIN_ID.into(),
                 p2p_port_base: options.p2p_port_base,
                 api_port_base: options.api_port_base,
+                ops_port_base: options.api_port_base.saturating_add(OPS_PORT_OFFSET),
                 hosts: Vec::new(),
                 genesis_time_ms: now_ms(),
             },
