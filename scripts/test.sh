@@ -2,7 +2,7 @@
 # Runs every test of the workspace: unit, property, storage crash, simulator and end-to-end tests, the
 # doc tests, the dependency-direction check (part of the test run, in tests/), the multi-host fault
 # suite (scripts/fault-suite.sh; needs root for its network namespaces), and a short run of every fuzz
-# target (scripts/fuzz.sh).
+# target (scripts/fuzz.sh) and of the schema-driven API fuzzer (scripts/api-fuzz.sh).
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +19,6 @@ scripts/fault-suite.sh --out "$CARGO_TARGET_DIR/fault-suite.json"
 
 # Every decoder fuzzed briefly (docs/reliability.md records a longer run).
 scripts/fuzz.sh 10
+
+# The API against its own OpenAPI document (schemathesis).
+scripts/api-fuzz.sh 30

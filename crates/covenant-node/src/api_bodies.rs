@@ -63,6 +63,19 @@ mod tests {
     }
 
     #[test]
+    fn a_session_time_is_a_whole_number_however_it_is_written() {
+        let body = |time: &str| {
+            format!(r#"{{"operator": "bank-0.admin", "time_ms": {time}, "signature": "{}"}}"#, "ab".repeat(64))
+        };
+        assert_eq!(session_body(body("17909").as_bytes()).map(|request| request.time_ms), Ok(17_909));
+        assert_eq!(session_body(body("17909.0").as_bytes()).map(|request| request.time_ms), Ok(17_909));
+        assert_eq!(session_body(body("1.8e12").as_bytes()).map(|request| request.time_ms), Ok(1_800_000_000_000));
+        for bad in ["17909.5", "-1", "1e20", "\"17909\""] {
+            assert!(session_body(body(bad).as_bytes()).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
     fn a_json_batch_names_its_bad_item_and_its_size() {
         assert_eq!(batch_body(true, br#"{"txs": ["01", "0203"]}"#), Ok(vec![vec![1], vec![2, 3]]));
         assert_eq!(batch_body(true, br#"{"txs": ["01", 2]}"#), Err("txs[1] is not a string".into()));

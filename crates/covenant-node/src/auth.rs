@@ -43,9 +43,26 @@ pub struct SessionRequest {
     /// The operator.
     pub operator: OperatorId,
     /// The operator's clock when signing (ms since the Unix epoch).
+    #[serde(deserialize_with = "whole_number")]
     pub time_ms: u64,
     /// Hex signature over [`session_digest`].
     pub signature: String,
+}
+
+/// A JSON number with no fractional part, from 0 to 2^64 - 1: JSON Schema counts `17909.0` as an
+/// integer, so a client that writes it so follows the API's document.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    use serde::Deserialize;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(value) = number.as_u64() {
+        return Ok(value);
+    }
+    let whole =
+        number.as_f64().filter(|value| value.fract() == 0.0 && *value >= 0.0 && *value < 18_446_744_073_709_551_616.0);
+    // The range was checked just above; a whole f64 below 2^64 converts exactly.
+    whole
+        .map(|value| value as u64)
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number from 0 to 2^64 - 1")))
 }
 
 /// Why a request was not authorised. `rule` names the covenant rule where one applies.
