@@ -89,6 +89,67 @@ pub fn strip_ansi(text: &str) -> String {
     plain
 }
 
+/// What a `covenant` command printed and how it ended.
+#[derive(Debug)]
+pub struct CommandRun {
+    /// Exit code (-1 when a signal ended it).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl CommandRun {
+    /// Both streams with the exit code, for failure messages.
+    pub fn text(&self) -> String {
+        format!("exit code {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs the `covenant` binary with `args`; kills it and returns `Err` with what it printed so far
+/// after `timeout`.
+pub fn run_covenant(args: &[&str], timeout: Duration) -> Result<CommandRun, String> {
+    let mut child = Command::new(covenant_binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("covenant {args:?} does not start: {error}"))?;
+    // Read both pipes while it runs: a command that prints more than a pipe holds would block.
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|error| error.to_string())? {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let run = CommandRun {
+        code: status.and_then(|status| status.code()).unwrap_or(-1),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    match status {
+        Some(_) => Ok(run),
+        None => Err(format!("covenant {args:?} did not finish within {timeout:?}\n{}", run.text())),
+    }
+}
+
 /// How a node process is started: extra environment variables (e.g. `LD_PRELOAD` of libfaketime), or
 /// another program in place of `covenant node` (the Byzantine test build).
 #[derive(Clone, Debug, Default)]
@@ -272,6 +333,11 @@ impl Consortium {
         {
             panic!("node {index} stopped with {status} after SIGTERM\n{}", self.logs());
         }
+    }
+
+    /// Runs the `covenant` binary with `args`; panics with the nodes' logs after `timeout`.
+    pub fn covenant(&self, args: &[&str], timeout: Duration) -> CommandRun {
+        run_covenant(args, timeout).unwrap_or_else(|error| panic!("{error}\n{}", self.logs()))
     }
 
     /// Waits up to `timeout` for node `index`'s process to exit on its own and returns how it

@@ -5,61 +5,19 @@
 //! destroyed and restored from the good backup; restarted, it catches up by block sync and agrees with
 //! the others on block hashes, state roots and balances.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use covenant_client::transfer;
 use covenant_storage::audit::EventType;
 use covenant_storage::{AuditLog, ChainStore};
-use covenant_tests::{Consortium, covenant_binary};
+use covenant_tests::Consortium;
 use covenant_types::{AccountId, AssetId, ChainId, OperatorId, SecretKey};
 
 const CHAIN: &str = "covenant-local";
 const VALIDATORS: usize = 4;
 /// The validator that is backed up, destroyed and restored.
 const RESTORED: usize = 2;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn text(&self) -> String {
-        format!("exit code {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-/// Runs the `covenant` binary, killing it (and failing with the node logs) after `timeout`.
-fn covenant(consortium: &Consortium, args: &[&str], timeout: Duration) -> Run {
-    let mut child = Command::new(covenant_binary())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("covenant runs");
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for covenant") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("covenant {args:?} did not finish within {timeout:?}\n{}", consortium.logs());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child.stdout.take().expect("piped").read_to_string(&mut stdout).expect("stdout");
-    child.stderr.take().expect("piped").read_to_string(&mut stderr).expect("stderr");
-    Run { code: status.code().expect("exited normally"), stdout, stderr }
-}
 
 fn path(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")
@@ -182,8 +140,7 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
     let good = work.path().join("backup");
     let config = consortium.config(RESTORED);
     let config_file = consortium.config_file(RESTORED);
-    let run = covenant(
-        &consortium,
+    let run = consortium.covenant(
         &["backup", "create", path(&good), "--config", path(&config_file), "--genesis", path(&config.genesis_file)],
         Duration::from_secs(30),
     );
@@ -195,17 +152,14 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
     assert!(backup_height >= 1, "{manifest}");
     assert_eq!(manifest["node_id"], format!("validator-{RESTORED}"), "{manifest}");
     // The same directory again is refused: a backup never overwrites anything.
-    let again = covenant(
-        &consortium,
-        &["backup", "create", path(&good), "--config", path(&config_file)],
-        Duration::from_secs(30),
-    );
+    let again = consortium
+        .covenant(&["backup", "create", path(&good), "--config", path(&config_file)], Duration::from_secs(30));
     assert_eq!(again.code, 1, "{}", again.text());
     assert!(again.stderr.contains("not empty"), "{}", again.text());
     eprintln!("backup at height {backup_height} after {:?}", started.elapsed());
 
     // The backup verifies: files, chain replayed from genesis, audit chain.
-    let run = covenant(&consortium, &["backup", "verify", path(&good)], Duration::from_secs(60));
+    let run = consortium.covenant(&["backup", "verify", path(&good)], Duration::from_secs(60));
     assert_eq!(run.code, 0, "verify failed on a good backup\n{}", run.text());
     assert!(run.stdout.contains("verified"), "{}", run.text());
     eprint!("{}", run.stdout);
@@ -226,7 +180,7 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;
     std::fs::write(damaged.join(&victim), &bytes).unwrap();
-    let run = covenant(&consortium, &["backup", "verify", path(&damaged)], Duration::from_secs(60));
+    let run = consortium.covenant(&["backup", "verify", path(&damaged)], Duration::from_secs(60));
     assert_eq!(run.code, 1, "verify accepted a damaged backup\n{}", run.text());
     eprint!("{}", run.stdout);
     assert!(
@@ -246,7 +200,7 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
         }
     }
     std::fs::write(forged.join("manifest.json"), serde_json::to_vec_pretty(&forged_manifest).unwrap()).unwrap();
-    let run = covenant(&consortium, &["backup", "verify", path(&forged)], Duration::from_secs(60));
+    let run = consortium.covenant(&["backup", "verify", path(&forged)], Duration::from_secs(60));
     assert_eq!(run.code, 1, "verify accepted a damaged backup with a forged manifest\n{}", run.text());
     assert!(run.stdout.contains("check failed at") && !run.stdout.contains("file check failed"), "{}", run.text());
     eprint!("{}", run.stdout);
@@ -257,31 +211,22 @@ fn a_validator_restored_from_a_verified_backup_rejoins_and_agrees() {
 
     // Stop the validator. Its data dir still holds a store: restore refuses without --force.
     consortium.stop_node(RESTORED, Duration::from_secs(30));
-    let run = covenant(
-        &consortium,
-        &["backup", "restore", path(&good), "--config", path(&config_file)],
-        Duration::from_secs(60),
-    );
+    let run = consortium
+        .covenant(&["backup", "restore", path(&good), "--config", path(&config_file)], Duration::from_secs(60));
     assert_eq!(run.code, 1, "restore over a store without --force\n{}", run.text());
     assert!(run.stderr.contains("holds a store"), "{}", run.text());
 
     // Destroy the data dir. A damaged backup is not restored; nothing is written.
     std::fs::remove_dir_all(&config.data_dir).unwrap();
-    let run = covenant(
-        &consortium,
-        &["backup", "restore", path(&damaged), "--config", path(&config_file)],
-        Duration::from_secs(60),
-    );
+    let run = consortium
+        .covenant(&["backup", "restore", path(&damaged), "--config", path(&config_file)], Duration::from_secs(60));
     assert_eq!(run.code, 1, "a damaged backup was restored\n{}", run.text());
     assert!(run.stdout.contains(&victim), "restore does not name the damaged file\n{}", run.text());
     assert!(!config.data_dir.join("db").exists(), "a refused restore left a store behind");
 
     // The good backup restores, and the restore is audited.
-    let run = covenant(
-        &consortium,
-        &["backup", "restore", path(&good), "--config", path(&config_file)],
-        Duration::from_secs(60),
-    );
+    let run = consortium
+        .covenant(&["backup", "restore", path(&good), "--config", path(&config_file)], Duration::from_secs(60));
     assert_eq!(run.code, 0, "restore failed\n{}", run.text());
     eprint!("{}", run.stdout);
     {

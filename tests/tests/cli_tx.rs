@@ -3,49 +3,13 @@
 //! data record commits through another node; a transfer with a wrong nonce is refused with exit code 1 and
 //! the rule that refused it.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use covenant_tests::{Consortium, covenant_binary};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the `covenant` binary, killing it (and failing with the node logs) after `timeout`.
-fn covenant(consortium: &Consortium, args: &[&str], timeout: Duration) -> Run {
-    let mut child = Command::new(covenant_binary())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("covenant runs");
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for covenant") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("covenant {args:?} did not finish within {timeout:?}\n{}", consortium.logs());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child.stdout.take().expect("piped").read_to_string(&mut stdout).expect("stdout");
-    child.stderr.take().expect("piped").read_to_string(&mut stderr).expect("stderr");
-    Run { code: status.code().expect("exited normally"), stdout, stderr }
-}
+use covenant_tests::Consortium;
 
 fn balance(consortium: &Consortium, api: &str, account: &str) -> u64 {
-    let run = covenant(consortium, &["query", "balance", account, "twd", "--api", api], Duration::from_secs(30));
+    let run = consortium.covenant(&["query", "balance", account, "twd", "--api", api], Duration::from_secs(30));
     assert_eq!(run.code, 0, "query balance failed: {}{}", run.stdout, run.stderr);
     let answer: serde_json::Value = serde_json::from_str(&run.stdout).expect("query prints JSON");
     answer["balance"].as_u64().unwrap_or_else(|| panic!("no balance in {answer}"))
@@ -99,7 +63,7 @@ fn cli_transfer_waits_for_commit_and_wrong_nonce_is_refused() {
     // A transfer with --wait commits; the balance moves by its amount.
     let before = balance(&consortium, &node0, "bank-1/treasury");
     let args = transfer(path(&key0), &["--wait", "--wait-timeout", "60"]);
-    let run = covenant(&consortium, &as_strs(&args), Duration::from_secs(90));
+    let run = consortium.covenant(&as_strs(&args), Duration::from_secs(90));
     assert_eq!(run.code, 0, "transfer failed:\n{}{}\n{}", run.stdout, run.stderr, consortium.logs());
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", run.stdout);
@@ -108,15 +72,14 @@ fn cli_transfer_waits_for_commit_and_wrong_nonce_is_refused() {
     assert!(lines[1].starts_with("committed at height "), "{}", run.stdout);
     assert_eq!(balance(&consortium, &node0, "bank-1/treasury"), before + 25);
 
-    let run = covenant(&consortium, &["query", "tx", hash, "--api", &node0], Duration::from_secs(30));
+    let run = consortium.covenant(&["query", "tx", hash, "--api", &node0], Duration::from_secs(30));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let answer: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(answer["status"], "committed", "{answer}");
     assert_eq!(answer["tx"]["body"]["payload"]["Transfer"]["memo"], "cli e2e", "{answer}");
 
     // A data record through another node, from another operator.
-    let run = covenant(
-        &consortium,
+    let run = consortium.covenant(
         &[
             "tx",
             "data",
@@ -141,7 +104,7 @@ fn cli_transfer_waits_for_commit_and_wrong_nonce_is_refused() {
 
     // A wrong nonce is refused at submission, naming the rule; nothing changes.
     let args = transfer(path(&key0), &["--nonce", "1000"]);
-    let run = covenant(&consortium, &as_strs(&args), Duration::from_secs(30));
+    let run = consortium.covenant(&as_strs(&args), Duration::from_secs(30));
     assert_eq!(run.code, 1, "wrong nonce must be refused:\n{}{}", run.stdout, run.stderr);
     let output = format!("{}{}", run.stdout, run.stderr);
     assert!(output.contains("refused by COV-34-ORDERED-NONCES (article 34)"), "{output}");

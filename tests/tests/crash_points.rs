@@ -18,54 +18,20 @@
 //!   block it committed, the half backup is refused by `covenant backup verify`, and after the
 //!   restart it catches up, backs up, and its audit log verifies against the anchors on chain.
 
-use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use covenant_byzantine::crash::CRASH_LINE;
 use covenant_consensus::SafetyState;
 use covenant_storage::ChainStore;
 use covenant_tests::attacker::{Attacker, AttackerSpec};
-use covenant_tests::{Consortium, Launch, covenant_binary};
+use covenant_tests::{Consortium, Launch};
 
 const CRASHING: usize = 1;
 
 /// Empty blocks every second, so the chain moves without a workload.
 const STEADY_CHAIN: &[(&str, u64)] = &[("block_interval_ms_max", 1_000), ("clock_drift_ms_max", 1_000)];
-
-/// What a `covenant` command printed and how it ended.
-struct Run {
-    code: i32,
-    output: String,
-}
-
-fn covenant(args: &[&str], timeout: Duration) -> Run {
-    let mut child = Command::new(covenant_binary())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("covenant runs");
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for covenant") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("covenant {args:?} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut output = String::new();
-    child.stdout.take().expect("piped").read_to_string(&mut output).expect("stdout");
-    child.stderr.take().expect("piped").read_to_string(&mut output).expect("stderr");
-    Run { code: status.code().unwrap_or(-1), output }
-}
 
 fn path(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
@@ -103,9 +69,9 @@ fn crash_at(consortium: &mut Consortium, point: &str, hit: u64, timeout: Duratio
 /// `covenant audit verify` on a stopped node: it must pass and have checked anchors.
 fn assert_audit_verifies(consortium: &Consortium, index: usize) {
     let config = consortium.config_file(index);
-    let run = covenant(&["audit", "verify", "--config", path(&config)], Duration::from_secs(120));
-    assert_eq!(run.code, 0, "audit verify of validator {index} failed\n{}", run.output);
-    assert!(run.output.contains("anchors on chain agree"), "{}", run.output);
+    let run = consortium.covenant(&["audit", "verify", "--config", path(&config)], Duration::from_secs(120));
+    assert_eq!(run.code, 0, "audit verify of validator {index} failed\n{}", run.text());
+    assert!(run.text().contains("anchors on chain agree"), "{}", run.text());
 }
 
 #[test]
@@ -242,15 +208,16 @@ fn a_validator_killed_mid_sync_and_mid_backup_loses_nothing_and_its_half_backup_
     let work = tempfile::tempdir().expect("temp dir");
     let half = work.path().join("half");
     let config = consortium.config_file(CRASHING);
-    let run = covenant(&["backup", "create", path(&half), "--config", path(&config)], Duration::from_secs(60));
-    assert_ne!(run.code, 0, "a backup whose node died midway must not report success\n{}", run.output);
+    let run =
+        consortium.covenant(&["backup", "create", path(&half), "--config", path(&config)], Duration::from_secs(60));
+    assert_ne!(run.code, 0, "a backup whose node died midway must not report success\n{}", run.text());
     let status = consortium.wait_exit(CRASHING, Duration::from_secs(30)).expect("the node died in the backup");
     assert_eq!(status.signal(), Some(9), "{status}");
     assert!(consortium.log(CRASHING).contains("backup-checkpoint-written reached"), "{}", consortium.logs());
     assert!(half.join("db").is_dir() && !half.join("manifest.json").exists(), "checkpoint without manifest expected");
-    let verify = covenant(&["backup", "verify", path(&half)], Duration::from_secs(60));
-    assert_eq!(verify.code, 1, "a backup without its manifest must be refused\n{}", verify.output);
-    assert!(verify.output.contains("manifest"), "{}", verify.output);
+    let verify = consortium.covenant(&["backup", "verify", path(&half)], Duration::from_secs(60));
+    assert_eq!(verify.code, 1, "a backup without its manifest must be refused\n{}", verify.text());
+    assert!(verify.text().contains("manifest"), "{}", verify.text());
 
     // Back with the production binary: it catches up and backs up; its audit log verifies.
     consortium.start_node(CRASHING);
@@ -258,13 +225,13 @@ fn a_validator_killed_mid_sync_and_mid_backup_loses_nothing_and_its_half_backup_
     consortium.wait_for_height(&[0, 1, 2, 3], target, Duration::from_secs(120));
     let whole = work.path().join("whole");
     let genesis = consortium.config(CRASHING).genesis_file;
-    let run = covenant(
+    let run = consortium.covenant(
         &["backup", "create", path(&whole), "--config", path(&config), "--genesis", path(&genesis)],
         Duration::from_secs(60),
     );
-    assert_eq!(run.code, 0, "{}", run.output);
-    let verify = covenant(&["backup", "verify", path(&whole)], Duration::from_secs(120));
-    assert_eq!(verify.code, 0, "{}", verify.output);
+    assert_eq!(run.code, 0, "{}", run.text());
+    let verify = consortium.covenant(&["backup", "verify", path(&whole)], Duration::from_secs(120));
+    assert_eq!(verify.code, 0, "{}", verify.text());
     consortium.wait_for_height(&[0, 1, 2, 3], 12.max(target), Duration::from_secs(120));
     consortium.assert_same_chain(&[0, 1, 2, 3]);
     consortium.stop_node(CRASHING, Duration::from_secs(30));

@@ -181,7 +181,7 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
                 .as_deref()
                 .map(crate::ops::OpsToken::load)
                 .transpose()
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
+                .map_err(|error| anyhow::anyhow!("ops_token_file {error}"))?;
             if token.is_none() {
                 warn!("no ops_token_file in the node config: administrative actions (backups) are off");
             }

@@ -39,24 +39,22 @@ impl OpsToken {
     /// characters, in a file no one but its owner may read (like a key file).
     pub fn load(file: &Path) -> Result<OpsToken, String> {
         let text = OpsToken::read(file)?;
-        OpsToken::from_text(&text).map_err(|reason| format!("ops_token_file {}: {reason}", file.display()))
+        OpsToken::from_text(&text).map_err(|reason| format!("{}: {reason}", file.display()))
     }
 
     /// The token's text in `file`, checked as [`OpsToken::load`] checks it (what a client sends).
     pub fn read(file: &Path) -> Result<String, String> {
         let shown = file.display();
-        let metadata = std::fs::metadata(file).map_err(|error| format!("ops_token_file {shown}: {error}"))?;
+        let metadata = std::fs::metadata(file).map_err(|error| format!("{shown}: {error}"))?;
         if metadata.len() > OPS_TOKEN_FILE_BYTES_MAX {
-            return Err(format!("ops_token_file {shown}: {} bytes; a token is one short line", metadata.len()));
+            return Err(format!("{shown}: {} bytes; a token is one short line", metadata.len()));
         }
         if let Some(mode) = crate::keyfile::group_or_world_access(&metadata) {
-            return Err(format!(
-                "ops_token_file {shown} is readable by others (mode {mode:o}); run: chmod 600 {shown}"
-            ));
+            return Err(format!("{shown} is readable by others (mode {mode:o}); run: chmod 600 {shown}"));
         }
-        let text = std::fs::read_to_string(file).map_err(|error| format!("ops_token_file {shown}: {error}"))?;
+        let text = std::fs::read_to_string(file).map_err(|error| format!("{shown}: {error}"))?;
         let text = text.trim_end_matches(['\n', '\r']).to_string();
-        OpsToken::from_text(&text).map_err(|reason| format!("ops_token_file {shown}: {reason}"))?;
+        OpsToken::from_text(&text).map_err(|reason| format!("{shown}: {reason}"))?;
         Ok(text)
     }
 
@@ -212,7 +210,7 @@ mod tests {
         let file = dir.path().join("ops.token");
         std::fs::write(&file, format!("{}\n", "b".repeat(64))).expect("write");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        assert!(OpsToken::load(&file).err().expect("refused").contains("chmod 600"));
+        assert!(OpsToken::load(&file).expect_err("refused").contains("chmod 600"));
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert!(OpsToken::load(&file).expect("accepted").accepts(&"b".repeat(64)));
     }

@@ -389,7 +389,7 @@ impl OpsListener {
     /// The listener at `address` (host:port or http://host:port), the token read from `token_file`.
     pub fn new(address: &str, token_file: &Path) -> Result<OpsListener> {
         let address = covenant_client::parse_api_address(address).context("--ops")?;
-        let token = crate::ops::OpsToken::read(token_file).map_err(|error| anyhow!(error))?;
+        let token = crate::ops::OpsToken::read(token_file).map_err(|error| anyhow!("token file {error}"))?;
         Ok(OpsListener { address, token })
     }
 

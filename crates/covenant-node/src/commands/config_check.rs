@@ -384,6 +384,11 @@ fn cross_check(report: &mut FileReport, config: &NodeConfig, genesis: &Genesis) 
         );
     }
     check_key_files(report, config, genesis, registered);
+    if let Some(file) = &config.ops_token_file
+        && let Err(error) = crate::ops::OpsToken::load(file)
+    {
+        report.error("ops_token_file", error, None);
+    }
     let chain_retention_days = genesis.parameters().audit_retention_days;
     if config.audit_retention_days < chain_retention_days {
         report.error(

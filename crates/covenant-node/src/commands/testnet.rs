@@ -133,6 +133,16 @@ pub fn run(options: &TestnetOptions, out: &mut impl Write) -> Result<()> {
         nodes.children.push(child);
     }
     writeln!(out, "started {} nodes; logs in {}", options.validators, dir.join("logs").display())?;
+    let last = options.validators.saturating_sub(1) as u16;
+    let ops_base = options.api_port_base.saturating_add(OPS_PORT_OFFSET);
+    writeln!(
+        out,
+        "client APIs on 127.0.0.1:{}-{}; metrics, readiness and backups on 127.0.0.1:{}-{}",
+        options.api_port_base,
+        options.api_port_base.saturating_add(last),
+        ops_base,
+        ops_base.saturating_add(last)
+    )?;
 
     let stop = Arc::new(AtomicBool::new(false));
     install_stop_flag(stop.clone())?;
