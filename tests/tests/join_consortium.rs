@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use covenant_tests::{Consortium, covenant_binary, now_ms};
+use covenant_tests::{Consortium, OPS_PORT_OFFSET, covenant_binary, now_ms};
 use covenant_types::*;
 
 const DAY_MS: u64 = 86_400_000;
@@ -75,7 +75,14 @@ fn a_new_member_joins_as_observer_syncs_and_is_voted_in_as_validator() {
         .replace("validator-0", "validator-4")
         .replace(&format!("127.0.0.1:{p2p}\""), &format!("127.0.0.1:{}\"", p2p + 4))
         .replace(&format!("127.0.0.1:{api}\""), &format!("127.0.0.1:{}\"", api + 4))
+        .replace(
+            &format!("127.0.0.1:{}\"", api + OPS_PORT_OFFSET),
+            &format!("127.0.0.1:{}\"", api + OPS_PORT_OFFSET + 4),
+        )
         .replace("bootstrap_peers = [", &format!("bootstrap_peers = [\"validator-0@127.0.0.1:{p2p}\", "));
+    // Its own operations token, as `covenant init` writes one for every node.
+    let token = consortium.dir.path().join("keys").join("validator-4.ops-token");
+    covenant_node::keyfile::write_new_private_file(&token, format!("{}\n", "4".repeat(64)).as_bytes()).unwrap();
     std::fs::write(consortium.config_file(index), config).unwrap();
     consortium.start_node(index);
     let target = consortium.height(0);
