@@ -27,5 +27,8 @@ for _ in $(seq 120); do
 done
 curl -sf "http://127.0.0.1:$api_port/v1/status" >/dev/null || { cat "$work/testnet.log"; exit 1; }
 
-"$venv/bin/schemathesis" --config-file scripts/api-fuzz/schemathesis.toml run \
+# From the scratch directory: schemathesis keeps a cache in the directory it runs in.
+config="$PWD/scripts/api-fuzz/schemathesis.toml"
+cd "$work"
+"$venv/bin/schemathesis" --config-file "$config" run \
   "http://127.0.0.1:$api_port/v1/openapi.json" --max-examples "$examples" --workers 1

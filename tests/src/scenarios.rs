@@ -25,6 +25,10 @@ pub const VALIDATORS: usize = 4;
 const SENDERS_PER_CLIENT: usize = 2;
 /// How long a fault is held.
 pub const FAULT_HOLD: Duration = Duration::from_secs(12);
+/// How long a validator is frozen or dead. When its turn to propose comes, the others wait out round
+/// 0 first: `block_interval_ms_max` (5 s in these chains) + `clock_drift_ms_max` (2 s) + the base
+/// round timeout (2 s) after the parent, 9 s, so a hold of 8 s that began at its turn saw no block.
+const ABSENT_VALIDATOR_HOLD: Duration = Duration::from_secs(14);
 /// How soon after a fault heals every node must commit above the highest height seen at the heal.
 /// Round timeouts double while a quorum is missing (2 s base, see `round_timeout_ms`), so a node that
 /// has been cut off for [`FAULT_HOLD`] may wait out one long timer before the rounds line up again.
@@ -143,7 +147,7 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             name: "pause",
-            about: "validator 2 frozen (SIGSTOP) for four base round timeouts: the three commit on; once it goes on (SIGCONT) it catches up",
+            about: "validator 2 frozen (SIGSTOP) for 14 s, longer than its turn as proposer keeps the others waiting: the three commit on; once it goes on (SIGCONT) it catches up",
             run: pause,
             setup: plain_launches,
             honest: ALL,
@@ -279,6 +283,9 @@ impl Run {
     }
 }
 
+/// Lines of each node's log printed when a scenario fails.
+const LOG_LINES_ON_FAILURE: usize = 80;
+
 /// Runs `scenario` and returns its result; a panic inside it is a failed result, not the suite's end.
 pub fn run(scenario: &Scenario) -> ScenarioResult {
     let started = Instant::now();
@@ -356,6 +363,15 @@ fn run_inner(scenario: &Scenario) -> ScenarioResult {
     ));
     if verdict.acked == 0 {
         run.violation("no operation was acknowledged: the workload did not run".into());
+    }
+    if !run.violations.is_empty() {
+        // The nodes' own account of what happened, before their directory goes.
+        for index in 0..run.consortium.nodes.len() {
+            eprintln!(
+                "--- validator-{index}, last lines ---\n{}",
+                run.consortium.log_tail(index, LOG_LINES_ON_FAILURE)
+            );
+        }
     }
     ScenarioResult {
         name: scenario.name.into(),
@@ -546,14 +562,14 @@ fn bandwidth(run: &mut Run) {
 
 fn pause(run: &mut Run) {
     run.consortium.pause_node(2);
-    run.fault_window(Duration::from_secs(8), &[0, 1, 3], &[]);
+    run.fault_window(ABSENT_VALIDATOR_HOLD, &[0, 1, 3], &[]);
     run.consortium.resume_node(2);
     run.healed();
 }
 
 fn kill_restart(run: &mut Run) {
     run.consortium.kill_node(1);
-    run.fault_window(Duration::from_secs(8), &[0, 2, 3], &[]);
+    run.fault_window(ABSENT_VALIDATOR_HOLD, &[0, 2, 3], &[]);
     run.consortium.start_node(1);
     run.healed();
 }

@@ -4,9 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use covenant_rules::ChainParams;
-use covenant_rules::checks::{check_block_limits, check_chain_id, check_clock_drift, check_timestamp_interval};
+use covenant_rules::Violation;
+use covenant_rules::checks::{
+    check_block_limits, check_chain_id, check_clock_drift, check_round0_interval, check_timestamp_interval,
+    check_tx_size,
+};
 use covenant_types::{
-    Block, BlockHeader, CommitSeal, ENCODING_VERSION, Hash, NodeId, SignatureDomain, SignedTx, ValidatorSet,
+    Block, BlockHeader, BlockScan, CommitSeal, ENCODING_VERSION, Hash, NodeId, SignatureDomain, SignedTx, ValidatorSet,
 };
 
 use crate::engine::{BLOCKS_PER_HEIGHT_MAX, Identity, REJECTED_BLOCKS_MAX, ROUNDS_AHEAD_MAX, ROUNDS_BEHIND_KEPT};
@@ -654,11 +658,11 @@ impl HeightState {
                 round: header.round,
             });
         }
-        let (transactions_root, block_bytes) = block.transactions_root_and_encoded_len();
+        let scan = block.scan();
         let fields = [
             ("validator_set_hash", header.validator_set_hash, self.validators_hash),
             ("parameters_hash", header.parameters_hash, self.params_hash),
-            ("transactions_root", header.transactions_root, transactions_root),
+            ("transactions_root", header.transactions_root, scan.transactions_root),
         ];
         for (field, found, expected) in fields {
             if found != expected {
@@ -666,12 +670,35 @@ impl HeightState {
             }
         }
         self.check_parent_seals(ctx, &header.parent_commit_seals)?;
-        check_block_limits(block_bytes as u64, block.transactions.len() as u64, &self.params)?;
-        check_timestamp_interval(header.timestamp_ms, self.parent.timestamp_ms, &self.params)?;
+        // A timestamp far from this validator's clock is first of all that (COV-35), whatever else
+        // it also breaks.
         if fresh {
             check_clock_drift(header.timestamp_ms, received_ms, &self.params)?;
         }
-        Ok(block_bytes)
+        self.check_covenant_limits(&scan, block.transactions.len(), header.timestamp_ms, header.round)?;
+        Ok(scan.encoded_len)
+    }
+
+    /// The covenant's limits on a block, the same for this validator's own proposal as for
+    /// another's: bytes and count (COV-49), each transaction's bytes (COV-45, since a proposer's
+    /// transactions need not have passed anybody's mempool), the minimum interval (COV-36), and for a
+    /// block of round 0 the maximum interval with the drift allowance (COV-49, ADR 0019).
+    fn check_covenant_limits(
+        &self,
+        scan: &BlockScan,
+        tx_count: usize,
+        timestamp_ms: u64,
+        header_round: u32,
+    ) -> Result<(), Violation> {
+        check_block_limits(scan.encoded_len as u64, tx_count as u64, &self.params)?;
+        if let Some((_, bytes)) = scan.largest_transaction {
+            check_tx_size(bytes as u64, &self.params)?;
+        }
+        check_timestamp_interval(timestamp_ms, self.parent.timestamp_ms, &self.params)?;
+        if header_round == 0 {
+            check_round0_interval(timestamp_ms, self.parent.timestamp_ms, &self.params)?;
+        }
+        Ok(())
     }
 
     /// The seals a block carries for its parent are a quorum of valid seals of the parent's validators
@@ -822,11 +849,10 @@ impl HeightState {
         };
         let mut block = Block { header, transactions: transactions.into() };
         // A root is a fixed-size field: the length measured with the placeholder is the block's.
-        let (transactions_root, block_bytes) = block.transactions_root_and_encoded_len();
-        block.header.transactions_root = transactions_root;
-        let own_check = check_block_limits(block_bytes as u64, block.transactions.len() as u64, &self.params)
-            .and_then(|()| check_timestamp_interval(timestamp_ms, self.parent.timestamp_ms, &self.params));
-        if let Err(error) = own_check {
+        let scan = block.scan();
+        block.header.transactions_root = scan.transactions_root;
+        let block_bytes = scan.encoded_len;
+        if let Err(error) = self.check_covenant_limits(&scan, block.transactions.len(), timestamp_ms, round) {
             // Give up this round rather than propose a block every peer would refuse.
             self.proposed = true;
             let node = ctx.id.node_id.clone();

@@ -308,6 +308,26 @@ fn a_driver_bug_never_becomes_an_oversized_proposal() {
     assert_eq!(errors[0].rule(), Some(RuleId::BlockLimits));
 }
 
+// covers: COV-49-BLOCK-LIMITS
+#[test]
+fn a_late_round0_proposer_gives_up_its_round_rather_than_propose_a_block_peers_refuse() {
+    let f = Fixture::new();
+    let late = GENESIS_MS + f.params.block_interval_ms_max + f.params.clock_drift_ms_max + 1;
+    // Its parent is older than the maximum interval: it asks for a block as soon as the height starts.
+    let mut proposer = f.engine(1, None);
+    let actions = proposer.handle(Input::StartHeight { now_ms: late, start: f.start() });
+    assert!(
+        actions.iter().any(|action| matches!(action, Action::BuildProposal(request) if request.timestamp_ms == late)),
+        "{actions:?}"
+    );
+    let actions =
+        proposer.handle(Input::ProposalBuilt { height: 1, round: 0, transactions: vec![], state_root: Hash::ZERO });
+    let errors = rejections(&actions);
+    assert_eq!(actions.len(), 1, "nothing signed or sent: {actions:?}");
+    assert!(matches!(errors[0], ConsensusError::OwnProposal(_)), "{}", errors[0]);
+    assert_eq!(errors[0].rule(), Some(RuleId::BlockLimits));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The normal case at a validator.
 
@@ -496,6 +516,64 @@ fn header_rules_refuse_proposals_with_the_rule_id() {
         assert!(expected(errors[0]), "{name}: got {}", errors[0]);
         // A duplicate of a refused proposal is dropped without another report.
         assert_eq!(validator.handle(message(now, f.proposal(1, 0, &block, None))), vec![], "{name}");
+    }
+}
+
+/// `f.tx(nonce)` with a memo of `memo_bytes`, signed again.
+fn padded_tx(f: &Fixture, nonce: u64, memo_bytes: usize) -> SignedTx {
+    let mut body = f.tx(nonce).body;
+    if let Payload::Transfer(transfer) = &mut body.payload {
+        transfer.memo = "m".repeat(memo_bytes);
+    }
+    SignedTx::sign(body, &SecretKey::from_seed(&[99; 32]))
+}
+
+// covers: COV-45-LOAD-LIMITS, COV-49-BLOCK-LIMITS
+#[test]
+fn the_block_path_refuses_an_oversized_transaction_an_oversized_block_and_a_late_round0_block() {
+    let mut f = Fixture::new();
+    f.params.tx_bytes_max = 1_024;
+    f.params.block_bytes_max = 2_048;
+    let now = GENESIS_MS + 150;
+    let fits = padded_tx(&f, 0, 600);
+    assert!(fits.encode().len() <= 1_024 && fits.encode().len() > 700, "{}", fits.encode().len());
+    let latest = GENESIS_MS + f.params.block_interval_ms_max + f.params.clock_drift_ms_max;
+    type Case = (&'static str, Block, u64, fn(&ConsensusError) -> bool);
+    let cases: Vec<Case> = vec![
+        // A proposer's transactions need not have passed anybody's mempool.
+        (
+            "a transaction over tx_bytes_max (COV-45)",
+            f.block(1, 0, GENESIS_MS + 100, vec![padded_tx(&f, 0, 1_100)]),
+            now,
+            |e| e.rule() == Some(RuleId::LoadLimits) && e.to_string().contains("tx_bytes_max"),
+        ),
+        (
+            "a block over block_bytes_max, each transaction within its limit (COV-49)",
+            f.block(1, 0, GENESIS_MS + 100, vec![padded_tx(&f, 0, 900), padded_tx(&f, 1, 900)]),
+            now,
+            |e| e.rule() == Some(RuleId::BlockLimits) && e.to_string().contains("block_bytes_max"),
+        ),
+        (
+            "a round-0 block later than the maximum interval and the drift after its parent (COV-49)",
+            f.block(1, 0, latest + 1, vec![]),
+            latest + 1,
+            |e| e.rule() == Some(RuleId::BlockLimits) && e.to_string().contains("block_interval_ms_max"),
+        ),
+    ];
+    for (name, block, received, expected) in cases {
+        let mut validator = f.started(0, received);
+        let actions = validator.handle(message(received, f.proposal(1, 0, &block, None)));
+        let errors = rejections(&actions);
+        assert_eq!(errors.len(), 1, "{name}: {actions:?}");
+        assert!(expected(errors[0]), "{name}: got {}", errors[0]);
+    }
+    // Within every limit, the same shapes are taken for validation.
+    let fine = [(f.block(1, 0, GENESIS_MS + 100, vec![fits.clone()]), now), (f.block(1, 0, latest, vec![]), latest)];
+    for (block, received) in fine {
+        let mut validator = f.started(0, received);
+        let actions = validator.handle(message(received, f.proposal(1, 0, &block, None)));
+        assert!(rejections(&actions).is_empty(), "{actions:?}");
+        assert!(actions.iter().any(|action| matches!(action, Action::ValidateBlock { .. })), "{actions:?}");
     }
 }
 

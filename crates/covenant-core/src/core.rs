@@ -90,6 +90,9 @@ pub struct NodeCore<S: ChainStore + ?Sized, T: Telemetry> {
     allowed: Vec<PeerKey>,
     now_ms: u64,
     height_started_ms: u64,
+    /// `block_interval_ms_max` of the height being decided: a committed block further than this
+    /// from its parent is counted late (ADR 0019).
+    interval_ms_max: u64,
     highest_round: u32,
     last_pending: u64,
     /// False while this node's clock is out of the drift bound against its peers: it then withholds
@@ -139,6 +142,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             allowed: Vec::new(),
             now_ms: 0,
             height_started_ms: 0,
+            interval_ms_max: u64::MAX,
             highest_round: 0,
             last_pending: 0,
             clock_in_range: true,
@@ -715,7 +719,11 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
         self.telemetry.store_commit_finished();
         tracing::debug!(height = tip.height, hash = %tip.hash, txs = tx_count, "committed");
         self.telemetry.observe_ms(Timing::CommitLatency, self.now_ms.saturating_sub(self.height_started_ms));
-        self.telemetry.observe_ms(Timing::BlockInterval, header.timestamp_ms.saturating_sub(self.tip.timestamp_ms));
+        let interval_ms = header.timestamp_ms.saturating_sub(self.tip.timestamp_ms);
+        self.telemetry.observe_ms(Timing::BlockInterval, interval_ms);
+        if interval_ms > self.interval_ms_max {
+            self.telemetry.count(Counter::LateBlocks, 1);
+        }
         self.telemetry.count(Counter::CommittedBlocks, 1);
         self.telemetry.count(Counter::CommittedTxs, tx_count);
         {
@@ -770,6 +778,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
         let state = StoreState(self.store.as_ref());
         let validators = state.validators()?;
         let params = state.params()?;
+        self.interval_ms_max = params.block_interval_ms_max;
         let start = HeightStart {
             height: self.tip.height + 1,
             validators: validators.clone(),

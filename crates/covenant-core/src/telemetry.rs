@@ -39,6 +39,8 @@ pub enum Counter {
     BlockBatches,
     /// Proposals withheld because this node's clock is out of the drift bound.
     ProposalsWithheld,
+    /// Committed blocks further than `block_interval_ms_max` from their parent (ADR 0019).
+    LateBlocks,
     /// Gossiped messages accepted for forwarding.
     GossipAccepted,
     /// Gossiped messages rejected as provably bad (their deliverer penalised).

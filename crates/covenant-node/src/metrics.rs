@@ -89,6 +89,8 @@ pub struct Metrics {
     pub clock_out_of_range: AtomicU64,
     /// Proposals this node withheld because its clock was out of range.
     pub proposals_withheld: AtomicU64,
+    /// Committed blocks further than `block_interval_ms_max` from their parent.
+    pub late_blocks: AtomicU64,
     /// Gossiped messages accepted for forwarding.
     pub gossip_accepted: AtomicU64,
     /// API connections closed at once: over the connection cap or the per-address cap.
@@ -322,6 +324,12 @@ impl Metrics {
             "Proposals withheld because this node's clock was out of range (COV-35).",
             self.proposals_withheld.load(Ordering::Relaxed),
         );
+        counter(
+            &mut out,
+            "covenant_late_blocks_total",
+            "Committed blocks further than block_interval_ms_max from their parent (COV-49: counted, refused only in round 0; ADR 0019).",
+            self.late_blocks.load(Ordering::Relaxed),
+        );
         let _ = writeln!(
             out,
             "# HELP covenant_gossip_messages_total Gossiped messages by verdict: accepted (forwarded), rejected (provably \
@@ -459,6 +467,7 @@ impl Metrics {
             Counter::AdmissionBatches => &self.admission_batches,
             Counter::BlockBatches => &self.block_batches,
             Counter::ProposalsWithheld => &self.proposals_withheld,
+            Counter::LateBlocks => &self.late_blocks,
             Counter::GossipAccepted => &self.gossip_accepted,
             Counter::GossipRejected => &self.gossip_rejected,
             Counter::GossipIgnored => &self.gossip_ignored,

@@ -750,9 +750,9 @@ pub const CATALOGUE: &[RuleEntry] = &[
         class: RuleClass::P,
         description: "Transactions within tx_bytes_max; bounded mempool (mempool_txs_max, mempool_bytes_max), per-sender limits, clear \"overloaded\" errors.",
         enforcement: Enforcement::Partial {
-            checked_in: &["covenant_rules::checks::check_tx_size", MEMPOOL_ADMIT],
-            stages: &[S::MempoolAdmission],
-            enforced: "transactions above tx_bytes_max are refused (undecoded when above the hard limit); the mempool is bounded by mempool_txs_max and mempool_bytes_max and per sender by mempool_sender_txs_max, answering an overloaded error that names COV-45",
+            checked_in: &["covenant_rules::checks::check_tx_size", MEMPOOL_ADMIT, CONSENSUS_CHECK_BLOCK],
+            stages: &[S::MempoolAdmission, S::BlockValidation],
+            enforced: "transactions above tx_bytes_max are refused at admission (undecoded when above the hard limit) and in every proposed block, whose proposer's transactions need not have passed a mempool; the mempool is bounded by mempool_txs_max and mempool_bytes_max and per sender by mempool_sender_txs_max, answering an overloaded error that names COV-45",
             missing: "per-member rate limits (covenant-node)",
         },
     },
@@ -761,10 +761,11 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 49,
         title: "Block size, count and interval limits",
         class: RuleClass::P,
-        description: "Blocks stay within block_bytes_max and block_txs_max, and come between block_interval_ms_min and block_interval_ms_max apart (articles 49 and 52).",
+        description: "Blocks stay within block_bytes_max and block_txs_max and come at least block_interval_ms_min apart; a round-0 block comes at most block_interval_ms_max + clock_drift_ms_max after its parent, and every block later than block_interval_ms_max is counted (covenant_late_blocks_total), since after an outage the next block is necessarily late (articles 49 and 52, ADR 0019).",
         enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_rules::checks::check_block_limits",
+                "covenant_rules::checks::check_round0_interval",
                 CONSENSUS_CHECK_BLOCK,
                 "covenant_rules::params::ChainParams::validate",
             ],

@@ -51,6 +51,23 @@ pub fn check_timestamp_interval(
     Ok(())
 }
 
+/// COV-49-BLOCK-LIMITS, the part of the maximum interval a validator can refuse (ADR 0019): a round-0
+/// block comes at most `block_interval_ms_max` + `clock_drift_ms_max` after its parent, since its
+/// proposer proposes once the parent is `block_interval_ms_max` old. Later rounds are exempt: after an
+/// outage the next block is necessarily late, and refusing it would halt the chain.
+pub fn check_round0_interval(
+    timestamp_ms: u64,
+    parent_timestamp_ms: u64,
+    params: &ChainParams,
+) -> Result<(), Violation> {
+    let latest_ms =
+        parent_timestamp_ms.saturating_add(params.block_interval_ms_max).saturating_add(params.clock_drift_ms_max);
+    if timestamp_ms > latest_ms {
+        return Err(Violation::BlockTooLate { timestamp_ms, parent_timestamp_ms, latest_ms });
+    }
+    Ok(())
+}
+
 /// COV-35-CLOCK-DRIFT: the timestamp is within `clock_drift_ms_max` of this validator's clock `now_ms`
 /// (read by the caller when the proposal was first received; the check itself reads no clock).
 pub fn check_clock_drift(timestamp_ms: u64, now_ms: u64, params: &ChainParams) -> Result<(), Violation> {
@@ -172,6 +189,25 @@ mod tests {
             assert_eq!(violation.rule(), RuleId::RoleSeparation);
             assert_eq!(violation, Violation::ForbiddenRoleCombination { first: acting, second: Role::Auditor });
         }
+    }
+
+    // covers: COV-49-BLOCK-LIMITS
+    #[test]
+    fn a_round0_block_comes_at_most_the_maximum_interval_and_the_drift_after_its_parent() {
+        let params = ChainParams { block_interval_ms_max: 5_000, clock_drift_ms_max: 2_000, ..ChainParams::default() };
+        let parent = 1_000_000;
+        assert_eq!(check_round0_interval(parent + 7_000, parent, &params), Ok(()));
+        let late = check_round0_interval(parent + 7_001, parent, &params).unwrap_err();
+        assert_eq!(late.rule(), RuleId::BlockLimits);
+        assert_eq!(
+            late,
+            Violation::BlockTooLate {
+                timestamp_ms: parent + 7_001,
+                parent_timestamp_ms: parent,
+                latest_ms: parent + 7_000
+            }
+        );
+        assert_eq!(check_round0_interval(u64::MAX, u64::MAX - 1, &params), Ok(()), "saturates");
     }
 
     // covers: COV-11-CREDENTIAL-EXPIRY

@@ -243,6 +243,19 @@ pub enum Violation {
         /// Minimum interval.
         interval_ms_min: u64,
     },
+    /// A round-0 block's timestamp is later than its parent's + `block_interval_ms_max` +
+    /// `clock_drift_ms_max` (ADR 0019).
+    #[error(
+        "round-0 block timestamp {timestamp_ms} is later than parent timestamp {parent_timestamp_ms} + block_interval_ms_max + clock_drift_ms_max = {latest_ms}"
+    )]
+    BlockTooLate {
+        /// Block timestamp.
+        timestamp_ms: u64,
+        /// Parent's timestamp.
+        parent_timestamp_ms: u64,
+        /// The latest timestamp allowed.
+        latest_ms: u64,
+    },
     /// A proposal's timestamp is further than `clock_drift_ms_max` from the validator's clock.
     #[error(
         "proposal timestamp {timestamp_ms} is {drift_ms} ms from this validator's clock {now_ms}, above clock_drift_ms_max = {max}"
@@ -601,7 +614,9 @@ impl Violation {
     /// The rule this violation breaks.
     pub fn rule(&self) -> RuleId {
         match self {
-            Violation::BlockTooLarge { .. } | Violation::TooManyTransactions { .. } => RuleId::BlockLimits,
+            Violation::BlockTooLarge { .. }
+            | Violation::TooManyTransactions { .. }
+            | Violation::BlockTooLate { .. } => RuleId::BlockLimits,
             Violation::TimestampTooEarly { .. } => RuleId::TimestampIntegrity,
             Violation::ClockDrift { .. } => RuleId::ClockDrift,
             Violation::WrongChain { .. } => RuleId::EnvironmentSeparation,

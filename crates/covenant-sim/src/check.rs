@@ -362,6 +362,11 @@ impl Checker {
         if header.timestamp_ms < parent.timestamp_ms.saturating_add(params.block_interval_ms_min) {
             return Err(format!("timestamp {} too soon after {}", header.timestamp_ms, parent.timestamp_ms));
         }
+        let round0_latest =
+            parent.timestamp_ms.saturating_add(params.block_interval_ms_max).saturating_add(params.clock_drift_ms_max);
+        if header.round == 0 && header.timestamp_ms > round0_latest {
+            return Err(format!("round-0 timestamp {} later than {round0_latest}", header.timestamp_ms));
+        }
         if parent.height == 0 {
             if !header.parent_commit_seals.is_empty() {
                 return Err("seals for the genesis block".into());

@@ -61,6 +61,18 @@ pub struct Block {
     pub transactions: Arc<Vec<SignedTx>>,
 }
 
+/// What one pass over a block's transactions finds ([`Block::scan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockScan {
+    /// Merkle root of the transaction hashes.
+    pub transactions_root: Hash,
+    /// Length of the block's canonical encoding.
+    pub encoded_len: usize,
+    /// Position and encoded length of the largest transaction (the first of equals); `None` for an
+    /// empty block.
+    pub largest_transaction: Option<(usize, usize)>,
+}
+
 impl Block {
     /// The block hash (the header's).
     pub fn hash(&self) -> Hash {
@@ -72,23 +84,39 @@ impl Block {
         self.transactions_root_and_encoded_len().0
     }
 
-    /// The Merkle root of the transaction hashes and the length of [`Block::encode`], from one
-    /// encoding of each transaction body: checking a proposal needs both, and encoding the bodies is
-    /// most of the cost of either.
+    /// The Merkle root of the transaction hashes and the length of [`Block::encode`] (see
+    /// [`Block::scan`]).
     pub fn transactions_root_and_encoded_len(&self) -> (Hash, usize) {
+        let scan = self.scan();
+        (scan.transactions_root, scan.encoded_len)
+    }
+
+    /// What checking a proposal needs from its transactions, from one encoding of each transaction
+    /// body (encoding the bodies is most of the cost): the Merkle root of their hashes, the length of
+    /// [`Block::encode`], and the largest transaction.
+    pub fn scan(&self) -> BlockScan {
         let mut buffer = Vec::new();
         let mut transactions_len = uleb128_len(self.transactions.len() as u64);
+        let mut largest_transaction: Option<(usize, usize)> = None;
         let hashes: Vec<Hash> = self
             .transactions
             .iter()
-            .map(|tx| {
+            .enumerate()
+            .map(|(position, tx)| {
                 let (hash, encoded_len) = tx.hash_and_encoded_len(&mut buffer);
                 transactions_len += encoded_len;
+                if largest_transaction.is_none_or(|(_, largest)| encoded_len > largest) {
+                    largest_transaction = Some((position, encoded_len));
+                }
                 hash
             })
             .collect();
         let header_len = bcs::serialized_size(&self.header).expect("covenant types always have a canonical encoding");
-        (merkle_root(&hashes), header_len + transactions_len)
+        BlockScan {
+            transactions_root: merkle_root(&hashes),
+            encoded_len: header_len + transactions_len,
+            largest_transaction,
+        }
     }
 
     /// Canonical bytes.

@@ -45,7 +45,8 @@ pub mod merkle;
 pub mod tx;
 
 pub use block::{
-    Block, BlockHeader, CommitSeal, Receipt, SealedVote, TxOutcome, Validator, ValidatorSet, ValidatorSetError,
+    Block, BlockHeader, BlockScan, CommitSeal, Receipt, SealedVote, TxOutcome, Validator, ValidatorSet,
+    ValidatorSetError,
 };
 pub use crypto::{BatchItem, CryptoError, PublicKey, SecretKey, Signature, SignatureDomain, verify_batch};
 pub use encoding::{DecodeError, ENCODING_VERSION, decode, encode, encode_into, hash_of};

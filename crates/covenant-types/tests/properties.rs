@@ -86,6 +86,10 @@ proptest! {
         let block = Block { header: header(), transactions: txs.into() };
         let hashes: Vec<Hash> = block.transactions.iter().map(|tx| tx.body.hash()).collect();
         prop_assert_eq!(block.transactions_root_and_encoded_len(), (merkle_root(&hashes), block.encode().len()));
+        let lengths: Vec<usize> = block.transactions.iter().map(|tx| tx.encode().len()).collect();
+        let largest = lengths.iter().copied().max();
+        let position = largest.and_then(|max| lengths.iter().position(|len| *len == max));
+        prop_assert_eq!(block.scan().largest_transaction, position.zip(largest));
     }
 
     #[test]
