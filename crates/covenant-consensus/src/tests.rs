@@ -577,6 +577,24 @@ fn the_block_path_refuses_an_oversized_transaction_an_oversized_block_and_a_late
     }
 }
 
+// covers: COV-35-CLOCK-DRIFT
+#[test]
+fn a_timestamp_behind_this_validators_clock_by_more_than_the_drift_is_refused() {
+    let f = Fixture::new();
+    let block = f.block(1, 0, GENESIS_MS + 150, vec![]);
+    let drift = f.params.clock_drift_ms_max;
+    // At the bound: taken for validation.
+    let mut validator = f.started(0, GENESIS_MS + 150 + drift);
+    let actions = validator.handle(message(GENESIS_MS + 150 + drift, f.proposal(1, 0, &block, None)));
+    assert!(matches!(&actions[..], [Action::ValidateBlock { .. }]), "{actions:?}");
+    // One millisecond further behind: refused by COV-35, not by any other rule.
+    let mut validator = f.started(0, GENESIS_MS + 151 + drift);
+    let actions = validator.handle(message(GENESIS_MS + 151 + drift, f.proposal(1, 0, &block, None)));
+    let errors = rejections(&actions);
+    assert_eq!(errors.len(), 1, "{actions:?}");
+    assert_eq!(errors[0].rule(), Some(RuleId::ClockDrift), "{}", errors[0]);
+}
+
 #[test]
 fn clock_drift_is_judged_at_first_receipt_only() {
     let f = Fixture::new();
