@@ -66,6 +66,15 @@ fn crash_at(consortium: &mut Consortium, point: &str, hit: u64, timeout: Duratio
     height
 }
 
+/// The hash of the block at `height` in the stopped crashing validator's store, which must hold it:
+/// the node committed it before it was killed.
+fn block_on_disk(consortium: &mut Consortium, height: u64) -> covenant_types::Hash {
+    let store = consortium.open_store(CRASHING);
+    let tip = store.latest().expect("readable").map_or(0, |tip| tip.height);
+    assert!(tip >= height, "block {height} was committed before the kill, the tip on disk is {tip}");
+    store.block_by_height(height).expect("readable").expect("the committed block is on disk").hash()
+}
+
 /// `covenant audit verify` on a stopped node: it must pass and have checked anchors.
 fn assert_audit_verifies(consortium: &Consortium, index: usize) {
     let config = consortium.config_file(index);
@@ -91,16 +100,7 @@ fn a_validator_killed_around_its_votes_never_votes_twice_and_keeps_what_it_commi
     crash_at(&mut consortium, "proposal-sent", 1, Duration::from_secs(120));
     crash_at(&mut consortium, "vote-sent", 25, Duration::from_secs(120));
     let committed_height = crash_at(&mut consortium, "block-committed", 6, Duration::from_secs(120));
-    let committed_hash = {
-        let store = consortium.open_store(CRASHING);
-        let tip = store.latest().expect("readable").expect("a tip");
-        assert!(
-            tip.height >= committed_height,
-            "block {committed_height} was committed before the kill, the tip is {}",
-            tip.height
-        );
-        store.block_by_height(committed_height).expect("readable").expect("the committed block is on disk").hash()
-    };
+    let committed_hash = block_on_disk(&mut consortium, committed_height);
 
     // Back with the production binary; past an anchoring height so the audit check has an anchor.
     consortium.start_node(CRASHING);
@@ -188,18 +188,8 @@ fn a_validator_killed_mid_sync_and_mid_backup_loses_nothing_and_its_half_backup_
 
     // Killed between two blocks of the sync that catches it up.
     let synced_height = crash_at(&mut consortium, "sync-block-committed", 10, Duration::from_secs(120));
-    {
-        let store = consortium.open_store(CRASHING);
-        let tip = store.latest().expect("readable").expect("a tip");
-        assert!(
-            tip.height >= synced_height,
-            "block {synced_height} was synced before the kill, the tip is {}",
-            tip.height
-        );
-        let block = store.block_by_height(synced_height).expect("readable").expect("the synced block is on disk");
-        let hash = block.hash();
-        assert_eq!(consortium.block_hash(0, synced_height), Some(hash.to_hex()));
-    }
+    let synced_hash = block_on_disk(&mut consortium, synced_height);
+    assert_eq!(consortium.block_hash(0, synced_height), Some(synced_hash.to_hex()));
 
     // Killed in the middle of a backup the operator asked for.
     let launch = Launch::crash_at("backup-checkpoint-written", 1);
