@@ -16,7 +16,7 @@ fn validator_count(consortium: &Consortium, index: usize) -> usize {
     response.body["validators"].as_array().map(Vec::len).unwrap_or(0)
 }
 
-// covers: COV-06-SANCTIONED-JURISDICTION, COV-17-REVOCATION, COV-20-PERMISSIONED-PEERS
+// covers: COV-17-REVOCATION
 #[test]
 fn a_suspended_members_node_is_dropped_disconnected_and_refuses_to_start() {
     let mut consortium = Consortium::start(4);
