@@ -138,11 +138,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     api_hosts: Vec<String>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
 ) {
     let metrics = shared.metrics.clone();
     let router = crate::http_edge::bounded(router(shared), api_hosts, metrics.clone());
-    crate::http_edge::serve(listener, router, metrics, stop).await;
+    crate::http_edge::serve(listener, router, tls, metrics, stop).await;
 }
 
 /// `GET /readyz` (operations listener).

@@ -186,6 +186,7 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
         metrics: Arc::new(crate::metrics::Metrics::new()),
     })?;
 
+    let api_tls = crate::tls::api_acceptor(&config, genesis.environment()).map_err(|error| anyhow::anyhow!(error))?;
     let api_address = resolve(&config.api_addr)?;
     let listener = tokio::net::TcpListener::bind(api_address)
         .await
@@ -213,7 +214,8 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
         }
     };
     let ops_shown = ops.as_ref().map(|(_, _, address)| address.to_string()).unwrap_or_else(|| "none".into());
-    info!(node = %config.node_id, chain = %genesis.chain_id(), height = tip.height, api = %api_address, ops = %ops_shown, "node started");
+    let api_shown = format!("{}://{api_address}", if api_tls.is_some() { "https" } else { "http" });
+    info!(node = %config.node_id, chain = %genesis.chain_id(), height = tip.height, api = %api_shown, ops = %ops_shown, "node started");
     // Article 41: which keys the node runs with, and how they were kept.
     store.append(
         AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStarted, Actor::System, Outcome::Success)
@@ -231,9 +233,16 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
         })
     });
     let (stop, stopped) = watch::channel(false);
-    let api = tokio::spawn(crate::api::serve(listener, shared.clone(), config.api_hosts.clone(), stopped.clone()));
+    let api = tokio::spawn(crate::api::serve(
+        listener,
+        shared.clone(),
+        config.api_hosts.clone(),
+        api_tls.clone(),
+        stopped.clone(),
+    ));
     let ops = ops.map(|(listener, token, _)| {
-        tokio::spawn(crate::ops::serve(listener, shared.clone(), token, config.api_hosts.clone(), stopped.clone()))
+        let tls = api_tls.clone();
+        tokio::spawn(crate::ops::serve(listener, shared.clone(), token, config.api_hosts.clone(), tls, stopped.clone()))
     });
     let signals = tokio::spawn(async move {
         wait_for_signal().await;

@@ -419,7 +419,7 @@ fn cli_tx_refuses_bad_arguments_before_contacting_a_node() {
 
     let run = covenant(&transfer_args(&key, "https://127.0.0.1:7200", "5"));
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("https is not supported"), "{}", run.stderr);
+    assert!(run.stderr.contains("COVENANT_API_CA_FILE"), "https:// without a CA file: {}", run.stderr);
     let run = covenant(&transfer_args(&key, "127.0.0.1", "5"));
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--api: API address \"127.0.0.1\": no port"), "{}", run.stderr);
@@ -443,7 +443,7 @@ fn cli_tx_refuses_bad_arguments_before_contacting_a_node() {
     assert!(run.stderr.contains("transaction hash \"zz\""), "{}", run.stderr);
     let run = covenant(&["query", "block", "--api", "ftp://x:1"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("only http:// addresses"), "{}", run.stderr);
+    assert!(run.stderr.contains("only http:// and https:// addresses"), "{}", run.stderr);
 }
 
 #[test]

@@ -458,12 +458,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 21,
         title: "Encrypted transport; admin API on loopback",
         class: RuleClass::N,
-        description: "Peer traffic encrypted and authenticated; the API can serve TLS; the admin API listens on loopback unless explicitly made public.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_node::config::RawNodeConfig::validate"],
+        description: "Peer traffic encrypted and authenticated (libp2p Noise); the client API and the operations listener serve TLS when given a certificate (api_tls_cert_file, api_tls_key_file), and a production chain refuses to serve either to other hosts without it; both listen on loopback unless explicitly made public.",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_node::config::RawNodeConfig::validate",
+                "covenant_node::tls::api_acceptor",
+                "covenant_node::http_edge::serve",
+            ],
             stages: &[S::NodeConfig],
-            enforced: "node.toml with a non-loopback api_addr is refused unless api_public = true (then a warning is printed)",
-            missing: "TLS for the API (covenant-node); peer traffic is already Noise-encrypted and authenticated (covenant-network)",
         },
     },
     RuleEntry {
