@@ -246,8 +246,7 @@ fn write_marked_tests(generated: &mut String, tests: &[MarkedTest]) {
 /// `Violation`s of covenant-rules, the VM's, consensus's and storage's errors): the refusals by which a
 /// test shows that it met a rule's check.
 fn write_refusal_rules(generated: &mut String, files: &[(String, String)]) {
-    let mut pairs: Vec<(String, String)> =
-        files.iter().flat_map(|(_, text)| targets::refusal_rules(text)).collect();
+    let mut pairs: Vec<(String, String)> = files.iter().flat_map(|(_, text)| targets::refusal_rules(text)).collect();
     pairs.sort();
     pairs.dedup();
     if !pairs.iter().any(|(variant, _)| variant == "TxTooLarge") {

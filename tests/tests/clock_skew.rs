@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use covenant_tests::{Consortium, Launch, find_libfaketime, now_ms};
-use covenant_types::ValidatorSet;
 use covenant_types::NodeId;
+use covenant_types::ValidatorSet;
 
 /// The skew of the validator that must withhold its proposals: far beyond `clock_drift_ms_max`.
 const FAR_SKEW_S: u64 = 60;
@@ -42,10 +42,7 @@ fn skewed(launch: Launch, skew_s: u64) -> Launch {
              Debian package faketime; CI runs it)"
         )
     };
-    launch
-        .env("LD_PRELOAD", library)
-        .env("FAKETIME", format!("+{skew_s}s"))
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    launch.env("LD_PRELOAD", library).env("FAKETIME", format!("+{skew_s}s")).env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
 }
 
 /// Checks the preload really skews a process's wall clock, so a failure below is about the node.
@@ -149,7 +146,11 @@ impl Skewed {
             let proposer = header["proposer"].as_str().expect("header proposer");
             let timestamp_ms = header["timestamp_ms"].as_u64().expect("header timestamp");
             eprintln!("height {height}: round {round}, proposer {proposer}, timestamp {timestamp_ms}");
-            assert_ne!(proposer, self.skewed_id.as_str(), "block {height} proposed by the skewed validator was committed");
+            assert_ne!(
+                proposer,
+                self.skewed_id.as_str(),
+                "block {height} proposed by the skewed validator was committed"
+            );
             assert_eq!(
                 proposer,
                 self.validators.proposer(height, round).id.as_str(),

@@ -49,8 +49,9 @@ enum Command {
 
 fn main() -> ExitCode {
     covenant_alloc::keep_freed_memory();
-    let Cli { command: Command::Node { config, attacks, period_ms, flood_message_bytes, propose_out_of_drift, crash_at } } =
-        Cli::parse();
+    let Cli {
+        command: Command::Node { config, attacks, period_ms, flood_message_bytes, propose_out_of_drift, crash_at },
+    } = Cli::parse();
     if let Some(at) = crash_at
         && let Err(error) = covenant_storage::crash_points::install(Box::new(Crasher::new(at)))
     {
@@ -75,8 +76,7 @@ fn main() -> ExitCode {
     };
     let beside: Option<covenant_node::node::BesideTask> =
         if plan.attacks.is_empty() { None } else { Some(Box::new(move |beside| attacks::start(beside, plan))) };
-    let test_build =
-        covenant_node::node::TestBuild { beside, withhold_proposals_out_of_drift: !propose_out_of_drift };
+    let test_build = covenant_node::node::TestBuild { beside, withhold_proposals_out_of_drift: !propose_out_of_drift };
     match runtime.block_on(covenant_node::node::run_test_build(config, test_build)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

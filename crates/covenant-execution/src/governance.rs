@@ -402,7 +402,11 @@ pub struct Tally {
 /// members and the approving persons, each only while an active approver ([`is_active_approver`]).
 /// An approval cast before its key was revoked or expired, or its member suspended, no longer
 /// counts (COV-16, ADR 0021).
-pub fn tally<S: StateReader + ?Sized>(state: &S, proposal: &ProposalState, now_ms: u64) -> Result<Tally, StateError> {
+pub fn counted_approvals<S: StateReader + ?Sized>(
+    state: &S,
+    proposal: &ProposalState,
+    now_ms: u64,
+) -> Result<Tally, StateError> {
     let mut members: Vec<&MemberId> = Vec::new();
     let mut persons: Vec<(&MemberId, &PersonId)> = Vec::new();
     if vote_counts(state, &proposal.proposer, now_ms)? {
@@ -422,10 +426,10 @@ pub fn tally<S: StateReader + ?Sized>(state: &S, proposal: &ProposalState, now_m
     Ok(Tally { members: members.len(), persons: persons.len() })
 }
 
-/// Whether a proposal passes at block time `now_ms`: counted by [`tally`], its members reach the
+/// Whether a proposal passes at block time `now_ms`: counted by [`counted_approvals`], its members reach the
 /// class threshold and at least [`APPROVING_PERSONS_MIN`] persons besides the proposer approved.
 fn passes<S: StateReader + ?Sized>(state: &S, proposal: &ProposalState, now_ms: u64) -> Result<bool, TxInvalid> {
-    let counted = tally(state, proposal, now_ms)?;
+    let counted = counted_approvals(state, proposal, now_ms)?;
     let required = members_required(state, &proposal.proposal.action)? as usize;
     Ok(counted.members >= required && counted.persons >= APPROVING_PERSONS_MIN)
 }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use covenant_execution::governance::{Tally, counted_approvals, is_active_approver};
 use covenant_execution::*;
 use covenant_rules::{Genesis, RuleId};
 use covenant_types::*;
@@ -612,6 +613,8 @@ fn an_approval_by_a_key_revoked_in_an_emergency_no_longer_counts() {
     // Counted as cast, bank-b's approval and bank-c's would make two persons: re-counted, one.
     chain.approve("bank-c.admin", id).unwrap();
     assert_eq!(chain.proposal(id).status, ProposalStatus::Open, "the revoked approver still counted");
+    let counted = counted_approvals(&chain.state, &chain.proposal(id), chain.now()).unwrap();
+    assert_eq!(counted, Tally { members: 2, persons: 1 }, "bank-a and bank-c; bank-c's admin");
     chain.approve("bank-d.admin", id).unwrap();
     assert_eq!(chain.proposal(id).status, ProposalStatus::Executed { height: chain.height });
 }
@@ -630,6 +633,8 @@ fn an_approval_by_a_member_suspended_before_the_decision_no_longer_counts() {
     // bank-b's admin (suspended) and bank-c's: re-counted, one.
     chain.approve("bank-c.admin", id).unwrap();
     assert_eq!(chain.proposal(id).status, ProposalStatus::Open, "the suspended member's approver still counted");
+    let counted = counted_approvals(&chain.state, &chain.proposal(id), chain.now()).unwrap();
+    assert_eq!(counted, Tally { members: 2, persons: 1 }, "bank-a and bank-c; bank-c's admin");
     chain.approve("bank-d.admin", id).unwrap();
     assert_eq!(chain.proposal(id).status, ProposalStatus::Executed { height: chain.height });
 }
@@ -650,6 +655,11 @@ fn an_approval_by_a_key_that_expired_before_the_decision_no_longer_counts() {
     while chain.now() < expires_at_ms {
         chain.block(Vec::new()).unwrap();
     }
+    let erin: OperatorState =
+        StateReader::get(&chain.state, &StateKey::Operator(OperatorId::new("bank-b.admin3").unwrap()))
+            .unwrap()
+            .unwrap();
+    assert!(!is_active_approver(&erin, Some(MemberStatus::Active), chain.now()), "her key expired");
     chain.approve("bank-c.admin", id).unwrap();
     assert_eq!(chain.proposal(id).status, ProposalStatus::Open, "the expired approver still counted");
     chain.approve("bank-d.admin", id).unwrap();
@@ -718,7 +728,7 @@ fn a_threshold_above_the_members_that_can_approve_is_refused() {
     assert_eq!(chain.propose("bank-a.admin", raise).unwrap_err(), RuleId::NoSuperuser);
 }
 
-// covers: COV-18-NO-SUPERUSER, COV-11-CREDENTIAL-EXPIRY
+// covers: COV-18-NO-SUPERUSER
 #[test]
 fn a_rotation_to_an_earlier_expiry_is_refused_when_approvers_would_lapse_within_a_proposal_lifetime() {
     let mut chain = chain_needing_four_members();

@@ -113,9 +113,11 @@ fn without_comments(text: &str) -> String {
                 continue;
             }
             b'"' => skip_string(bytes, index + 1, 0),
-            b'r' if raw_string_hashes(bytes, index).is_some() => {
-                skip_string(bytes, index + 2 + raw_string_hashes(bytes, index).unwrap_or(0), raw_string_hashes(bytes, index).unwrap_or(0))
-            }
+            b'r' if raw_string_hashes(bytes, index).is_some() => skip_string(
+                bytes,
+                index + 2 + raw_string_hashes(bytes, index).unwrap_or(0),
+                raw_string_hashes(bytes, index).unwrap_or(0),
+            ),
             b'\'' => skip_char_literal(bytes, index),
             _ => index,
         };
@@ -173,14 +175,11 @@ fn skip_char_literal(bytes: &[u8], index: usize) -> usize {
 fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|character: char| !(character.is_ascii_alphanumeric() || character == '_' || character == '-'))
         .flat_map(|piece| {
-            if piece.starts_with("COV-") {
-                vec![piece.trim_end_matches('-')]
-            } else {
-                piece.split('-').collect()
-            }
+            if piece.starts_with("COV-") { vec![piece.trim_end_matches('-')] } else { piece.split('-').collect() }
         })
         .filter(|token| {
-            token.len() >= TOKEN_CHARS_MIN && token.starts_with(|first: char| first.is_ascii_alphabetic() || first == '_')
+            token.len() >= TOKEN_CHARS_MIN
+                && token.starts_with(|first: char| first.is_ascii_alphabetic() || first == '_')
         })
         .map(str::to_string)
 }

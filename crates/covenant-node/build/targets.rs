@@ -65,7 +65,8 @@ pub fn refusal_rules(text: &str) -> Vec<(String, String)> {
         for arm in pieces.windows(2) {
             let result = arm[1].trim_start().trim_start_matches('{').trim_start();
             let result = result.strip_prefix("Some(").unwrap_or(result);
-            let Some(rule) = result.strip_prefix("RuleId::").and_then(|rest| identifiers_after(rest, "").into_iter().next())
+            let Some(rule) =
+                result.strip_prefix("RuleId::").and_then(|rest| identifiers_after(rest, "").into_iter().next())
             else {
                 continue;
             };

@@ -550,7 +550,8 @@ fn proposal_view(shared: &Shared, id: Hash, proposal: &ProposalState, now_ms: u6
         ProposalStatus::Withdrawn { height } => ("withdrawn", Some(*height), None),
     };
     // As execution counts them: only proposer and approvers still able to approve now (COV-16).
-    let counted = covenant_execution::governance::tally(&state, proposal, now_ms).map_err(ApiError::internal)?;
+    let counted =
+        covenant_execution::governance::counted_approvals(&state, proposal, now_ms).map_err(ApiError::internal)?;
     Ok(json!({
         "id": id,
         "class": proposal.class,

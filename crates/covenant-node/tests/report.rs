@@ -264,10 +264,11 @@ fn report_with_a_recorded_run_shows_results_and_requires_evidence() {
     assert!(run.stdout.contains("Every enforced rule has a test that exercises it and passed in this run."));
 
     // The same run with every test of COV-49 failed: the rule has no evidence left.
-    let limit_tests: Vec<&str> = test_reports(CATALOGUE.iter().find(|entry| entry.id == RuleId::BlockLimits).unwrap(), None)
-        .iter()
-        .map(|test| test.name)
-        .collect();
+    let limit_tests: Vec<&str> =
+        test_reports(CATALOGUE.iter().find(|entry| entry.id == RuleId::BlockLimits).unwrap(), None)
+            .iter()
+            .map(|test| test.name)
+            .collect();
     let failed = record_of_every_marked_test(&limit_tests);
     let report = report_json(&["--results", failed.path().to_str().unwrap()]);
     let limits = rule_in(&report, 49, "COV-49-BLOCK-LIMITS");

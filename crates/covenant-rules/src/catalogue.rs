@@ -357,7 +357,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
             checked_in: &[
                 "covenant_execution::governance::check_vote",
                 "covenant_execution::governance::passes",
-                "covenant_execution::governance::tally",
+                "covenant_execution::governance::counted_approvals",
                 "covenant_execution::governance::is_active_approver",
             ],
             stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution],

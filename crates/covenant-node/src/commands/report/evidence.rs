@@ -37,7 +37,10 @@ impl Term {
 /// files, backups, sessions, audit verification). Each is specific to its rule.
 const OBSERVED_AS: &[(RuleId, &[&str])] = &[
     (RuleId::Revocation, &["RevokeOperator", "EmergencyRevokeOperator", "SuspendMember", "RemoveMember", "KeyRevoked"]),
-    (RuleId::KeyRotation, &["RotateOperatorKey", "EmergencyRevokeOperator", "KeyRotated", "EncryptedKeyFile", "KeyFileError", "encrypt"]),
+    (
+        RuleId::KeyRotation,
+        &["RotateOperatorKey", "EmergencyRevokeOperator", "KeyRotated", "EncryptedKeyFile", "KeyFileError", "encrypt"],
+    ),
     (RuleId::PermissionedPeers, &["PeerRefused", "peer_refused"]),
     (RuleId::SanctionedJurisdiction, &["SetSanctionedJurisdictions"]),
     (RuleId::SessionIdle, &["SESSION_IDLE_MS_MAX", "SESSION_LIFETIME_MS_MAX"]),
@@ -70,7 +73,10 @@ pub fn rule_terms(entry: &RuleEntry) -> Vec<Term> {
         }
     }
     terms.extend(
-        PARAM_BOUNDS.iter().filter(|bound| rule_for_param(bound.name) == Some(entry.id)).map(|bound| Term::One(bound.name.into())),
+        PARAM_BOUNDS
+            .iter()
+            .filter(|bound| rule_for_param(bound.name) == Some(entry.id))
+            .map(|bound| Term::One(bound.name.into())),
     );
     terms.extend(
         OBSERVED_AS
@@ -144,7 +150,8 @@ mod tests {
 
     #[test]
     fn the_build_script_records_what_a_marked_test_names() {
-        let unmarked = "crates/covenant-node/src/commands/report/evidence.rs::a_marker_is_backed_only_by_a_name_of_its_rule";
+        let unmarked =
+            "crates/covenant-node/src/commands/report/evidence.rs::a_marker_is_backed_only_by_a_name_of_its_rule";
         assert!(test_tokens(unmarked).is_empty(), "an unmarked test is not recorded");
         let name = "crates/covenant-consensus/src/tests.rs::\
                     the_block_path_refuses_an_oversized_transaction_an_oversized_block_and_a_late_round0_block";

@@ -83,11 +83,15 @@ impl TestRecord {
     /// (a test printing to standard output without capture) are skipped.
     pub fn load(dir: &Path) -> Result<TestRecord> {
         if !dir.is_dir() {
-            bail!("test record {}: not a directory (scripts/test.sh writes one under the target directory)", dir.display());
+            bail!(
+                "test record {}: not a directory (scripts/test.sh writes one under the target directory)",
+                dir.display()
+            );
         }
         let run = match std::fs::read_to_string(dir.join(RUN_FILE)) {
             Ok(text) => Some(
-                serde_json::from_str(&text).with_context(|| format!("test record {}: bad {RUN_FILE}", dir.display()))?,
+                serde_json::from_str(&text)
+                    .with_context(|| format!("test record {}: bad {RUN_FILE}", dir.display()))?,
             ),
             Err(_) => None,
         };
@@ -197,11 +201,8 @@ mod tests {
     #[test]
     fn record_reads_libtest_events_and_a_failure_wins() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(RUN_FILE),
-            r#"{"commit": "abc", "started_at": "2026-12-08T03:00:00Z"}"#,
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(RUN_FILE), r#"{"commit": "abc", "started_at": "2026-12-08T03:00:00Z"}"#)
+            .unwrap();
         let events = [
             r#"{ "type": "suite", "event": "started", "test_count": 3 }"#,
             r#"{ "type": "test", "event": "started", "name": "tests::a" }"#,
@@ -211,8 +212,11 @@ mod tests {
             "some uncaptured output",
         ];
         std::fs::write(dir.path().join("covenant_node-0123abcd.jsonl"), events.join("\n")).unwrap();
-        std::fs::write(dir.path().join("covenant_node-4567ef.jsonl"), r#"{"type":"test","name":"tests::a","event":"failed"}"#)
-            .unwrap();
+        std::fs::write(
+            dir.path().join("covenant_node-4567ef.jsonl"),
+            r#"{"type":"test","name":"tests::a","event":"failed"}"#,
+        )
+        .unwrap();
         let record = TestRecord::load(dir.path()).unwrap();
         assert_eq!(record.run.as_ref().unwrap().commit, "abc");
         assert_eq!(record.result_of("covenant_node", "", "b"), TestResult::Failed);
