@@ -5,6 +5,7 @@
 //! the core's, so the simulator, which drives the same core, tests what runs here (ADR 0014).
 
 pub mod chain;
+pub mod retention;
 pub mod shared;
 
 use std::collections::BTreeMap;
