@@ -24,6 +24,7 @@ use crate::io::{
     Action, ClientTx, GetBlocks, GossipId, GossipVerdict, Input, PeerKey, RequestId, ServeId, SyncFailure, Topic,
 };
 use crate::peers::Peers;
+use crate::rate::MemberTxLimits;
 use crate::state::{StoreState, scan_table};
 use crate::sync::{
     AnswerOutcome, SERVE_BLOCKS_PER_REQUEST_MAX, SERVE_BYTES_PER_REQUEST_MAX, SyncPlanner, record_answer,
@@ -67,6 +68,8 @@ pub struct CoreConfig {
     /// Signs this node's audit anchors (its consensus key, which the chain knows as the node's);
     /// `None`: no anchoring.
     pub anchor_key: Option<SecretKey>,
+    /// Clients' transactions each member may send this node (COV-45).
+    pub member_tx_limits: MemberTxLimits,
 }
 
 /// The node core over the store `S`, reporting to `T`.
@@ -121,6 +124,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             .header;
         let tip_validators = StoreState(store.as_ref()).validators()?;
         let view = Arc::new(CoreView::default());
+        let member_tx_limits = config.member_tx_limits;
         view.update_status(|status| {
             status.height = tip.height;
             status.last_block_hash = Some(tip.hash());
@@ -135,7 +139,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             outcomes: Outcomes::default(),
             tip,
             tip_validators,
-            admission: Admission::default(),
+            admission: Admission::new(member_tx_limits),
             peers: Peers::default(),
             sync: SyncPlanner::default(),
             node_keys: BTreeMap::new(),

@@ -19,6 +19,7 @@ pub mod executor;
 pub mod io;
 pub mod mempool;
 pub mod peers;
+pub mod rate;
 pub mod retention;
 pub mod state;
 pub mod sync;

@@ -75,7 +75,9 @@ impl From<AdmissionError> for ApiError {
         let status = match &error {
             AdmissionError::Duplicate(_) => StatusCode::CONFLICT,
             AdmissionError::State(_) | AdmissionError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AdmissionError::Violation(covenant_rules::Violation::MempoolFull { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            AdmissionError::Violation(
+                covenant_rules::Violation::MempoolFull { .. } | covenant_rules::Violation::MemberRateExceeded { .. },
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         let rule = error.rule();

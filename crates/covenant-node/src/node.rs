@@ -161,6 +161,7 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
             chain_id: genesis.chain_id().clone(),
             node_id: config.node_id.clone(),
             anchor_key: Some(anchor_key),
+            member_tx_limits: config.member_tx_limits,
         },
         store: store.clone(),
         engine,

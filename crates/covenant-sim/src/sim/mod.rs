@@ -495,7 +495,12 @@ impl Simulation {
             }
         }
         let config =
-            CoreConfig { chain_id: self.chain.chain_id.clone(), node_id: identity.node_id.clone(), anchor_key: None };
+            CoreConfig {
+                chain_id: self.chain.chain_id.clone(),
+                node_id: identity.node_id.clone(),
+                anchor_key: None,
+                member_tx_limits: Default::default(),
+            };
         let mut core =
             NodeCore::new(config, store, engine, Counts::default()).expect("a core over an initialised store");
         for mutation in &self.config.mutations {
