@@ -74,6 +74,8 @@ const TOPICS_ALL: u8 = (1 << TOPIC_KINDS.len()) - 1;
 
 /// Gossip topics and the sync protocol name, all carrying the network id.
 struct Names {
+    /// The network id itself (the chain id and its environment, in the node).
+    network_id: String,
     /// In [`TOPIC_KINDS`] order.
     topics: [IdentTopic; 4],
     sync: StreamProtocol,
@@ -84,7 +86,7 @@ impl Names {
         let sync = StreamProtocol::try_from_owned(format!("/covenant/{network_id}/sync/1"))
             .map_err(|error| NetworkError::Setup { detail: error.to_string() })?;
         let topics = topic_names(network_id).all().map(IdentTopic::new);
-        Ok(Names { topics, sync })
+        Ok(Names { network_id: network_id.to_string(), topics, sync })
     }
 
     /// Index of `topic` in [`TOPIC_KINDS`].
@@ -563,6 +565,17 @@ impl Service {
         }
     }
 
+    /// Refuses a connected peer that does not speak this network's sync protocol, whose name
+    /// carries the chain id and the environment (COV-19): its key may be registered here, but it
+    /// runs another chain or environment (a test node with a key also registered on production).
+    /// Every connection is asked for its status at once, so this happens right after the handshake.
+    fn refuse_other_network(&mut self, peer: PeerId) {
+        let network_id = self.names.network_id.clone();
+        let address = self.bootstrap.iter().find(|entry| entry.peer == peer).map(|entry| entry.address.clone());
+        self.refused(Some(peer), address, RefusalReason::WrongNetwork { network_id });
+        self.punish(peer, "does not speak this network's protocols (another chain or environment)");
+    }
+
     /// Disconnects a peer for misbehaviour and refuses it until its ban ends.
     fn punish(&mut self, peer: PeerId, reason: &str) {
         tracing::warn!(%peer, reason, ban = ?self.misbehaviour_ban, "disconnecting peer for misbehaviour");
@@ -820,6 +833,8 @@ impl Service {
                 }
                 if malformed {
                     self.punish(peer, &format!("malformed sync response: {error}"));
+                } else if matches!(error, request_response::OutboundFailure::UnsupportedProtocols) {
+                    self.refuse_other_network(peer);
                 }
             }
             // Malformed requests arrive as `Request::Malformed`; what remains here is timeouts and

@@ -134,7 +134,7 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
     }
 
     let listen = tcp_multiaddr(resolve(&config.listen_addr)?);
-    let mut network_config = NetworkConfig::new(network_key.key.seed(), genesis.chain_id().to_string(), listen);
+    let mut network_config = NetworkConfig::new(network_key.key.seed(), network_id(&genesis), listen);
     network_config.allowed = genesis.nodes().iter().map(|node| node.network_key).collect();
     for peer in &config.bootstrap_peers {
         let registered = StoreState(&*store).get::<NodeState>(&StateKey::Node(peer.node.clone()))?;
@@ -243,6 +243,14 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
     store.append(AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStopped, Actor::System, outcome))?;
     info!("node stopped");
     result
+}
+
+/// The network id of a chain: its chain id and its environment, `<chain id>.<environment>`. Every
+/// gossip topic and the sync protocol carry it, and a peer that does not speak them is refused right
+/// after the handshake (COV-19), so a test node cannot join a production chain even with a network
+/// key registered on both.
+pub fn network_id(genesis: &Genesis) -> String {
+    format!("{}.{}", genesis.chain_id(), genesis.environment())
 }
 
 /// The key files must hold the keys `source` registered for this node.
