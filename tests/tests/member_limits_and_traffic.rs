@@ -84,7 +84,11 @@ fn a_members_flood_is_refused_while_others_are_admitted_and_peer_traffic_is_coun
     assert_eq!(response.body["results"][0]["status"], "pending", "{:?}", response.body);
     let hash = covenant_types::Hash::from_hex(response.body["results"][0]["hash"].as_str().unwrap()).unwrap();
     consortium.wait_committed(&hash);
-    assert!(consortium.metric(0, "covenant_rejections_total{rule=\"COV-45-LOAD-LIMITS\",article=\"45\",stage=\"admission\"}").is_some_and(|count| count >= limited.len() as f64));
+    assert!(
+        consortium
+            .metric(0, "covenant_rejections_total{rule=\"COV-45-LOAD-LIMITS\",article=\"45\",stage=\"admission\"}")
+            .is_some_and(|count| count >= limited.len() as f64)
+    );
 
     // The nodes exchanged blocks and votes: every pair counted both ways, by registered node id.
     for (from, to) in [(0usize, 1usize), (1, 0), (2, 3)] {
@@ -92,7 +96,11 @@ fn a_members_flood_is_refused_while_others_are_admitted_and_peer_traffic_is_coun
             for direction in ["in", "out"] {
                 let sample = format!("{series}{{peer=\"validator-{to}\",direction=\"{direction}\"}}");
                 let value = consortium.metric(from, &sample).unwrap_or(0.0);
-                assert!(value > 0.0, "node {from}: {sample} = {value}\n{}", consortium.metrics(from).unwrap_or_default());
+                assert!(
+                    value > 0.0,
+                    "node {from}: {sample} = {value}\n{}",
+                    consortium.metrics(from).unwrap_or_default()
+                );
             }
         }
     }

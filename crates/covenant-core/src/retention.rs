@@ -147,8 +147,13 @@ mod tests {
     fn log_of_days(days: u64) -> MemoryStore {
         let store = MemoryStore::new();
         for day in 0..days {
-            let record =
-                AuditRecord::new(START_MS + day * DAY_MS, node(), EventType::NodeStarted, Actor::System, Outcome::Success);
+            let record = AuditRecord::new(
+                START_MS + day * DAY_MS,
+                node(),
+                EventType::NodeStarted,
+                Actor::System,
+                Outcome::Success,
+            );
             store.append(record).expect("append");
         }
         store

@@ -32,8 +32,8 @@ use crate::limits::{
     REFUSAL_EVENTS_PER_SECOND, SYNC_STREAMS_PER_CONNECTION_MAX, TX_PAYLOAD_BYTES_MAX,
 };
 use crate::protocol::{Request, Response, SyncCodec, request_frame_bytes, response_frame_bytes};
-use crate::traffic::Direction;
 use crate::queue::{EventReceiver, EventSender, event_queue};
+use crate::traffic::Direction;
 use crate::{
     BlockResponder, ClockSample, GetBlocks, GossipToken, GossipVerdict, NetworkConfig, NetworkError, NetworkEvent,
     NetworkHandle, RefusalReason,

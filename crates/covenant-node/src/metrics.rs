@@ -618,7 +618,8 @@ mod tests {
             unknown: traffic(5, 50),
         };
         // Peer 2 is allowed but no registered node names it any more (its key was rotated).
-        let nodes = [(NodeId::new("validator-1").expect("id"), peer(1)), (NodeId::new("validator-3").expect("id"), peer(3))];
+        let nodes =
+            [(NodeId::new("validator-1").expect("id"), peer(1)), (NodeId::new("validator-3").expect("id"), peer(3))];
         let by_node = traffic_by_node(snapshot, &nodes);
         assert_eq!(by_node.len(), 2, "{by_node:?}");
         assert_eq!(by_node["validator-1"], traffic(3, 300));

@@ -223,8 +223,11 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
         wait_for_signal().await;
         let _ = stop.send(true);
     });
-    let retention =
-        tokio::spawn(crate::runtime::retention::run(store.clone(), config.node_id.clone(), config.audit_retention_days));
+    let retention = tokio::spawn(crate::runtime::retention::run(
+        store.clone(),
+        config.node_id.clone(),
+        config.audit_retention_days,
+    ));
     let result = runtime.run(stopped).await;
     if let Err(error) = &result {
         report_fatal(error);

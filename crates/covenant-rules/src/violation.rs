@@ -650,9 +650,9 @@ impl Violation {
             Violation::SignerNotRegisteredKey { .. } => RuleId::Signed,
             Violation::KeyExpired { .. } | Violation::NodeKeyForbidden { .. } => RuleId::CredentialExpiry,
             Violation::UnknownSchema { .. } => RuleId::DataSchema,
-            Violation::SenderQueueFull { .. } | Violation::MempoolFull { .. } | Violation::MemberRateExceeded { .. } => {
-                RuleId::LoadLimits
-            }
+            Violation::SenderQueueFull { .. }
+            | Violation::MempoolFull { .. }
+            | Violation::MemberRateExceeded { .. } => RuleId::LoadLimits,
             Violation::MissingRole { .. } | Violation::OwnProposal { .. } => RuleId::RoleSeparation,
             Violation::DuplicateVote { .. } => RuleId::TwoPersonRule,
             Violation::UnknownProposal { .. }
