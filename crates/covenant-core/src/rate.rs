@@ -34,7 +34,7 @@ pub const MEMBER_TXS_LIMIT_MAX: u64 = 1_000_000_000;
 const MILLI: u64 = 1_000;
 
 /// The per-member limits in force.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct MemberTxLimits {
     /// Sustained transactions per second per member (at least 1).
     pub txs_per_second: u64,

@@ -27,6 +27,7 @@ fn exported_metrics() -> BTreeSet<String> {
         state_cache: Default::default(),
         rocks_memory: Some(Default::default()),
         network_events_dropped: 0,
+        peer_traffic: [("validator-1".to_string(), Default::default())].into(),
     };
     metrics
         .render(&gauges, "chain", "node")
