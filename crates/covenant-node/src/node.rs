@@ -329,3 +329,25 @@ async fn wait_for_signal() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE_GENESIS: &str = include_str!("../../../node-config/genesis.toml");
+
+    /// The same chain id in two environments gives two networks, whose protocols do not meet.
+    // covers: COV-19-ENVIRONMENT-SEPARATION
+    #[test]
+    fn the_network_id_carries_the_chain_id_and_the_environment() {
+        let test = Genesis::from_toml_str(EXAMPLE_GENESIS).unwrap_or_else(|errors| panic!("{errors}"));
+        assert_eq!(network_id(&test), "covenant-example-test.test");
+        let production = EXAMPLE_GENESIS.replace("environment = \"test\"", "environment = \"production\"");
+        let production = Genesis::from_toml_str(&production).unwrap_or_else(|errors| panic!("{errors}"));
+        assert_eq!(network_id(&production), "covenant-example-test.production");
+        assert_ne!(
+            covenant_network::topic_names(&network_id(&test)).consensus,
+            covenant_network::topic_names(&network_id(&production)).consensus
+        );
+    }
+}
