@@ -362,11 +362,14 @@ impl Runtime {
                 // refusal is about who may connect at all.
                 let rule = match reason {
                     covenant_network::RefusalReason::WrongNetwork { .. } => {
-                        covenant_rules::RuleId::EnvironmentSeparation.id()
+                        warn!(peer = %who, address = %place, %reason, "peer refused (COV-19)");
+                        covenant_rules::RuleId::EnvironmentSeparation
                     }
-                    _ => covenant_rules::RuleId::PermissionedPeers.id(),
+                    _ => {
+                        warn!(peer = %who, address = %place, %reason, "peer refused (COV-20)");
+                        covenant_rules::RuleId::PermissionedPeers
+                    }
                 };
-                warn!(peer = %who, address = %place, %reason, rule, "peer refused");
                 let record = AuditRecord::new(
                     now_ms(),
                     self.shared.node_id.clone(),
@@ -376,7 +379,7 @@ impl Runtime {
                 )
                 .with_detail("address", place)
                 .with_detail("reason", reason.to_string())
-                .with_detail("rule", rule);
+                .with_detail("rule", rule.id());
                 self.shared.store.append(record)?;
                 None
             }
