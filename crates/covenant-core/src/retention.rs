@@ -73,11 +73,19 @@ pub fn prune_cutoff<L: AuditLog + ?Sized>(
     else {
         return Ok(None);
     };
-    let Some(anchored) = anchored_sequence else { return Ok(Some(retention_cutoff_ms)) };
-    // `prune_before` removes a prefix of entries each older than the cutoff and stops at the first
-    // one that is not, so a cutoff at the anchored entry's own time never removes that entry.
-    match log.range(anchored, 1)?.first() {
-        Some(entry) if entry.sequence == anchored => Ok(Some(retention_cutoff_ms.min(entry.time_ms))),
+    let cutoff_ms = match anchored_sequence {
+        None => retention_cutoff_ms,
+        // `prune_before` removes a prefix of entries each older than the cutoff and stops at the
+        // first one that is not, so a cutoff at the anchored entry's own time never removes it.
+        Some(anchored) => match log.range(anchored, 1)?.first() {
+            Some(entry) if entry.sequence == anchored => retention_cutoff_ms.min(entry.time_ms),
+            _ => return Ok(None),
+        },
+    };
+    // Nothing older than the cutoff: no pruning (which would verify the whole log for nothing).
+    let first_sequence = log.checkpoint()?.map_or(0, |checkpoint| checkpoint.sequence.saturating_add(1));
+    match log.range(first_sequence, 1)?.first() {
+        Some(first) if first.time_ms < cutoff_ms => Ok(Some(cutoff_ms)),
         _ => Ok(None),
     }
 }
