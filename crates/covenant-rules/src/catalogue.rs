@@ -252,7 +252,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 7,
         title: "KYC before customer data or transactions",
         class: RuleClass::P,
-        description: "A customer account is one named <member>/customers/<name> (ADR 0024); it needs an unexpired KYC attestation by the member that owns it before a transfer from or to it, a data record about it (its subject), or a contract call that names it in its input or in a storage key or value, event or output it writes is accepted; attestations are refused for accounts that are not customer accounts.",
+        description: "A customer account is one named `<member>/customers/<name>` (ADR 0024); it needs an unexpired KYC attestation by the member that owns it before a transfer from or to it, a data record about it (its subject), or a contract call that names it in its input or in a storage key or value, event or output it writes is accepted; attestations are refused for accounts that are not customer accounts.",
         enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_execution::checks::check_kyc",
