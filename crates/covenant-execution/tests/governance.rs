@@ -437,14 +437,15 @@ fn a_proposal_that_no_longer_applies_when_it_passes_fails_with_its_reason() {
 #[test]
 fn schemas_registered_by_vote_can_be_used_by_data_records() {
     let mut chain = Chain::new();
-    let record = |schema: &str, content: &str| {
+    let record_as = |classification, schema: &str, content: &str| {
         Payload::DataRecord(DataRecord {
             schema: SchemaId::new(schema).unwrap(),
             subject: None,
-            classification: Classification::Internal,
+            classification,
             content: RecordContent::Inline(content.as_bytes().to_vec()),
         })
     };
+    let record = |schema: &str, content: &str| record_as(Classification::Internal, schema, content);
     let window = r#"{"closes_at":"16:00","currency":"twd"}"#;
     let before = chain.send("bank-a.ops", record("fx.v1", window)).unwrap();
     assert!(matches!(before.outcome, TxOutcome::Failed { rule: Some(ref rule), .. } if rule == "COV-32-DATA-SCHEMA"));
@@ -457,6 +458,10 @@ fn schemas_registered_by_vote_can_be_used_by_data_records() {
     });
     assert!(matches!(passed.status, ProposalStatus::Executed { .. }));
     assert_eq!(chain.send("bank-a.ops", record("fx.v1", window)).unwrap().outcome, TxOutcome::Success);
+    // The schema allows internal records only.
+    let public = chain.send("bank-a.ops", record_as(Classification::Public, "fx.v1", window)).unwrap();
+    assert!(matches!(public.outcome, TxOutcome::Failed { rule: Some(ref rule), ref reason }
+        if rule == "COV-32-DATA-SCHEMA" && reason.contains("classification Public")));
 }
 
 // covers: COV-32-DATA-SCHEMA
