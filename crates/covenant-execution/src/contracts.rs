@@ -414,8 +414,9 @@ pub fn check_call_data<S: StateReader + ?Sized>(
 }
 
 /// [`check_call_data`] over everything a finished call would put on chain: each storage write's key
-/// and value, each event and the output. The first refusal, if any, as the rule and reason of a
-/// failed receipt; a state failure is a node fault.
+/// and value, each event and the output. A removal puts nothing on chain, so it is never refused:
+/// data about a customer whose KYC lapsed can always be deleted. The first refusal, if any, as the
+/// rule and reason of a failed receipt; a state failure is a node fault.
 fn check_call_effects<S: StateReader + ?Sized>(
     state: &S,
     outcome: &covenant_vm::CallOutcome,
@@ -423,8 +424,8 @@ fn check_call_effects<S: StateReader + ?Sized>(
 ) -> Result<Option<(RuleId, String)>, TxInvalid> {
     let mut pieces: Vec<(String, &[u8])> = Vec::new();
     for write in &outcome.writes {
-        pieces.push((format!("storage key written by contract {}", write.contract), &write.key));
         if let Some(value) = &write.value {
+            pieces.push((format!("storage key written by contract {}", write.contract), &write.key));
             pieces.push((format!("storage value written by contract {}", write.contract), value));
         }
     }
