@@ -17,7 +17,8 @@ pub enum Byzantine {
     EquivocatingProposer,
     /// PREPAREs and COMMITs every proposal it sees, whatever it voted before.
     DoubleVoter,
-    /// Proposes blocks that fail execution (wrong state root) or COV-49 (too many transactions).
+    /// Proposes blocks that fail execution (wrong state root), COV-49 (too many transactions) or COV-45
+    /// (a transaction over `tx_bytes_max`).
     InvalidBlock,
     /// Proposes blocks whose timestamp breaks COV-35 (far in the future) or COV-36 (too early).
     BadTimestamp,

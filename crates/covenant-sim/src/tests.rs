@@ -115,6 +115,7 @@ fn replay() {
     run_suite("replay", [seed], SimConfig::from_seed);
 }
 
+// covers: COV-45-LOAD-LIMITS, COV-49-BLOCK-LIMITS, COV-35-CLOCK-DRIFT, COV-36-TIMESTAMP-INTEGRITY
 #[test]
 fn each_byzantine_behaviour_alone_happens_and_is_contained() {
     for behaviour in Byzantine::ALL {
@@ -127,6 +128,7 @@ fn each_byzantine_behaviour_alone_happens_and_is_contained() {
             Byzantine::InvalidBlock => {
                 assert!(rejected(&reports, "COV-49-BLOCK-LIMITS") > 0, "COV-49 refusals expected");
                 assert!(rejected(&reports, "StateRootMismatch") > 0, "state root refusals expected");
+                assert!(rejected(&reports, "COV-45-LOAD-LIMITS") > 0, "oversized transactions refused by COV-45");
             }
             Byzantine::BadTimestamp => {
                 assert!(rejected(&reports, "COV-35-CLOCK-DRIFT") > 0, "COV-35 refusals expected");

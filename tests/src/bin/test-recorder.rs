@@ -88,7 +88,8 @@ impl Console {
             }
             ("test", "ok") => println!("test {} ... ok", text("name")),
             ("test", "ignored") => println!("test {} ... ignored", text("name")),
-            ("test", "failed") | ("test", "timeout") => {
+            ("test", "timeout") => println!("test {} has been running for over 60 seconds", text("name")),
+            ("test", "failed") => {
                 println!("test {} ... FAILED", text("name"));
                 self.failures.push((text("name"), text("stdout")));
             }

@@ -104,12 +104,18 @@ impl Simulation {
         }
         if self.slots[slot].does(Byzantine::InvalidBlock) {
             self.sent(Byzantine::InvalidBlock, 1);
-            return if count.is_multiple_of(2) {
-                let too_many = self.config.params.block_txs_max as usize + 1;
-                let txs = garbage_txs(&self.chain.chain_id, too_many, 0, 0);
-                (self.forge(slot, proposal, |block| block.transactions = txs.into()), None)
-            } else {
-                (self.forge(slot, proposal, |block| block.header.state_root = Hash::digest(b"bogus")), None)
+            return match count % 3 {
+                0 => {
+                    let too_many = self.config.params.block_txs_max as usize + 1;
+                    let txs = garbage_txs(&self.chain.chain_id, too_many, 0, 0);
+                    (self.forge(slot, proposal, |block| block.transactions = txs.into()), None)
+                }
+                1 => (self.forge(slot, proposal, |block| block.header.state_root = Hash::digest(b"bogus")), None),
+                _ => {
+                    // One transaction over tx_bytes_max, which no honest mempool would have admitted.
+                    let oversized = garbage_txs(&self.chain.chain_id, 1, 0, self.config.params.tx_bytes_max as usize);
+                    (self.forge(slot, proposal, |block| block.transactions = oversized.into()), None)
+                }
             };
         }
         if self.slots[slot].does(Byzantine::BadTimestamp) {
