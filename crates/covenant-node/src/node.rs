@@ -215,6 +215,7 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
     });
     let (stop, stopped) = watch::channel(false);
     let api = tokio::spawn(crate::api::serve(listener, shared.clone(), config.api_hosts.clone(), stopped.clone()));
+    let audit_watch = tokio::spawn(crate::runtime::audit_watch::run(shared.clone(), stopped.clone()));
     let ops = ops.map(|(listener, token, _)| {
         tokio::spawn(crate::ops::serve(listener, shared.clone(), token, config.api_hosts.clone(), stopped.clone()))
     });
@@ -228,6 +229,7 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
     }
     signals.abort();
     api.abort();
+    audit_watch.abort();
     if let Some(ops) = ops {
         ops.abort();
     }

@@ -80,6 +80,8 @@ fn alert_rules_load_and_name_only_exported_metrics() {
         "CovenantMempoolNearFull",
         "CovenantPeersBelowQuorum",
         "CovenantRejectionsRising",
+        "CovenantAuditLogTampered",
+        "CovenantAuditLogUnverified",
     ] {
         assert!(alerts.contains(needed), "{needed} missing");
     }
