@@ -28,7 +28,10 @@ fn drive_to(consortium: &Consortium, via: usize, height: u64) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while consortium.height(via) < height {
         assert!(Instant::now() < deadline, "chain did not reach {height}\n{}", consortium.logs());
-        let nonce = consortium.apis[via].get("/v1/operators/bank-0.ops/nonce").ok().and_then(|answer| answer.body["next_nonce"].as_u64());
+        let nonce = consortium.apis[via]
+            .get("/v1/operators/bank-0.ops/nonce")
+            .ok()
+            .and_then(|answer| answer.body["next_nonce"].as_u64());
         if let Some(nonce) = nonce {
             let tx = transfer(
                 &ChainId::new(LOCAL_CHAIN).unwrap(),
@@ -69,7 +72,18 @@ fn verify_remotely(consortium: &Consortium, key: &Path, index: usize, peers: &[u
     let audited = api(consortium, index);
     let key = key.display().to_string();
     let peers = peers.join(",");
-    let mut args = vec!["audit", "verify", "--api", &audited, "--operator", AUDITOR, "--key", &key, "--peers", &peers];
+    let mut args = vec![
+        "audit",
+        "verify",
+        "--api",
+        audited.as_str(),
+        "--operator",
+        AUDITOR,
+        "--key",
+        key.as_str(),
+        "--peers",
+        peers.as_str(),
+    ];
     args.extend(extra);
     consortium.covenant(&args, Duration::from_secs(120))
 }
@@ -98,7 +112,8 @@ fn copy_of_node0(consortium: &Consortium, name: &str) -> (PathBuf, PathBuf) {
 
 // covers: COV-33-AUDIT-TRAIL
 #[test]
-fn a_log_rewritten_with_the_nodes_anchor_records_is_caught_by_the_node_and_by_an_auditor_against_other_members_blocks() {
+fn a_log_rewritten_with_the_nodes_anchor_records_is_caught_by_the_node_and_by_an_auditor_against_other_members_blocks()
+{
     let mut consortium = Consortium::start(4);
     consortium.wait_for_height(&[0, 1, 2, 3], 1, Duration::from_secs(90));
     let node0 = NodeId::new("validator-0").unwrap();
@@ -194,7 +209,8 @@ fn a_log_rewritten_with_the_nodes_anchor_records_is_caught_by_the_node_and_by_an
     assert_eq!(tampered.code, 1, "{}", tampered.text());
     assert!(tampered.text().contains("TAMPERED"), "{}", tampered.text());
     assert!(
-        tampered.text().contains(&expected) && tampered.text().contains(&format!("rewritten at or before entry {last_anchored}")),
+        tampered.text().contains(&expected)
+            && tampered.text().contains(&format!("rewritten at or before entry {last_anchored}")),
         "{}",
         tampered.text()
     );

@@ -1223,7 +1223,7 @@ fn check_seals_with(
             }
             None => validator.consensus_key.verify(SignatureDomain::CommitSeal, chain, digest, &seal.signature),
         }
-            .map_err(|error| format!("seal from {}: {error}", seal.validator))?;
+        .map_err(|error| format!("seal from {}: {error}", seal.validator))?;
     }
     if signers.len() < quorum {
         return Err(format!("{} seals, quorum is {quorum}", signers.len()));

@@ -4,7 +4,8 @@
 use covenant_rules::{ChainParams, RuleId};
 use covenant_types::{
     AccountId, AssetId, Block, BlockHeader, ChainId, CommitSeal, ENCODING_VERSION, Hash, NodeId, OperatorId, Payload,
-    Principal, SealedVote, SecretKey, SignatureDomain, SignedTx, Transfer, TxBody, Validator, ValidatorSet, merkle_root,
+    Principal, SealedVote, SecretKey, SignatureDomain, SignedTx, Transfer, TxBody, Validator, ValidatorSet,
+    merkle_root,
 };
 
 use crate::*;
@@ -1390,6 +1391,7 @@ fn round_changes_carrying_the_same_prepared_block_share_one_copy() {
 fn votes_without_a_block_fit_the_vote_size_bound() {
     let f = Fixture::new();
     let longest = NodeId::new("v".repeat(covenant_types::ids::ID_BYTES_MAX)).unwrap();
+    let crypto = f.crypto(0);
     let hash = Hash::digest(b"block");
     let seal = crypto.sign(SignatureDomain::CommitSeal, &f.chain, &hash);
     let (height, round) = (u64::MAX, u32::MAX);

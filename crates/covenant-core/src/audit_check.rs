@@ -122,9 +122,9 @@ pub fn anchors_in_blocks<S: ChainStore + ?Sized>(
     let validators = StoreState(store).validators().map_err(CoreError::from)?;
     let mut anchors = Vec::with_capacity(page.entries.len());
     for (key, value) in &page.entries {
-        let sequence_bytes: [u8; 8] = key[prefix.len()..]
-            .try_into()
-            .map_err(|_| AuditFailure::general(format!("anchor record key {} has the wrong length", hex::encode(key))))?;
+        let sequence_bytes: [u8; 8] = key[prefix.len()..].try_into().map_err(|_| {
+            AuditFailure::general(format!("anchor record key {} has the wrong length", hex::encode(key)))
+        })?;
         let sequence = u64::from_be_bytes(sequence_bytes);
         let record: AnchorRecord = covenant_types::decode("audit anchor", value, value.len())
             .map_err(|error| AuditFailure::at(sequence, format!("the anchor record does not decode: {error}")))?;
@@ -143,7 +143,10 @@ fn anchor_in_block<S: ChainStore + ?Sized>(
 ) -> Result<BlockAnchor, AuditFailure> {
     let height = record.height;
     let block = store.block_by_height(height)?.ok_or_else(|| {
-        AuditFailure::at(sequence, format!("anchor of entry {sequence}: the chain records it at height {height}, a block this node lacks"))
+        AuditFailure::at(
+            sequence,
+            format!("anchor of entry {sequence}: the chain records it at height {height}, a block this node lacks"),
+        )
     })?;
     let computed = block.compute_transactions_root();
     if computed != block.header.transactions_root {
@@ -158,8 +161,14 @@ fn anchor_in_block<S: ChainStore + ?Sized>(
     let seals_checked = validators.hash() == block.header.validator_set_hash;
     if seals_checked {
         let seals = store.commit_seals(height)?.unwrap_or_default();
-        covenant_consensus::verify_commit_seals(&block.header.chain_id, validators, &block.header, &seals)
-            .map_err(|reason| AuditFailure::at(sequence, format!("anchor of entry {sequence} in block {height}: the block is not proven final: {reason}")))?;
+        covenant_consensus::verify_commit_seals(&block.header.chain_id, validators, &block.header, &seals).map_err(
+            |reason| {
+                AuditFailure::at(
+                    sequence,
+                    format!("anchor of entry {sequence} in block {height}: the block is not proven final: {reason}"),
+                )
+            },
+        )?;
     }
     let carried = block.transactions.iter().find_map(|tx| match (&tx.body.sender, &tx.body.payload) {
         (Principal::Node(sender), Payload::AuditAnchor(anchor)) if sender == node && anchor.sequence == sequence => {
@@ -186,7 +195,9 @@ pub fn check_anchor<S: AuditLog + ?Sized>(
 ) -> Result<(), AuditFailure> {
     let sequence = anchor.sequence;
     let since = match previous {
-        Some(previous) => format!(" after entry {}, which still matches its anchor in block {}", previous.sequence, previous.height),
+        Some(previous) => {
+            format!(" after entry {}, which still matches its anchor in block {}", previous.sequence, previous.height)
+        }
         None => String::new(),
     };
     let found = match summary.checkpoint {
@@ -241,7 +252,15 @@ pub struct AuditVerifier {
 impl AuditVerifier {
     /// A verifier for `node`'s log that has verified nothing yet.
     pub fn new(node: NodeId) -> AuditVerifier {
-        AuditVerifier { node, verified: None, entries: 0, anchors: 0, anchors_sealed: 0, last_anchor: None, failed: None }
+        AuditVerifier {
+            node,
+            verified: None,
+            entries: 0,
+            anchors: 0,
+            anchors_sealed: 0,
+            last_anchor: None,
+            failed: None,
+        }
     }
 
     /// Runs one verification: the whole log the first time, what was appended and anchored since
@@ -343,7 +362,8 @@ mod tests {
             .unwrap();
             let chain = ChainId::new("test-chain").unwrap();
             let genesis = header(&chain, &validators, 0, Hash::ZERO, merkle_root(&[]));
-            let mut batch = CommitBatch::new(Block { header: genesis.clone(), transactions: Vec::new().into() }, vec![]);
+            let mut batch =
+                CommitBatch::new(Block { header: genesis.clone(), transactions: Vec::new().into() }, vec![]);
             batch.state_writes.insert(StateKey::Validators.encode(), Some(encode(&validators)));
             let store = MemoryStore::new();
             store.commit_block(batch).unwrap();
@@ -352,7 +372,13 @@ mod tests {
 
         fn append(&self, count: u64) {
             for time_ms in 0..count {
-                let record = AuditRecord::new(time_ms, self.node.clone(), EventType::NodeStarted, Actor::System, Outcome::Success);
+                let record = AuditRecord::new(
+                    time_ms,
+                    self.node.clone(),
+                    EventType::NodeStarted,
+                    Actor::System,
+                    Outcome::Success,
+                );
                 self.store.append(record).unwrap();
             }
         }
@@ -376,13 +402,22 @@ mod tests {
             let header = header(&self.chain, &self.validators, height, self.tip.hash(), merkle_root(&[tx.body.hash()]));
             let vote = SealedVote { height, round: 0, block_hash: header.hash() };
             let seals = (0..seals)
-                .map(|index| CommitSeal::sign(NodeId::new(format!("validator-{index}")).unwrap(), &self.keys[index], &self.chain, &vote))
+                .map(|index| {
+                    CommitSeal::sign(
+                        NodeId::new(format!("validator-{index}")).unwrap(),
+                        &self.keys[index],
+                        &self.chain,
+                        &vote,
+                    )
+                })
                 .collect();
             let receipt = Receipt { tx_hash: tx.body.hash(), outcome: TxOutcome::Success, fuel_used: 0 };
             let mut batch = CommitBatch::new(Block { header: header.clone(), transactions: vec![tx].into() }, seals);
             batch.receipts.push(receipt);
             let record = AnchorRecord { hash: recorded, height, time_ms: 1 };
-            batch.state_writes.insert(StateKey::AuditAnchor(self.node.clone(), sequence).encode(), Some(encode(&record)));
+            batch
+                .state_writes
+                .insert(StateKey::AuditAnchor(self.node.clone(), sequence).encode(), Some(encode(&record)));
             self.store.commit_block(batch).unwrap();
             self.tip = header;
             height
@@ -489,7 +524,8 @@ mod tests {
     #[test]
     fn only_a_verified_head_may_be_anchored() {
         let head = AuditPosition { sequence: 4, hash: Hash::digest(b"head") };
-        let verified = AuditCheck::Verified { head: Some(head), entries: 5, anchors: 0, anchors_sealed: 0, last_anchor: None };
+        let verified =
+            AuditCheck::Verified { head: Some(head), entries: 5, anchors: 0, anchors_sealed: 0, last_anchor: None };
         assert_eq!(crate::anchor::anchorable_head(&verified), Ok(Some(head)));
         assert!(crate::anchor::anchorable_head(&AuditCheck::Pending).unwrap_err().contains("not verified yet"));
         let failed = AuditCheck::Failed(AuditFailure::at(3, "entry 3 rewritten"));

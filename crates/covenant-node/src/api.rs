@@ -439,7 +439,8 @@ async fn node_anchors(
             "tx": tx,
         }));
     }
-    let next_after = page.resume_after.is_some().then(|| anchors.last().and_then(|anchor| anchor["sequence"].as_u64())).flatten();
+    let next_after =
+        page.resume_after.is_some().then(|| anchors.last().and_then(|anchor| anchor["sequence"].as_u64())).flatten();
     Ok(Json(json!({ "node": node, "anchors": anchors, "next_after": next_after })))
 }
 

@@ -649,7 +649,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(outcome.into())
         }
-        Command::Audit { command: AuditCommand::Verify { config, api, operator, key, peers, accept_unanchored, json } } => {
+        Command::Audit {
+            command: AuditCommand::Verify { config, api, operator, key, peers, accept_unanchored, json },
+        } => {
             let outcome = match (config, api, operator, key) {
                 (Some(config), _, _, _) => {
                     covenant_node::commands::audit::verify(&config, json, accept_unanchored, &mut out)?

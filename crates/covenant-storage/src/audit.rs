@@ -731,11 +731,13 @@ impl<B: Backend> Store<B> {
     fn verify_audit_from_locked(&self, verified: Option<AuditPosition>) -> Result<AuditSummary, AuditError> {
         let checkpoint = self.checkpoint()?;
         let head = self.head()?;
-        let verified = verified.filter(|verified| checkpoint.is_none_or(|checkpoint| checkpoint.sequence < verified.sequence));
+        let verified =
+            verified.filter(|verified| checkpoint.is_none_or(|checkpoint| checkpoint.sequence < verified.sequence));
         if let Some(verified) = verified {
-            let found = self.backend().get(Column::Audit, &u64_key(verified.sequence))?.map(|bytes| {
-                decode_entry(&bytes).map_or_else(|_| Hash::digest(&bytes), |entry| entry.compute_hash())
-            });
+            let found = self
+                .backend()
+                .get(Column::Audit, &u64_key(verified.sequence))?
+                .map(|bytes| decode_entry(&bytes).map_or_else(|_| Hash::digest(&bytes), |entry| entry.compute_hash()));
             if found != Some(verified.hash) {
                 return Err(AuditError::Tampered {
                     sequence: verified.sequence,
@@ -757,7 +759,8 @@ impl<B: Backend> Store<B> {
             Some(verified) => ChainVerifier::resume(checkpoint, verified),
             None => ChainVerifier::new(checkpoint),
         };
-        let mut start = verified.map(|verified| u64_key(verified.sequence.saturating_add(1)).to_vec()).unwrap_or_default();
+        let mut start =
+            verified.map(|verified| u64_key(verified.sequence.saturating_add(1)).to_vec()).unwrap_or_default();
         'pages: loop {
             let page = self.backend().scan(Column::Audit, &start, b"", AUDIT_VERIFY_PAGE_ENTRIES)?;
             for (key, value) in &page {

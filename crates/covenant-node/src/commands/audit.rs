@@ -85,7 +85,8 @@ impl VerifyReport {
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         } else if self.problems.is_empty() {
-            let head = self.head.map(|head| format!("entry {} ({})", head.sequence, head.hash)).unwrap_or("none".into());
+            let head =
+                self.head.map(|head| format!("entry {} ({})", head.sequence, head.hash)).unwrap_or("none".into());
             let entries = self.entries.unwrap_or(0);
             writeln!(out, "audit log of {} ({}): {entries} entries verified; head {head}", self.node, self.form)?;
             match self.last_anchor {
@@ -98,7 +99,11 @@ impl VerifyReport {
                     out,
                     "UNVERIFIED: no anchor of {} on chain yet: only the log's own hash chain protects it{}",
                     self.node,
-                    if accept_unanchored { " (accepted: --accept-unanchored)" } else { " (exit 1; --accept-unanchored accepts this)" }
+                    if accept_unanchored {
+                        " (accepted: --accept-unanchored)"
+                    } else {
+                        " (exit 1; --accept-unanchored accepts this)"
+                    }
                 )?,
             }
             for source in &self.sources {
@@ -272,7 +277,8 @@ mod tests {
     // covers: COV-33-AUDIT-TRAIL
     #[test]
     fn a_log_no_anchor_covers_is_unverified_and_fails_unless_accepted() {
-        let unanchored = VerifyReport { node: "validator-0".into(), form: "local", entries: Some(3), ..VerifyReport::default() };
+        let unanchored =
+            VerifyReport { node: "validator-0".into(), form: "local", entries: Some(3), ..VerifyReport::default() };
         let (outcome, text) = finished(&unanchored, false);
         assert_eq!(outcome, Outcome::Failure, "{text}");
         assert!(text.contains("UNVERIFIED: no anchor of validator-0"), "{text}");

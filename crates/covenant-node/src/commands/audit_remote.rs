@@ -152,7 +152,9 @@ pub fn verify_remote(options: &RemoteOptions, out: &mut dyn Write) -> Result<Out
     report.sources.push(format!(
         "entries read from {} through an auditor session; every hash link checked here{}",
         audited.address(),
-        log.first.filter(|first| *first > 0).map_or(String::new(), |first| format!(" from entry {first} (earlier entries pruned)"))
+        log.first
+            .filter(|first| *first > 0)
+            .map_or(String::new(), |first| format!(" from entry {first} (earlier entries pruned)"))
     ));
     report.finish(options.json, options.accept_unanchored, out)
 }
@@ -184,9 +186,11 @@ fn independent_peers(addresses: &[String], chain: &ChainId, audited: &NodeId) ->
         }
         let registry = api.get_object("/v1/nodes")?;
         let members = node_members(&registry).with_context(|| format!("GET /v1/nodes on {address}"))?;
-        let member = members.get(&node).cloned().ok_or_else(|| anyhow!("peer {address} ({node}) is not a registered node"))?;
-        let audited_member =
-            members.get(audited).ok_or_else(|| anyhow!("{audited} is not a node registered on chain (as {address} sees it)"))?;
+        let member =
+            members.get(&node).cloned().ok_or_else(|| anyhow!("peer {address} ({node}) is not a registered node"))?;
+        let audited_member = members
+            .get(audited)
+            .ok_or_else(|| anyhow!("{audited} is not a node registered on chain (as {address} sees it)"))?;
         if &node == audited || &member == audited_member {
             bail!(
                 "peer {address} is {node} of member {member}, the audited node's own member: its copy of the chain proves nothing \
@@ -199,7 +203,11 @@ fn independent_peers(addresses: &[String], chain: &ChainId, audited: &NodeId) ->
     if members.len() < PEER_MEMBERS_MIN {
         bail!(
             "--peers must name nodes of at least {PEER_MEMBERS_MIN} members other than the audited node's (given: {})",
-            if members.is_empty() { "none".to_string() } else { members.iter().map(|member| member.to_string()).collect::<Vec<_>>().join(", ") }
+            if members.is_empty() {
+                "none".to_string()
+            } else {
+                members.iter().map(|member| member.to_string()).collect::<Vec<_>>().join(", ")
+            }
         );
     }
     Ok(peers)
@@ -212,7 +220,8 @@ fn node_members(registry: &Value) -> Result<BTreeMap<NodeId, MemberId>> {
         .iter()
         .map(|node| {
             let id = node.get("id").and_then(Value::as_str).ok_or_else(|| anyhow!("a node without id"))?;
-            let member = node.get("member").and_then(Value::as_str).ok_or_else(|| anyhow!("node {id} without member"))?;
+            let member =
+                node.get("member").and_then(Value::as_str).ok_or_else(|| anyhow!("node {id} without member"))?;
             Ok((NodeId::new(id)?, MemberId::new(member)?))
         })
         .collect()
@@ -263,7 +272,9 @@ fn list_anchors(api: &Api, node: &NodeId) -> Result<Vec<Listed>> {
         let listed = page.get("anchors").cloned().ok_or_else(|| anyhow!("GET {path}: no anchors"))?;
         let listed: Vec<Value> = serde_json::from_value(listed)?;
         for anchor in listed {
-            let number = |field: &str| anchor.get(field).and_then(Value::as_u64).ok_or_else(|| anyhow!("anchor without {field}: {anchor}"));
+            let number = |field: &str| {
+                anchor.get(field).and_then(Value::as_u64).ok_or_else(|| anyhow!("anchor without {field}: {anchor}"))
+            };
             let hash = |field: &str| -> Result<Option<Hash>> {
                 match anchor.get(field).and_then(Value::as_str) {
                     Some(text) => Ok(Some(Hash::from_hex(text).map_err(|error| anyhow!("{field}: {error}"))?)),
@@ -295,7 +306,9 @@ fn agreed_validators(peers: &[Peer]) -> Result<ValidatorSet> {
             .map(|validator| {
                 Ok(Validator {
                     id: serde_json::from_value(validator.get("node").cloned().unwrap_or(Value::Null))?,
-                    consensus_key: serde_json::from_value(validator.get("consensus_key").cloned().unwrap_or(Value::Null))?,
+                    consensus_key: serde_json::from_value(
+                        validator.get("consensus_key").cloned().unwrap_or(Value::Null),
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>>>()
@@ -303,7 +316,9 @@ fn agreed_validators(peers: &[Peer]) -> Result<ValidatorSet> {
         let set = ValidatorSet::new(validators)?;
         match &agreed {
             None => agreed = Some(set),
-            Some(agreed) if *agreed != set => bail!("the peers report different validator sets ({} differs)", peer.node),
+            Some(agreed) if *agreed != set => {
+                bail!("the peers report different validator sets ({} differs)", peer.node)
+            }
             Some(_) => {}
         }
     }
@@ -327,12 +342,16 @@ fn prove_anchor(
             .api
             .get_object(&format!("/v1/blocks/{}", anchor.height))
             .map_err(|error| format!("{what}: block from {}: {error:#}", peer.node))?;
-        let (header, tx_hashes, seals) = parse_block(&block).map_err(|error| format!("{what}: block from {}: {error:#}", peer.node))?;
+        let (header, tx_hashes, seals) =
+            parse_block(&block).map_err(|error| format!("{what}: block from {}: {error:#}", peer.node))?;
         let hash = header.hash();
         match &agreed {
             None => agreed = Some((peer.node.clone(), hash)),
             Some((first, agreed)) if *agreed != hash => {
-                return Err(format!("{what}: {first} returns block {agreed}, {} returns block {hash}: the peers disagree", peer.node));
+                return Err(format!(
+                    "{what}: {first} returns block {agreed}, {} returns block {hash}: the peers disagree",
+                    peer.node
+                ));
             }
             Some(_) => {}
         }
@@ -349,7 +368,10 @@ fn prove_anchor(
         .map_err(|error| format!("{what}: the anchoring transaction from {} does not parse: {error}", peer.node))?;
     let hash = anchored_by(&tx, tx_hash, node, anchor.sequence).map_err(|reason| format!("{what}: {reason}"))?;
     if hash != anchor.hash {
-        return Err(format!("{what}: {} lists hash {}, the transaction in the block says {hash}", peer.node, anchor.hash));
+        return Err(format!(
+            "{what}: {} lists hash {}, the transaction in the block says {hash}",
+            peer.node, anchor.hash
+        ));
     }
     Ok(Proven { sequence: anchor.sequence, hash, height: anchor.height, sealed })
 }
@@ -417,7 +439,10 @@ impl ClientChain {
         let sequence = entry.sequence;
         let computed = entry.compute_hash();
         if computed != entry.hash {
-            return Err(format!("entry {sequence} edited: its fields hash to {computed}, the served hash is {}", entry.hash));
+            return Err(format!(
+                "entry {sequence} edited: its fields hash to {computed}, the served hash is {}",
+                entry.hash
+            ));
         }
         match self.last {
             None if sequence == 0 && entry.prev_hash != Hash::ZERO => {
@@ -425,7 +450,10 @@ impl ClientChain {
             }
             None => {}
             Some(last) if sequence != last.sequence + 1 => {
-                return Err(format!("entry {} is followed by entry {sequence}: entries are missing or out of order", last.sequence));
+                return Err(format!(
+                    "entry {} is followed by entry {sequence}: entries are missing or out of order",
+                    last.sequence
+                ));
             }
             Some(last) if entry.prev_hash != last.hash => {
                 return Err(format!(
@@ -476,8 +504,9 @@ fn read_log(api: &Api, token: &str, wanted: &BTreeSet<u64>) -> Result<ServedLog,
         if !response.is_success() {
             return Err(format!("GET {path} on {}: {}", api.address(), describe_error(&response)));
         }
-        let entries: Vec<AuditEntry> = serde_json::from_value(response.body.get("entries").cloned().unwrap_or(Value::Null))
-            .map_err(|error| format!("GET {path}: the entries do not parse: {error}"))?;
+        let entries: Vec<AuditEntry> =
+            serde_json::from_value(response.body.get("entries").cloned().unwrap_or(Value::Null))
+                .map_err(|error| format!("GET {path}: the entries do not parse: {error}"))?;
         for entry in &entries {
             log.chain.push(entry)?;
             log.first.get_or_insert(entry.sequence);
@@ -511,7 +540,9 @@ fn compare(log: &ServedLog, proven: &[Proven], members: &str) -> Result<(), Stri
         match log.found.get(&anchor.sequence) {
             None => {
                 let end = log.chain.last.map_or("nothing".to_string(), |last| format!("entry {}", last.sequence));
-                return Err(format!("{anchor_in}: the node serves a log that ends at {end}: its tail was deleted{since}"));
+                return Err(format!(
+                    "{anchor_in}: the node serves a log that ends at {end}: its tail was deleted{since}"
+                ));
             }
             Some(found) if *found != anchor.hash => {
                 return Err(format!(
@@ -536,7 +567,13 @@ mod tests {
         let mut previous = Hash::ZERO;
         (0..count)
             .map(|sequence| {
-                let record = AuditRecord::new(sequence, node.clone(), EventType::NodeStarted, Actor::System, AuditOutcome::Success);
+                let record = AuditRecord::new(
+                    sequence,
+                    node.clone(),
+                    EventType::NodeStarted,
+                    Actor::System,
+                    AuditOutcome::Success,
+                );
                 let entry = AuditEntry::seal(sequence, previous, record);
                 previous = entry.hash;
                 entry
@@ -616,12 +653,21 @@ mod tests {
             found.insert(entry.sequence, entry.hash);
         }
         let log = ServedLog { chain, first: Some(0), found };
-        let anchor = |sequence: usize, hash: Hash| Proven { sequence: sequence as u64, hash, height: 10 * sequence as u64, sealed: true };
+        let anchor = |sequence: usize, hash: Hash| Proven {
+            sequence: sequence as u64,
+            hash,
+            height: 10 * sequence as u64,
+            sealed: true,
+        };
         compare(&log, &[anchor(3, log_entries[3].hash), anchor(8, log_entries[8].hash)], "bank-1, bank-2").unwrap();
 
-        let rewritten = compare(&log, &[anchor(3, log_entries[3].hash), anchor(8, Hash::digest(b"original"))], "bank-1, bank-2")
-            .unwrap_err();
-        assert!(rewritten.contains("anchor of entry 8") && rewritten.contains("rewritten at or before entry 8"), "{rewritten}");
+        let rewritten =
+            compare(&log, &[anchor(3, log_entries[3].hash), anchor(8, Hash::digest(b"original"))], "bank-1, bank-2")
+                .unwrap_err();
+        assert!(
+            rewritten.contains("anchor of entry 8") && rewritten.contains("rewritten at or before entry 8"),
+            "{rewritten}"
+        );
         assert!(rewritten.contains("after entry 3"), "{rewritten}");
 
         let beyond = compare(&log, &[anchor(12, Hash::digest(b"later"))], "bank-1, bank-2").unwrap_err();
@@ -635,7 +681,10 @@ mod tests {
         let validators = ValidatorSet::new(
             keys.iter()
                 .enumerate()
-                .map(|(index, key)| Validator { id: NodeId::new(format!("validator-{index}")).unwrap(), consensus_key: key.public_key() })
+                .map(|(index, key)| Validator {
+                    id: NodeId::new(format!("validator-{index}")).unwrap(),
+                    consensus_key: key.public_key(),
+                })
                 .collect(),
         )
         .unwrap();
@@ -656,11 +705,21 @@ mod tests {
         };
         let vote = covenant_types::SealedVote { height: 20, round: 0, block_hash: header.hash() };
         let seals: Vec<CommitSeal> = (0..3)
-            .map(|index| CommitSeal::sign(NodeId::new(format!("validator-{index}")).unwrap(), &keys[index], &chain, &vote))
+            .map(|index| {
+                CommitSeal::sign(NodeId::new(format!("validator-{index}")).unwrap(), &keys[index], &chain, &vote)
+            })
             .collect();
         check_block(&chain, &validators, &header, &txs, &seals, txs[0]).unwrap();
-        assert!(check_block(&chain, &validators, &header, &txs[..1], &seals, txs[0]).unwrap_err().contains("its header says"));
-        assert!(check_block(&chain, &validators, &header, &txs, &seals, Hash::digest(b"x")).unwrap_err().contains("does not hold"));
+        assert!(
+            check_block(&chain, &validators, &header, &txs[..1], &seals, txs[0])
+                .unwrap_err()
+                .contains("its header says")
+        );
+        assert!(
+            check_block(&chain, &validators, &header, &txs, &seals, Hash::digest(b"x"))
+                .unwrap_err()
+                .contains("does not hold")
+        );
         assert!(check_block(&chain, &validators, &header, &txs, &seals[..2], txs[0]).unwrap_err().contains("quorum"));
     }
 }

@@ -80,9 +80,10 @@ fn report(shared: &Shared, check: &AuditCheck, first: bool) {
 }
 
 fn record(shared: &Shared, outcome: Outcome, sequence: &str, reason: &str) {
-    let mut record = AuditRecord::new(now_ms(), shared.node_id.clone(), EventType::AuditVerified, Actor::System, outcome)
-        .with_detail("against", "anchors-in-blocks")
-        .with_detail("entry", sequence.to_string());
+    let mut record =
+        AuditRecord::new(now_ms(), shared.node_id.clone(), EventType::AuditVerified, Actor::System, outcome)
+            .with_detail("against", "anchors-in-blocks")
+            .with_detail("entry", sequence.to_string());
     if !reason.is_empty() {
         record = record.with_detail("reason", reason.chars().take(300).collect::<String>());
     }
