@@ -196,7 +196,7 @@ pub fn check_anchor<S: AuditLog + ?Sized>(
     let sequence = anchor.sequence;
     let since = match previous {
         Some(previous) => {
-            format!(" after entry {}, which still matches its anchor in block {}", previous.sequence, previous.height)
+            format!(", after entry {}, which still matches its anchor in block {}", previous.sequence, previous.height)
         }
         None => String::new(),
     };

@@ -145,9 +145,16 @@ pub fn verify_remote(options: &RemoteOptions, out: &mut dyn Write) -> Result<Out
          each block's transactions checked against its header",
         peers.iter().map(|peer| peer.node.to_string()).collect::<Vec<_>>().join(", "),
     ));
+    let unsealed = report.anchors - report.anchors_sealed;
     report.sources.push(format!(
-        "commit seals checked against the peers' validator set for {} of {} anchor blocks (the others were decided by a set changed since)",
-        report.anchors_sealed, report.anchors
+        "commit seals checked against the peers' validator set for {} of {} anchor blocks{}",
+        report.anchors_sealed,
+        report.anchors,
+        if unsealed == 0 {
+            String::new()
+        } else {
+            format!(" ({unsealed} decided by a validator set changed since: those rest on the peers' agreement alone)")
+        }
     ));
     report.sources.push(format!(
         "entries read from {} through an auditor session; every hash link checked here{}",
