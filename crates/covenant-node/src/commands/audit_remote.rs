@@ -237,27 +237,35 @@ fn node_members(registry: &Value) -> Result<BTreeMap<NodeId, MemberId>> {
 /// The anchors of `node` up to the lowest peer height, identical in every peer's list.
 fn agreed_anchor_list(peers: &[Peer], node: &NodeId) -> Result<Vec<Listed>, String> {
     let height_max = peers.iter().map(|peer| peer.height).min().unwrap_or(0);
-    let mut agreed: Option<(NodeId, Vec<Listed>)> = None;
+    let mut lists = Vec::with_capacity(peers.len());
     for peer in peers {
         let listed: Vec<Listed> = list_anchors(&peer.api, node)
             .map_err(|error| format!("listing the anchors of {node} on {}: {error:#}", peer.node))?
             .into_iter()
             .filter(|anchor| anchor.height <= height_max)
             .collect();
-        match &agreed {
-            None => agreed = Some((peer.node.clone(), listed)),
-            Some((first, agreed)) if *agreed != listed => {
-                return Err(format!(
-                    "the peers disagree on the anchors of {node} up to height {height_max}: {first} lists {}, {} lists {}",
-                    describe(agreed),
-                    peer.node,
-                    describe(&listed)
-                ));
-            }
-            Some(_) => {}
+        lists.push((peer.node.clone(), listed));
+    }
+    agreed(lists).map_err(|(first, first_list, other, other_list)| {
+        format!(
+            "the peers disagree on the anchors of {node} up to height {height_max}: {first} lists {}, {other} lists {}",
+            describe(&first_list),
+            describe(&other_list)
+        )
+    })
+}
+
+/// The one value every peer answered, or the first peer that answered otherwise than the first:
+/// (first peer, its value, that peer, its value).
+fn agreed<T: PartialEq>(answers: Vec<(NodeId, T)>) -> Result<T, (NodeId, T, NodeId, T)> {
+    let mut answers = answers.into_iter();
+    let (first, value) = answers.next().expect("at least one peer answers (two members are required)");
+    for (other, answer) in answers {
+        if answer != value {
+            return Err((first, value, other, answer));
         }
     }
-    Ok(agreed.map(|(_, listed)| listed).unwrap_or_default())
+    Ok(value)
 }
 
 fn describe(anchors: &[Listed]) -> String {
@@ -304,7 +312,7 @@ fn list_anchors(api: &Api, node: &NodeId) -> Result<Vec<Listed>> {
 
 /// The validator set, identical on every peer.
 fn agreed_validators(peers: &[Peer]) -> Result<ValidatorSet> {
-    let mut agreed: Option<ValidatorSet> = None;
+    let mut sets = Vec::with_capacity(peers.len());
     for peer in peers {
         let answer = peer.api.get_object("/v1/validators")?;
         let listed = answer.get("validators").and_then(Value::as_array).ok_or_else(|| anyhow!("no validators"))?;
@@ -320,16 +328,10 @@ fn agreed_validators(peers: &[Peer]) -> Result<ValidatorSet> {
             })
             .collect::<Result<Vec<_>>>()
             .with_context(|| format!("GET /v1/validators on {}", peer.node))?;
-        let set = ValidatorSet::new(validators)?;
-        match &agreed {
-            None => agreed = Some(set),
-            Some(agreed) if *agreed != set => {
-                bail!("the peers report different validator sets ({} differs)", peer.node)
-            }
-            Some(_) => {}
-        }
+        sets.push((peer.node.clone(), ValidatorSet::new(validators)?));
     }
-    agreed.ok_or_else(|| anyhow!("no peers"))
+    agreed(sets)
+        .map_err(|(first, _, other, _)| anyhow!("the peers report different validator sets: {first} and {other}"))
 }
 
 /// The anchor as the peers' blocks prove it, or what does not hold.
@@ -342,7 +344,7 @@ fn prove_anchor(
 ) -> Result<Proven, String> {
     let what = format!("anchor of entry {} at height {}", anchor.sequence, anchor.height);
     let tx_hash = anchor.tx.ok_or_else(|| format!("{what}: the peers find no anchoring transaction in that block"))?;
-    let mut agreed: Option<(NodeId, Hash)> = None;
+    let mut hashes = Vec::with_capacity(peers.len());
     let mut sealed = true;
     for peer in peers {
         let block = peer
@@ -351,21 +353,14 @@ fn prove_anchor(
             .map_err(|error| format!("{what}: block from {}: {error:#}", peer.node))?;
         let (header, tx_hashes, seals) =
             parse_block(&block).map_err(|error| format!("{what}: block from {}: {error:#}", peer.node))?;
-        let hash = header.hash();
-        match &agreed {
-            None => agreed = Some((peer.node.clone(), hash)),
-            Some((first, agreed)) if *agreed != hash => {
-                return Err(format!(
-                    "{what}: {first} returns block {agreed}, {} returns block {hash}: the peers disagree",
-                    peer.node
-                ));
-            }
-            Some(_) => {}
-        }
+        hashes.push((peer.node.clone(), header.hash()));
         check_block(chain, validators, &header, &tx_hashes, &seals, tx_hash)
             .map_err(|reason| format!("{what}: the block from {}: {reason}", peer.node))?;
         sealed &= validators.hash() == header.validator_set_hash;
     }
+    agreed(hashes).map_err(|(first, first_hash, other, other_hash)| {
+        format!("{what}: {first} returns block {first_hash}, {other} returns block {other_hash}: the peers disagree")
+    })?;
     let peer = &peers[0];
     let answer = peer
         .api
@@ -624,6 +619,21 @@ mod tests {
         forged_start.prev_hash = log[3].hash;
         forged_start.hash = forged_start.compute_hash();
         assert!(ClientChain::default().push(&forged_start).unwrap_err().contains("not to zero"));
+    }
+
+    #[test]
+    fn peers_must_answer_identically() {
+        let peer = |name: &str| NodeId::new(name).unwrap();
+        let listed = |height: u64| Listed { sequence: 7, hash: Hash::digest(b"entry 7"), height, tx: None };
+        let same = vec![(peer("validator-1"), vec![listed(20)]), (peer("validator-2"), vec![listed(20)])];
+        assert_eq!(agreed(same), Ok(vec![listed(20)]));
+        let differ = vec![
+            (peer("validator-1"), vec![listed(20)]),
+            (peer("validator-2"), vec![listed(20)]),
+            (peer("validator-3"), vec![listed(30)]),
+        ];
+        let (first, _, other, answer) = agreed(differ).unwrap_err();
+        assert_eq!((first, other, answer), (peer("validator-1"), peer("validator-3"), vec![listed(30)]));
     }
 
     #[test]
