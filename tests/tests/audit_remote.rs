@@ -218,3 +218,28 @@ fn a_log_rewritten_with_the_nodes_anchor_records_is_caught_by_the_node_and_by_an
     let other = verify_remotely(&consortium, &key_file, 2, &[1, 3], &[]);
     assert_eq!(other.code, 0, "{}", other.text());
 }
+
+// covers: COV-33-AUDIT-TRAIL
+#[test]
+fn a_log_no_anchor_covers_yet_is_unverified_and_fails_unless_accepted() {
+    let mut consortium = Consortium::start(4);
+    consortium.wait_for_height(&[0, 1, 2, 3], 1, Duration::from_secs(90));
+    // An idle chain commits a block every 5 s: validator-3 stops long before the first anchor (10).
+    consortium.stop_node(3, Duration::from_secs(20));
+    let config = consortium.config_file(3).display().to_string();
+    let height = covenant_storage::ChainStore::latest(&consortium.open_store(3)).unwrap().map_or(0, |tip| tip.height);
+    assert!(height < 10, "validator-3 reached height {height}: an anchor may exist");
+
+    let strict = consortium.covenant(&["audit", "verify", "--config", &config], Duration::from_secs(60));
+    assert_eq!(strict.code, 1, "{}", strict.text());
+    assert!(strict.text().contains("UNVERIFIED: no anchor of validator-3"), "{}", strict.text());
+    let accepted = consortium
+        .covenant(&["audit", "verify", "--config", &config, "--accept-unanchored", "--json"], Duration::from_secs(60));
+    assert_eq!(accepted.code, 0, "{}", accepted.text());
+    let report: serde_json::Value = serde_json::from_str(&accepted.stdout).expect("one JSON object");
+    assert_eq!(
+        (report["ok"].as_bool(), report["verified"].as_bool(), report["unanchored"].as_bool()),
+        (Some(true), Some(false), Some(true)),
+        "{report}"
+    );
+}
