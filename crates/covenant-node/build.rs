@@ -17,9 +17,16 @@
 //! A marker followed by anything other than attributes, comments and a `fn` line gets an empty function
 //! name, which that test reports too.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "build/evidence.rs"]
+mod evidence;
+#[path = "build/targets.rs"]
+mod targets;
 
 /// The comment prefix that starts a marker.
 const MARKER: &str = "// covers:";
@@ -59,10 +66,17 @@ fn main() {
     }
 
     let mut markers = Vec::new();
+    let mut marked_tests = Vec::new();
+    let mut sources = Vec::new();
     for file in &files {
         let relative = relative_path(&root, file);
         match fs::read_to_string(file) {
-            Ok(text) => scan(&relative, &text, &mut markers),
+            Ok(text) => {
+                let first = markers.len();
+                scan(&relative, &text, &mut markers);
+                marked_tests.extend(marked_tests_of(&root, &relative, &text, &markers[first..]));
+                sources.push((relative, text));
+            }
             Err(error) => println!("cargo:warning=covers markers: cannot read {relative}: {error}"),
         }
     }
@@ -87,6 +101,14 @@ fn main() {
         let _ = writeln!(generated, "    ({:?}, {line}),", marker.file);
     }
     generated.push_str("];\n");
+    write_marked_tests(&mut generated, &marked_tests);
+    write_refusal_rules(&mut generated, &sources);
+    let _ = writeln!(
+        generated,
+        "\n/// The commit this build was made from (`unknown` outside a git checkout; `-modified` when tracked\n\
+         /// files differed from it).\npub const BUILD_COMMIT: &str = {:?};",
+        build_commit(&root)
+    );
 
     let target = out_dir.join("rule_tests.rs");
     // Rewrite only on change, so an unchanged table does not touch the file's modification time.
@@ -165,4 +187,107 @@ fn function_name(line: &str) -> Option<String> {
     let name: String =
         words.next()?.chars().take_while(|character| character.is_alphanumeric() || *character == '_').collect();
     if name.is_empty() { None } else { Some(name) }
+}
+
+/// A marked test: its name as in [`Marker::test`], the libtest target that runs it, the module path of
+/// its file inside that target, and what its code names.
+struct MarkedTest {
+    test: String,
+    target: String,
+    module: String,
+    tokens: BTreeSet<String>,
+}
+
+/// The distinct tests among `markers` (all from `file`), with what their code names.
+fn marked_tests_of(root: &Path, file: &str, text: &str, markers: &[Marker]) -> Vec<MarkedTest> {
+    if markers.is_empty() {
+        return Vec::new();
+    }
+    let functions = evidence::function_tokens(text);
+    let (target, module) = targets::target_of(root, file);
+    let mut seen = BTreeSet::new();
+    markers
+        .iter()
+        .filter(|marker| seen.insert(marker.test.clone()))
+        .map(|marker| {
+            let name = marker.test.rsplit("::").next().unwrap_or_default();
+            MarkedTest {
+                test: marker.test.clone(),
+                target: target.clone(),
+                module: module.clone(),
+                tokens: evidence::test_tokens(&functions, name),
+            }
+        })
+        .collect()
+}
+
+fn write_marked_tests(generated: &mut String, tests: &[MarkedTest]) {
+    generated.push_str(
+        "\n/// Every marked test once: (test name as in [`RULE_TESTS`], libtest target name with `_` for `-`,\n\
+         /// module path of its file in that target, the identifiers and rule ids its code and the same\n\
+         /// file's functions it calls name).\n\
+         pub const MARKED_TESTS: &[(&str, &str, &str, &[&str])] = &[\n",
+    );
+    for test in tests {
+        let tokens: Vec<String> = test.tokens.iter().map(|token| format!("{token:?}")).collect();
+        let _ = writeln!(
+            generated,
+            "    ({:?}, {:?}, {:?}, &[{}]),",
+            test.test,
+            test.target,
+            test.module,
+            tokens.join(", ")
+        );
+    }
+    generated.push_str("];\n");
+}
+
+/// `(error variant, RuleId variant)` pairs read from every `fn rule(&self)` of the scanned files (the
+/// `Violation`s of covenant-rules, the VM's, consensus's and storage's errors): the refusals by which a
+/// test shows that it met a rule's check.
+fn write_refusal_rules(generated: &mut String, files: &[(String, String)]) {
+    let mut pairs: Vec<(String, String)> = files.iter().flat_map(|(_, text)| targets::refusal_rules(text)).collect();
+    pairs.sort();
+    pairs.dedup();
+    if !pairs.iter().any(|(variant, _)| variant == "TxTooLarge") {
+        println!("cargo:warning=covers markers: no `Violation::rule` mapping found");
+    }
+    generated.push_str(
+        "\n/// `(error variant, RuleId variant)`: which rule each refusal names (from the `fn rule` of each error).\n\
+         pub const REFUSAL_RULES: &[(&str, &str)] = &[\n",
+    );
+    for (variant, rule) in pairs {
+        let _ = writeln!(generated, "    ({variant:?}, {rule:?}),");
+    }
+    generated.push_str("];\n");
+}
+
+/// `git rev-parse HEAD`, with `-modified` when tracked files differ from it; `unknown` without git.
+fn build_commit(root: &Path) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    };
+    // A new commit moves HEAD or the branch it points to.
+    for path in ["HEAD", "packed-refs"] {
+        if let Some(file) = git(&["rev-parse", "--git-path", path]) {
+            println!("cargo:rerun-if-changed={}", root.join(file).display());
+        }
+    }
+    if let Some(reference) = git(&["symbolic-ref", "-q", "HEAD"])
+        && let Some(file) = git(&["rev-parse", "--git-path", &reference])
+    {
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
+    }
+    let Some(commit) = git(&["rev-parse", "HEAD"]) else { return "unknown".into() };
+    match git(&["status", "--porcelain", "--untracked-files=no"]) {
+        Some(changes) if !changes.is_empty() => format!("{commit}-modified"),
+        _ => commit,
+    }
 }

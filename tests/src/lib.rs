@@ -180,6 +180,13 @@ impl Launch {
         launch
     }
 
+    /// Adds an argument of the test build's program (after those of [`Launch::byzantine`]).
+    pub fn arg(mut self, arg: impl Into<String>) -> Launch {
+        let (_, args) = self.program.as_mut().expect("arguments are for the test build's program");
+        args.push(arg.into());
+        self
+    }
+
     /// Adds an environment variable.
     pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Launch {
         self.env.push((name.into(), value.into()));

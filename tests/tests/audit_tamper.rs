@@ -96,7 +96,7 @@ fn put(backend: &RocksBackend, entries: &[AuditEntry], head: Option<&AuditEntry>
     backend.write(batch).unwrap();
 }
 
-// covers: COV-33-AUDIT-TRAIL, COV-50-LOG-MANAGEMENT
+// covers: COV-33-AUDIT-TRAIL
 #[test]
 fn audit_verify_names_edits_and_catches_rewrites_and_deleted_tails_against_the_chain() {
     let mut consortium = Consortium::start(4);

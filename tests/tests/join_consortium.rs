@@ -34,7 +34,6 @@ fn sealed_by(consortium: &Consortium, index: usize, height: u64, node: &str) -> 
     })
 }
 
-// covers: COV-15-CHANGE-BY-CONSENSUS, COV-16-TWO-PERSON-RULE, COV-20-PERMISSIONED-PEERS
 #[test]
 fn a_new_member_joins_as_observer_syncs_and_is_voted_in_as_validator() {
     let mut consortium = Consortium::start(4);

@@ -16,11 +16,23 @@ fn validator_count(consortium: &Consortium, index: usize) -> usize {
     response.body["validators"].as_array().map(Vec::len).unwrap_or(0)
 }
 
-// covers: COV-06-SANCTIONED-JURISDICTION, COV-17-REVOCATION, COV-20-PERMISSIONED-PEERS
+// covers: COV-17-REVOCATION
 #[test]
 fn a_suspended_members_node_is_dropped_disconnected_and_refuses_to_start() {
     let mut consortium = Consortium::start(4);
     consortium.wait_for_height(&[0, 1, 2, 3], 1, Duration::from_secs(90));
+    // Governance liveness (ADR 0021): four admins of four members can approve; the strictest class
+    // needs three persons in three members; every admin's key counts down to its expiry.
+    let metrics = consortium.metrics(0).expect("metrics on the operations listener");
+    for line in [
+        "covenant_governance_approvers{kind=\"persons\"} 4",
+        "covenant_governance_approvers{kind=\"members\"} 4",
+        "covenant_governance_approvers_required{kind=\"persons\"} 3",
+        "covenant_governance_approvers_required{kind=\"members\"} 3",
+        "covenant_operator_key_expiry_seconds{member=\"bank-3\",operator=\"bank-3.admin\"} ",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
 
     consortium.pass_proposal(GovernanceAction::SuspendMember(MemberId::new("bank-3").unwrap()));
     let members = consortium.apis[0].get("/v1/members").unwrap().body;
@@ -34,6 +46,10 @@ fn a_suspended_members_node_is_dropped_disconnected_and_refuses_to_start() {
     let height = consortium.height(0);
     consortium.wait_for_height(&[0, 1, 2], height + 3, Duration::from_secs(60));
     consortium.assert_same_chain(&[0, 1, 2]);
+    // The suspended member's admin no longer approves: governance is now at its minimum.
+    let metrics = consortium.metrics(0).expect("metrics on the operations listener");
+    assert!(metrics.contains("covenant_governance_approvers{kind=\"members\"} 3"), "{metrics}");
+    assert!(!metrics.contains("operator=\"bank-3.admin\""), "{metrics}");
 
     // Its own node committed the suspension with everyone else; restarted, it refuses to run.
     let proposals = consortium.apis[0].get("/v1/proposals?status=all").unwrap().body;

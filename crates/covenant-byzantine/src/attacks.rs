@@ -1,4 +1,4 @@
-//! The attack task that runs beside the node ([`covenant_node::node::run_node_beside`]).
+//! The attack task that runs beside the node ([`covenant_node::node::run_test_build`]).
 
 use std::fmt;
 use std::str::FromStr;

@@ -35,6 +35,10 @@ enum Command {
         /// Bytes of each flooded future-height ROUND-CHANGE.
         #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
         flood_message_bytes: usize,
+        /// Propose even while this node's clock is out of the drift bound against its peers (the node
+        /// withholds such proposals), so that the other validators' clock check has to refuse them.
+        #[arg(long)]
+        propose_out_of_drift: bool,
         /// Kill this process with SIGKILL the N-th time the node reaches POINT (safety-persisted,
         /// proposal-sent, vote-sent, block-committed, sync-block-committed, backup-checkpoint-written);
         /// N defaults to 1.
@@ -45,7 +49,9 @@ enum Command {
 
 fn main() -> ExitCode {
     covenant_alloc::keep_freed_memory();
-    let Cli { command: Command::Node { config, attacks, period_ms, flood_message_bytes, crash_at } } = Cli::parse();
+    let Cli {
+        command: Command::Node { config, attacks, period_ms, flood_message_bytes, propose_out_of_drift, crash_at },
+    } = Cli::parse();
     if let Some(at) = crash_at
         && let Err(error) = covenant_storage::crash_points::install(Box::new(Crasher::new(at)))
     {
@@ -70,7 +76,8 @@ fn main() -> ExitCode {
     };
     let beside: Option<covenant_node::node::BesideTask> =
         if plan.attacks.is_empty() { None } else { Some(Box::new(move |beside| attacks::start(beside, plan))) };
-    match runtime.block_on(covenant_node::node::run_node_beside(config, beside)) {
+    let test_build = covenant_node::node::TestBuild { beside, withhold_proposals_out_of_drift: !propose_out_of_drift };
+    match runtime.block_on(covenant_node::node::run_test_build(config, test_build)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -1,12 +1,17 @@
 //! # covenant-client
 //!
-//! A small Rust SDK for a Covenant node's HTTP API: a blocking HTTP/1.1 client (plain TCP, meant for
-//! loopback and trusted networks; put TLS in front for anything else, article 21) and transaction
-//! builders that sign with an operator key.
+//! A small Rust SDK for a Covenant node's HTTP API: a blocking HTTP/1.1 client (plain HTTP, or HTTPS with
+//! rustls against a CA certificate the caller names, article 21) and transaction builders that sign with an
+//! operator key.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use serde_json::Value;
 use thiserror::Error;
@@ -50,20 +55,28 @@ pub struct AddressError {
     pub reason: String,
 }
 
+/// The environment variable naming the PEM file of the CA certificate(s) an `https://` API address is
+/// checked against.
+pub const CA_FILE_ENV: &str = "COVENANT_API_CA_FILE";
+
 /// Parses an API address written `host:port` or `http://host:port` (a trailing `/` is allowed), resolving a
-/// host name to its first address. `https://` is refused: this client speaks plain HTTP only.
+/// host name to its first address. `https://` is refused here: [`Client::from_url`] takes it.
 pub fn parse_api_address(text: &str) -> Result<SocketAddr, AddressError> {
+    if text.trim().starts_with("https://") {
+        return Err(AddressError {
+            text: text.to_string(),
+            reason: "https:// needs a TLS client: use Client::from_url".into(),
+        });
+    }
+    parse_host_port(text, text.trim().strip_prefix("http://").unwrap_or(text.trim()))
+}
+
+/// `host:port` (`rest`, from `text`) resolved to its first address.
+fn parse_host_port(text: &str, rest: &str) -> Result<SocketAddr, AddressError> {
     let fail = |reason: &str| AddressError { text: text.to_string(), reason: reason.to_string() };
-    let trimmed = text.trim();
-    let rest = if let Some(rest) = trimmed.strip_prefix("http://") {
-        rest
-    } else if trimmed.starts_with("https://") {
-        return Err(fail("https is not supported by this client (plain HTTP only); put a TLS proxy in front"));
-    } else if trimmed.contains("://") {
-        return Err(fail("only http:// addresses are supported"));
-    } else {
-        trimmed
-    };
+    if rest.contains("://") {
+        return Err(fail("only http:// and https:// addresses are supported"));
+    }
     let host_port = rest.strip_suffix('/').unwrap_or(rest);
     if host_port.is_empty() {
         return Err(fail("expected host:port, e.g. 127.0.0.1:7200"));
@@ -104,17 +117,76 @@ impl Response {
     }
 }
 
+/// HTTPS to one server: the name its certificate must carry and the roots it must chain to.
+#[derive(Debug, Clone)]
+struct Tls {
+    config: Arc<rustls::ClientConfig>,
+    server_name: ServerName<'static>,
+}
+
+/// Anything a request can be written to and its answer read from: a TCP stream, or TLS over one.
+trait Transport: Read + Write {}
+impl<T: Read + Write> Transport for T {}
+
 /// A client for one node's API.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Client {
     address: SocketAddr,
     timeout: Duration,
+    tls: Option<Tls>,
 }
 
 impl Client {
-    /// A client for the API at `address`, with a 10 s timeout per request.
+    /// A client for the plain-HTTP API at `address`, with a 10 s timeout per request.
     pub fn new(address: SocketAddr) -> Client {
-        Client { address, timeout: Duration::from_secs(10) }
+        Client { address, timeout: Duration::from_secs(10), tls: None }
+    }
+
+    /// A client for `http://host:port`, `host:port` or `https://host:port`; an `https://` server's
+    /// certificate must name `host` and chain to a CA certificate in the PEM file that the
+    /// `COVENANT_API_CA_FILE` environment variable names.
+    pub fn from_url(text: &str) -> Result<Client, AddressError> {
+        let Some(rest) = text.trim().strip_prefix("https://") else { return parse_api_address(text).map(Client::new) };
+        let fail = |reason: String| AddressError { text: text.to_string(), reason };
+        let address = parse_host_port(text, rest)?;
+        let host = rest.trim_end_matches('/').rsplit_once(':').map_or(rest, |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let ca_file = std::env::var_os(CA_FILE_ENV).ok_or_else(|| {
+            fail(format!(
+                "https:// needs the CA certificate the API's certificate chains to: set {CA_FILE_ENV}=FILE.pem"
+            ))
+        })?;
+        Client::new(address).with_tls(host, Path::new(&ca_file)).map_err(fail)
+    }
+
+    /// Speaks HTTPS: the server's certificate must name `server_name` and chain to a certificate in
+    /// `ca_file` (PEM).
+    pub fn with_tls(mut self, server_name: &str, ca_file: &Path) -> Result<Client, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        let certificates = CertificateDer::pem_file_iter(ca_file)
+            .map_err(|error| format!("CA file {}: {error}", ca_file.display()))?;
+        for certificate in certificates {
+            let certificate = certificate.map_err(|error| format!("CA file {}: {error}", ca_file.display()))?;
+            roots.add(certificate).map_err(|error| format!("CA file {}: {error}", ca_file.display()))?;
+        }
+        if roots.is_empty() {
+            return Err(format!("CA file {}: no PEM certificate in it", ca_file.display()));
+        }
+        let server_name = ServerName::try_from(server_name.to_string())
+            .map_err(|error| format!("server name {server_name:?}: {error}"))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| format!("TLS protocol versions: {error}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        self.tls = Some(Tls { config: Arc::new(config), server_name });
+        Ok(self)
+    }
+
+    /// Whether requests go over HTTPS.
+    pub fn is_https(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The node address this client talks to.
@@ -179,9 +251,17 @@ impl Client {
         token: Option<&str>,
     ) -> Result<Response, ClientError> {
         let io = |error: std::io::Error| ClientError::Io { address: self.address, reason: error.to_string() };
-        let mut stream = TcpStream::connect_timeout(&self.address, self.timeout).map_err(io)?;
-        stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
-        stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
+        let tcp = TcpStream::connect_timeout(&self.address, self.timeout).map_err(io)?;
+        tcp.set_read_timeout(Some(self.timeout)).map_err(io)?;
+        tcp.set_write_timeout(Some(self.timeout)).map_err(io)?;
+        let mut stream: Box<dyn Transport> = match &self.tls {
+            None => Box::new(tcp),
+            Some(tls) => {
+                let connection = rustls::ClientConnection::new(tls.config.clone(), tls.server_name.clone())
+                    .map_err(|error| io(std::io::Error::other(error)))?;
+                Box::new(rustls::StreamOwned::new(connection, tcp))
+            }
+        };
         let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.address);
         if let Some(token) = token {
             request.push_str(&format!("Authorization: Bearer {token}\r\n"));
@@ -316,7 +396,7 @@ mod tests {
     #[test]
     fn bad_api_addresses_say_why() {
         let reason = |text: &str| parse_api_address(text).unwrap_err().reason;
-        assert!(reason("https://127.0.0.1:7200").contains("https is not supported"));
+        assert!(reason("https://127.0.0.1:7200").contains("use Client::from_url"));
         assert!(reason("ftp://127.0.0.1:7200").contains("only http://"));
         assert!(reason("127.0.0.1").contains("no port"));
         assert!(reason("127.0.0.1:port").contains("\"port\" is not a number"));

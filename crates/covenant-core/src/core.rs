@@ -67,6 +67,10 @@ pub struct CoreConfig {
     /// Signs this node's audit anchors (its consensus key, which the chain knows as the node's);
     /// `None`: no anchoring.
     pub anchor_key: Option<SecretKey>,
+    /// Withhold this node's proposals while its clock is out of the drift bound against its peers (COV-35).
+    /// Always true in the node; only the test build turns it off, to show that the other validators' own
+    /// check refuses such proposals.
+    pub withhold_proposals_out_of_drift: bool,
 }
 
 /// The node core over the store `S`, reporting to `T`.
@@ -609,7 +613,9 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
                 }
                 Ok(Some(EngineInput::BlockValidated { height, block_hash, outcome: validation.verdict }))
             }
-            EngineAction::BuildProposal(request) if !self.clock_in_range => {
+            EngineAction::BuildProposal(request)
+                if !self.clock_in_range && self.config.withhold_proposals_out_of_drift =>
+            {
                 // The round times out and the next proposer takes over.
                 tracing::warn!(
                     height = request.height,

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use covenant_rules::{Environment, Genesis};
-use covenant_types::{Block, BlockHeader, ENCODING_VERSION, Hash, MemberId, MemberStatus, NodeId, merkle_root};
+use covenant_types::{
+    Block, BlockHeader, ENCODING_VERSION, Hash, MemberId, MemberStatus, NodeId, OperatorId, merkle_root,
+};
 
 use crate::root::next_state_root;
 use crate::state::{ChainInfo, MemberState, NodeState, OperatorState, Overlay, StateKey};
@@ -37,6 +39,8 @@ pub fn genesis_outcome(genesis: &Genesis) -> GenesisOutcome {
     overlay.put(&StateKey::MemberIndex, &member_ids);
     let node_ids: Vec<NodeId> = genesis.nodes().iter().map(|node| node.id.clone()).collect();
     overlay.put(&StateKey::NodeIndex, &node_ids);
+    let operator_ids: Vec<OperatorId> = genesis.operators().iter().map(|operator| operator.id.clone()).collect();
+    overlay.put(&StateKey::OperatorIndex, &operator_ids);
     for member in genesis.members() {
         let state = MemberState {
             name: member.name.clone(),

@@ -5,6 +5,15 @@
 //! * the approving members (the proposer's member included) reach the class threshold, and
 //! * at least [`APPROVING_PERSONS_MIN`] distinct persons other than the proposer approved (COV-16).
 //!
+//! Votes are counted when the proposal is decided, not when they were cast: a proposer or approver
+//! counts only while still an active approver ([`is_active_approver`]: account not revoked, admin
+//! role, key unexpired at the deciding block's time, member active), so an approval by a key revoked
+//! in an emergency, or by a suspended member, no longer carries a proposal (COV-16, ADR 0021).
+//!
+//! A change that would leave fewer persons or members able to approve than the strictest class needs
+//! is refused when proposed and again when it executes ([`check_approvers_after`], COV-18, ADR 0021),
+//! so governance cannot vote itself into a state where no proposal could ever pass again.
+//!
 //! Nobody votes on their own proposal (COV-12), nobody votes twice, and votes after the expiry are
 //! refused. An action is checked against the state when proposed (so a proposal that could never
 //! apply is refused before voting) and again when it executes; if the state changed in between so
@@ -17,12 +26,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use covenant_rules::checks::{check_jurisdiction_allowed, check_key_lifetime, check_role_combination, check_threshold};
+use covenant_rules::checks::{
+    Approvers, ApproversAt, check_jurisdiction_allowed, check_key_lifetime, check_no_lockout, check_role_combination,
+    check_threshold,
+};
 use covenant_rules::genesis::ActionClass;
 use covenant_rules::{ChainParams, RuleId, Violation};
 use covenant_types::{
     GovernanceAction, Hash, MemberId, MemberStatus, NodeId, NodeRecord, NodeRole, OperatorId, OperatorRecord, PersonId,
-    Proposal, PublicKey, Validator, ValidatorSet,
+    Proposal, PublicKey, Role, Validator, ValidatorSet,
 };
 
 use crate::checks::TxInvalid;
@@ -31,7 +43,10 @@ use crate::execute::BlockContext;
 use crate::state::{MemberState, NodeState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView};
 
 /// Distinct persons besides the proposer who must approve any proposal (COV-16).
-pub const APPROVING_PERSONS_MIN: usize = 2;
+pub const APPROVING_PERSONS_MIN: usize = covenant_rules::checks::APPROVING_PERSONS_MIN as usize;
+/// Most operator accounts the chain registers, revoked ones included (bounds the operator index that
+/// [`approvers`] reads).
+pub const OPERATORS_MAX: usize = 4096;
 /// Most votes one proposal records (bounded by persons; this caps the stored size).
 pub const VOTES_MAX: usize = 256;
 /// Most members and nodes the registries hold.
@@ -257,7 +272,7 @@ pub fn approve<V: StateView + ?Sized>(
     context: &BlockContext,
 ) -> Result<(), TxInvalid> {
     proposal.approvals.push(vote);
-    if passes(&*overlay, &proposal)? {
+    if passes(&*overlay, &proposal, context.timestamp_ms)? {
         let checked =
             check_pinned_code(&proposal).and_then(|()| check_action(&*overlay, &proposal.proposal.action, context));
         proposal.status = match checked {
@@ -353,21 +368,159 @@ fn member_status<S: StateReader + ?Sized>(state: &S, member: &MemberId) -> Resul
     Ok(state.get::<MemberState>(&StateKey::Member(member.clone()))?.map(|member| member.status))
 }
 
-/// Whether a proposal passes: approving members of active standing (the proposer's member counts)
-/// reach the threshold, and enough distinct persons besides the proposer approved.
-fn passes<S: StateReader + ?Sized>(state: &S, proposal: &ProposalState) -> Result<bool, TxInvalid> {
+/// Whether `operator` can approve governance at block time `at_ms`: its account is not revoked,
+/// holds the admin role (every governance vote needs it, COV-12), its key has not expired (COV-11)
+/// and its member is active. Only such operators are counted, both when a proposal is decided and
+/// when a change is checked against governance lock-out.
+pub fn is_active_approver(operator: &OperatorState, member: Option<MemberStatus>, at_ms: u64) -> bool {
+    !operator.revoked
+        && operator.record.roles.contains(&Role::Admin)
+        && at_ms < operator.record.key_expires_at_ms
+        && member == Some(MemberStatus::Active)
+}
+
+/// Whether the vote's operator, still the same person of the same member, is an active approver at
+/// `at_ms` in `state`.
+fn vote_counts<S: StateReader + ?Sized>(state: &S, vote: &Vote, at_ms: u64) -> Result<bool, StateError> {
+    let Some(operator) = state.get_record::<OperatorState>(&StateKey::Operator(vote.operator.clone()))? else {
+        return Ok(false);
+    };
+    let same_person = operator.record.person == vote.person && operator.record.member == vote.member;
+    Ok(same_person && is_active_approver(&operator, member_status(state, &vote.member)?, at_ms))
+}
+
+/// The approvals that count for a proposal at one instant (COV-16).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Distinct members of the proposer and the approvers.
+    pub members: usize,
+    /// Distinct persons besides the proposer who approved.
+    pub persons: usize,
+}
+
+/// The approvals of `proposal` that count at block time `now_ms`: the proposer's and approvers'
+/// members and the approving persons, each only while an active approver ([`is_active_approver`]).
+/// An approval cast before its key was revoked or expired, or its member suspended, no longer
+/// counts (COV-16, ADR 0021).
+pub fn counted_approvals<S: StateReader + ?Sized>(
+    state: &S,
+    proposal: &ProposalState,
+    now_ms: u64,
+) -> Result<Tally, StateError> {
     let mut members: Vec<&MemberId> = Vec::new();
-    for vote in std::iter::once(&proposal.proposer).chain(&proposal.approvals) {
-        if member_status(state, &vote.member)? == Some(MemberStatus::Active) && !members.contains(&&vote.member) {
+    let mut persons: Vec<(&MemberId, &PersonId)> = Vec::new();
+    if vote_counts(state, &proposal.proposer, now_ms)? {
+        members.push(&proposal.proposer.member);
+    }
+    for vote in &proposal.approvals {
+        if !vote_counts(state, vote, now_ms)? {
+            continue;
+        }
+        if !members.contains(&&vote.member) {
             members.push(&vote.member);
         }
+        if !persons.contains(&(&vote.member, &vote.person)) {
+            persons.push((&vote.member, &vote.person));
+        }
     }
-    let mut persons: Vec<(&MemberId, &PersonId)> =
-        proposal.approvals.iter().map(|vote| (&vote.member, &vote.person)).collect();
-    persons.sort();
-    persons.dedup();
+    Ok(Tally { members: members.len(), persons: persons.len() })
+}
+
+/// Whether a proposal passes at block time `now_ms`: counted by [`counted_approvals`], its members reach the
+/// class threshold and at least [`APPROVING_PERSONS_MIN`] persons besides the proposer approved.
+fn passes<S: StateReader + ?Sized>(state: &S, proposal: &ProposalState, now_ms: u64) -> Result<bool, TxInvalid> {
+    let counted = counted_approvals(state, proposal, now_ms)?;
     let required = members_required(state, &proposal.proposal.action)? as usize;
-    Ok(members.len() >= required && persons.len() >= APPROVING_PERSONS_MIN)
+    Ok(counted.members >= required && counted.persons >= APPROVING_PERSONS_MIN)
+}
+
+/// The distinct persons and members able to approve governance at block time `at_ms`
+/// ([`is_active_approver`]), read from every registered operator.
+pub fn approvers<S: StateReader + ?Sized>(state: &S, at_ms: u64) -> Result<Approvers, StateError> {
+    let mut persons: Vec<(MemberId, PersonId)> = Vec::new();
+    let mut members: Vec<MemberId> = Vec::new();
+    for id in state.index::<OperatorId>(&StateKey::OperatorIndex)? {
+        let Some(operator) = state.get_record::<OperatorState>(&StateKey::Operator(id))? else { continue };
+        if !is_active_approver(&operator, member_status(state, &operator.record.member)?, at_ms) {
+            continue;
+        }
+        let record = operator.record;
+        if !members.contains(&record.member) {
+            members.push(record.member.clone());
+        }
+        let person = (record.member, record.person);
+        if !persons.contains(&person) {
+            persons.push(person);
+        }
+    }
+    Ok(Approvers { persons: persons.len() as u64, members: members.len() as u64 })
+}
+
+/// What passing the strictest class needs: a proposer and [`APPROVING_PERSONS_MIN`] other persons, in
+/// as many members as the highest class threshold.
+pub fn approvers_required<S: StateReader + ?Sized>(state: &S) -> Result<Approvers, StateError> {
+    let thresholds = state.thresholds()?;
+    let strictest = ActionClass::ALL.into_iter().map(|class| thresholds.members_required(class)).max().unwrap_or(0);
+    Ok(Approvers::required(strictest))
+}
+
+/// Actions that can take approvers away or raise what a class needs.
+fn changes_approvers(action: &GovernanceAction) -> bool {
+    use GovernanceAction::*;
+    matches!(
+        action,
+        SuspendMember(_)
+            | RemoveMember(_)
+            | SetSanctionedJurisdictions(_)
+            | RevokeOperator(_)
+            | EmergencyRevokeOperator(_)
+            | RotateOperatorKey { .. }
+            | SetThreshold { .. }
+    )
+}
+
+/// The action and what it names, for a refusal: `RevokeOperator bank-a.admin`.
+fn describe(action: &GovernanceAction) -> String {
+    use GovernanceAction::*;
+    let subject = match action {
+        SuspendMember(member) | RemoveMember(member) => member.to_string(),
+        RevokeOperator(operator) | EmergencyRevokeOperator(operator) => operator.to_string(),
+        RotateOperatorKey { operator, key_expires_at_ms, .. } => format!("{operator} (expiry {key_expires_at_ms} ms)"),
+        SetThreshold { class, members } => format!("{class} to {members} members"),
+        SetSanctionedJurisdictions(list) => list.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        _ => String::new(),
+    };
+    format!("{} {subject}", action.name()).trim_end().to_string()
+}
+
+/// COV-18-NO-SUPERUSER, liveness (ADR 0021): applied to a scratch copy of the state, the action must
+/// not leave fewer persons or members able to approve than the strictest class needs, or deepen a
+/// shortfall the chain already has. Counted twice: at this block's time (revocation, suspension,
+/// threshold), and one proposal lifetime later (`proposal_lifetime_ms_max`, the time the members
+/// need to open and decide a repair), which is where a rotation to an earlier expiry shows.
+pub fn check_approvers_after<S: StateView + ?Sized>(
+    state: &S,
+    action: &GovernanceAction,
+    context: &BlockContext,
+) -> Result<(), TxInvalid> {
+    if !changes_approvers(action) {
+        return Ok(());
+    }
+    let mut scratch = Overlay::new(state);
+    apply_action(&mut scratch, action, Change { proposal: Hash::ZERO, height: 0 })?;
+    let horizon_ms = context.timestamp_ms.saturating_add(state.params()?.proposal_lifetime_ms_max);
+    let (required_before, required_after) = (approvers_required(state)?, approvers_required(&scratch)?);
+    for at_ms in [context.timestamp_ms, horizon_ms] {
+        let counted = ApproversAt {
+            at_ms,
+            before: approvers(state, at_ms)?,
+            after: approvers(&scratch, at_ms)?,
+            required_before,
+            required_after,
+        };
+        check_no_lockout(&describe(action), &counted)?;
+    }
+    Ok(())
 }
 
 // ---- actions ---------------------------------------------------------------------------------------
@@ -466,6 +619,7 @@ pub fn check_action<S: StateView + ?Sized>(
     if changes_validators(action) {
         check_validators_after(state, action)?;
     }
+    check_approvers_after(state, action, context)?;
     Ok(())
 }
 
@@ -531,6 +685,9 @@ fn check_register_operator<S: StateView + ?Sized>(
 ) -> Result<(), TxInvalid> {
     if state.get::<OperatorState>(&StateKey::Operator(record.id.clone()))?.is_some() {
         return Err(invalid(format!("operator {} already exists", record.id)));
+    }
+    if state.index::<OperatorId>(&StateKey::OperatorIndex)?.len() >= OPERATORS_MAX {
+        return Err(invalid(format!("the chain already has {OPERATORS_MAX} operator accounts")));
     }
     check_active_member(state, &record.member)?;
     if let Some(existing) = state.get::<OperatorId>(&StateKey::Person(record.member.clone(), record.person.clone()))? {
@@ -602,6 +759,9 @@ fn apply_action<V: StateView + ?Sized>(
                 .put(&StateKey::Operator(record.id.clone()), &OperatorState { record: record.clone(), revoked: false });
             overlay.put(&StateKey::Person(record.member.clone(), record.person.clone()), &record.id);
             overlay.put(&StateKey::KeyOwner(record.key), &format!("operator {}", record.id));
+            let mut index: Vec<OperatorId> = overlay.index(&StateKey::OperatorIndex)?;
+            index.push(record.id.clone());
+            overlay.put(&StateKey::OperatorIndex, &index);
         }
         RevokeOperator(operator) | EmergencyRevokeOperator(operator) => {
             let mut state = active_operator(&*overlay, operator)?;

@@ -65,6 +65,9 @@ pub enum StateKey {
     LastAuditAnchor(NodeId),
     /// Every contract id ever admitted, in admission order (bounds the registry; ids are never reused).
     ContractIndex,
+    /// Every operator id ever registered, in registration order (to count who can approve governance,
+    /// ADR 0021; revoked operators stay listed).
+    OperatorIndex,
     /// An admitted contract: code hash, manifest, status (COV-26, COV-27, COV-28).
     Contract(ContractId),
     /// Contract code, by its SHA-256 (the hash the admitting or upgrading vote pinned).
@@ -100,6 +103,7 @@ impl StateKey {
             StateKey::AuditAnchor(..) => 0x50,
             StateKey::LastAuditAnchor(_) => 0x51,
             StateKey::ContractIndex => 0x08,
+            StateKey::OperatorIndex => 0x09,
             StateKey::Contract(_) => 0x60,
             StateKey::ContractCode(_) => 0x61,
             StateKey::ContractStorage(..) => 0x62,
@@ -119,7 +123,8 @@ impl StateKey {
             | StateKey::Thresholds
             | StateKey::MemberIndex
             | StateKey::NodeIndex
-            | StateKey::ContractIndex => {}
+            | StateKey::ContractIndex
+            | StateKey::OperatorIndex => {}
             StateKey::Member(id) => encode_into(&mut key, id),
             StateKey::Operator(id) => encode_into(&mut key, id),
             StateKey::Node(id) => encode_into(&mut key, id),

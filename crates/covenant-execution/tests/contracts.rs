@@ -727,7 +727,6 @@ fn scenario(chain: &mut Chain) {
     chain.block(txs).unwrap();
 }
 
-// covers: COV-29-FUEL, COV-30-SIGNED
 #[test]
 fn the_same_blocks_of_contract_calls_give_the_same_state_roots_with_or_without_modules_cached() {
     let mut first = Chain::new();

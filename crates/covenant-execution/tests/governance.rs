@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use covenant_execution::governance::{Tally, counted_approvals, is_active_approver};
 use covenant_execution::*;
 use covenant_rules::{Genesis, RuleId};
 use covenant_types::*;
@@ -585,4 +586,163 @@ fn emergency_revocation_needs_only_the_emergency_threshold() {
         chain.send("bank-a.ops", transfer("bank-a/treasury", "bank-b/treasury", "")).unwrap_err(),
         RuleId::Revocation
     );
+}
+
+/// Opens a proposal of the operators class (2 members) by bank-a's admin, approved by bank-b's admin:
+/// two members, but one person besides the proposer, so it stays open.
+fn operators_proposal_approved_by_bank_b(chain: &mut Chain) -> Hash {
+    let record = operator_record("bank-a.audit", "bank-a", "dave", vec![Role::Auditor], 200, 30);
+    let id = chain.propose("bank-a.admin", GovernanceAction::RegisterOperator(record)).unwrap();
+    chain.approve("bank-b.admin", id).unwrap();
+    assert_eq!(chain.proposal(id).status, ProposalStatus::Open);
+    id
+}
+
+// covers: COV-16-TWO-PERSON-RULE
+#[test]
+fn an_approval_by_a_key_revoked_in_an_emergency_no_longer_counts() {
+    let mut chain = Chain::new();
+    let id = operators_proposal_approved_by_bank_b(&mut chain);
+    // bank-b's admin is revoked in an emergency (bank-c and bank-d, two persons of two members).
+    let revoke = chain
+        .propose("bank-c.admin", GovernanceAction::EmergencyRevokeOperator(OperatorId::new("bank-b.admin").unwrap()))
+        .unwrap();
+    chain.approve("bank-d.admin", revoke).unwrap();
+    chain.approve("bank-d.admin2", revoke).unwrap();
+    assert!(matches!(chain.proposal(revoke).status, ProposalStatus::Executed { .. }));
+    // Counted as cast, bank-b's approval and bank-c's would make two persons: re-counted, one.
+    chain.approve("bank-c.admin", id).unwrap();
+    assert_eq!(chain.proposal(id).status, ProposalStatus::Open, "the revoked approver still counted");
+    let counted = counted_approvals(&chain.state, &chain.proposal(id), chain.now()).unwrap();
+    assert_eq!(counted, Tally { members: 2, persons: 1 }, "bank-a and bank-c; bank-c's admin");
+    chain.approve("bank-d.admin", id).unwrap();
+    assert_eq!(chain.proposal(id).status, ProposalStatus::Executed { height: chain.height });
+}
+
+// covers: COV-16-TWO-PERSON-RULE
+#[test]
+fn an_approval_by_a_member_suspended_before_the_decision_no_longer_counts() {
+    let mut chain = Chain::new();
+    let id = operators_proposal_approved_by_bank_b(&mut chain);
+    let suspend =
+        chain.propose("bank-c.admin", GovernanceAction::SuspendMember(MemberId::new("bank-b").unwrap())).unwrap();
+    chain.approve("bank-d.admin", suspend).unwrap();
+    chain.approve("bank-a.admin2", suspend).unwrap();
+    assert!(matches!(chain.proposal(suspend).status, ProposalStatus::Executed { .. }));
+    // bank-a and bank-c are the two members the class needs; the persons besides the proposer are
+    // bank-b's admin (suspended) and bank-c's: re-counted, one.
+    chain.approve("bank-c.admin", id).unwrap();
+    assert_eq!(chain.proposal(id).status, ProposalStatus::Open, "the suspended member's approver still counted");
+    let counted = counted_approvals(&chain.state, &chain.proposal(id), chain.now()).unwrap();
+    assert_eq!(counted, Tally { members: 2, persons: 1 }, "bank-a and bank-c; bank-c's admin");
+    chain.approve("bank-d.admin", id).unwrap();
+    assert_eq!(chain.proposal(id).status, ProposalStatus::Executed { height: chain.height });
+}
+
+// covers: COV-16-TWO-PERSON-RULE, COV-11-CREDENTIAL-EXPIRY
+#[test]
+fn an_approval_by_a_key_that_expired_before_the_decision_no_longer_counts() {
+    let mut chain = Chain::new();
+    // An extra admin of bank-b whose key expires 20 blocks from now.
+    let mut short = operator_record("bank-b.admin3", "bank-b", "erin", vec![Role::Admin], 220, 0);
+    let expires_at_ms = chain.now() + 20_000;
+    short.key_expires_at_ms = expires_at_ms;
+    assert!(matches!(chain.pass(GovernanceAction::RegisterOperator(short)).status, ProposalStatus::Executed { .. }));
+    let record = operator_record("bank-a.audit", "bank-a", "dave", vec![Role::Auditor], 200, 30);
+    let id = chain.propose("bank-a.admin", GovernanceAction::RegisterOperator(record)).unwrap();
+    let tx = chain.signed_with("bank-b.admin3", &key(220), Payload::GovernanceApprove(id));
+    chain.block(vec![tx]).unwrap();
+    while chain.now() < expires_at_ms {
+        chain.block(Vec::new()).unwrap();
+    }
+    let erin: OperatorState =
+        StateReader::get(&chain.state, &StateKey::Operator(OperatorId::new("bank-b.admin3").unwrap()))
+            .unwrap()
+            .unwrap();
+    assert!(!is_active_approver(&erin, Some(MemberStatus::Active), chain.now()), "her key expired");
+    chain.approve("bank-c.admin", id).unwrap();
+    assert_eq!(chain.proposal(id).status, ProposalStatus::Open, "the expired approver still counted");
+    chain.approve("bank-d.admin", id).unwrap();
+    assert!(matches!(chain.proposal(id).status, ProposalStatus::Executed { .. }));
+}
+
+/// A chain whose strictest class (membership) needs all four members: raised by a vote.
+fn chain_needing_four_members() -> Chain {
+    let mut chain = Chain::new();
+    let raise = chain.pass(GovernanceAction::SetThreshold { class: "membership".into(), members: 4 });
+    assert!(matches!(raise.status, ProposalStatus::Executed { .. }), "{raise:?}");
+    chain
+}
+
+fn revoke(operator: &str) -> GovernanceAction {
+    GovernanceAction::RevokeOperator(OperatorId::new(operator).unwrap())
+}
+
+// covers: COV-18-NO-SUPERUSER
+#[test]
+fn revoking_a_members_last_approver_is_refused_when_governance_would_lock_itself_out() {
+    let mut chain = chain_needing_four_members();
+    assert!(matches!(chain.pass(revoke("bank-d.admin2")).status, ProposalStatus::Executed { .. }));
+    // bank-d.admin is bank-d's last admin: without it three members could approve, and the
+    // membership class needs four. Refused when proposed, in an emergency too.
+    assert_eq!(chain.propose("bank-a.admin", revoke("bank-d.admin")).unwrap_err(), RuleId::NoSuperuser);
+    let emergency = GovernanceAction::EmergencyRevokeOperator(OperatorId::new("bank-d.admin").unwrap());
+    assert_eq!(chain.propose("bank-a.admin", emergency).unwrap_err(), RuleId::NoSuperuser);
+    // Suspending the member is the same loss.
+    let suspend = GovernanceAction::SuspendMember(MemberId::new("bank-d").unwrap());
+    assert_eq!(chain.propose("bank-a.admin", suspend).unwrap_err(), RuleId::NoSuperuser);
+    // Another member's second admin may go: every member still has an approver.
+    assert!(matches!(chain.pass(revoke("bank-c.admin2")).status, ProposalStatus::Executed { .. }));
+}
+
+// covers: COV-18-NO-SUPERUSER
+#[test]
+fn a_revocation_that_became_a_lock_out_after_it_was_proposed_fails_when_it_executes() {
+    let mut chain = chain_needing_four_members();
+    // Both of bank-d's admins are proposed for revocation while each leaves the other.
+    let first = chain.propose("bank-a.admin", revoke("bank-d.admin")).unwrap();
+    let second = chain.propose("bank-b.admin", revoke("bank-d.admin2")).unwrap();
+    chain.approve("bank-b.admin", first).unwrap();
+    chain.approve("bank-c.admin", first).unwrap();
+    assert!(matches!(chain.proposal(first).status, ProposalStatus::Executed { .. }));
+    chain.approve("bank-a.admin", second).unwrap();
+    chain.approve("bank-c.admin", second).unwrap();
+    match chain.proposal(second).status {
+        ProposalStatus::Failed { rule, reason, .. } => {
+            assert_eq!(rule, "COV-18-NO-SUPERUSER");
+            assert!(reason.contains("RevokeOperator bank-d.admin2"), "{reason}");
+            assert!(reason.contains("in 3 member(s)") && reason.contains("in 4 members"), "{reason}");
+        }
+        other => panic!("expected the second revocation to fail, got {other:?}"),
+    }
+}
+
+// covers: COV-18-NO-SUPERUSER
+#[test]
+fn a_threshold_above_the_members_that_can_approve_is_refused() {
+    let mut chain = Chain::new();
+    assert!(matches!(chain.pass(revoke("bank-d.admin")).status, ProposalStatus::Executed { .. }));
+    assert!(matches!(chain.pass(revoke("bank-d.admin2")).status, ProposalStatus::Executed { .. }));
+    // Four members are active, but only three have an admin.
+    let raise = GovernanceAction::SetThreshold { class: "membership".into(), members: 4 };
+    assert_eq!(chain.propose("bank-a.admin", raise).unwrap_err(), RuleId::NoSuperuser);
+}
+
+// covers: COV-18-NO-SUPERUSER
+#[test]
+fn a_rotation_to_an_earlier_expiry_is_refused_when_approvers_would_lapse_within_a_proposal_lifetime() {
+    let mut chain = chain_needing_four_members();
+    assert!(matches!(chain.pass(revoke("bank-d.admin2")).status, ProposalStatus::Executed { .. }));
+    let lifetime_ms = chain.state.params().unwrap().proposal_lifetime_ms_max;
+    let rotate = |seed: u8, expires_at_ms: u64| GovernanceAction::RotateOperatorKey {
+        operator: OperatorId::new("bank-d.admin").unwrap(),
+        key: key(seed).public_key(),
+        key_expires_at_ms: expires_at_ms,
+    };
+    // Valid now, but lapsed before a proposal opened now could be decided: bank-d would have no
+    // approver then.
+    let early = rotate(230, chain.now() + lifetime_ms / 2);
+    assert_eq!(chain.propose("bank-a.admin", early).unwrap_err(), RuleId::NoSuperuser);
+    let later = rotate(231, chain.now() + lifetime_ms + DAY_MS);
+    assert!(matches!(chain.pass(later).status, ProposalStatus::Executed { .. }));
 }

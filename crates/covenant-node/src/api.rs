@@ -139,11 +139,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     api_hosts: Vec<String>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
 ) {
     let metrics = shared.metrics.clone();
     let router = crate::http_edge::bounded(router(shared), api_hosts, metrics.clone());
-    crate::http_edge::serve(listener, router, metrics, stop).await;
+    crate::http_edge::serve(listener, router, tls, metrics, stop).await;
 }
 
 /// `GET /readyz` (operations listener).
@@ -331,6 +332,7 @@ pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let state = StoreState(&*shared.store);
     let mempool_txs_max = state.params().map(|params| params.mempool_txs_max).unwrap_or(0);
     let (validators, quorum) = state.validators().map(|set| (set.len(), set.quorum())).unwrap_or((0, 0));
+    let governance = tip_time_ms(&shared).and_then(|tip_ms| crate::metrics::governance_gauges(&state, tip_ms).ok());
     let gauges = Gauges {
         height: status.height,
         round: status.round,
@@ -344,9 +346,16 @@ pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         state_cache: shared.store.state_cache_stats(),
         rocks_memory: shared.store.rocks_memory().ok(),
         network_events_dropped: shared.network.events_dropped_total(),
+        governance,
     };
     let text = shared.metrics.render(&gauges, shared.chain_id.as_str(), shared.node_id.as_str());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// The block time of the last committed block: the clock key expiry is judged by.
+fn tip_time_ms(shared: &Shared) -> Option<u64> {
+    let tip = shared.store.latest().ok()??;
+    Some(shared.store.block_by_height(tip.height).ok()??.header.timestamp_ms)
 }
 
 /// The JSON of a stored record with its id in front.
@@ -601,21 +610,9 @@ fn proposal_view(shared: &Shared, id: Hash, proposal: &ProposalState, now_ms: u6
         ProposalStatus::Rejected { height } => ("rejected", Some(*height), None),
         ProposalStatus::Withdrawn { height } => ("withdrawn", Some(*height), None),
     };
-    // As execution counts them: members of active standing only.
-    let mut members: Vec<&covenant_types::MemberId> = Vec::new();
-    for vote in std::iter::once(&proposal.proposer).chain(&proposal.approvals) {
-        let member: Option<MemberState> =
-            state.get(&StateKey::Member(vote.member.clone())).map_err(ApiError::internal)?;
-        if member.is_some_and(|member| member.status == covenant_types::MemberStatus::Active) {
-            members.push(&vote.member);
-        }
-    }
-    members.sort();
-    members.dedup();
-    let mut persons: Vec<(&covenant_types::MemberId, &covenant_types::PersonId)> =
-        proposal.approvals.iter().map(|vote| (&vote.member, &vote.person)).collect();
-    persons.sort();
-    persons.dedup();
+    // As execution counts them: only proposer and approvers still able to approve now (COV-16).
+    let counted =
+        covenant_execution::governance::counted_approvals(&state, proposal, now_ms).map_err(ApiError::internal)?;
     Ok(json!({
         "id": id,
         "class": proposal.class,
@@ -630,8 +627,8 @@ fn proposal_view(shared: &Shared, id: Hash, proposal: &ProposalState, now_ms: u6
         "closed_at_height": closed_at_height,
         "failure": failure,
         "members_required": required,
-        "approving_members": members.len(),
-        "approving_persons": persons.len(),
+        "approving_members": counted.members,
+        "approving_persons": counted.persons,
         "approving_persons_required": covenant_execution::governance::APPROVING_PERSONS_MIN,
     }))
 }

@@ -217,6 +217,12 @@ pub struct RawNodeConfig {
     /// name of its own that resolves here (DNS rebinding).
     #[serde(default)]
     pub api_hosts: Vec<String>,
+    /// The API's TLS certificate chain (PEM); with `api_tls_key_file`, the API serves HTTPS only.
+    #[serde(default)]
+    pub api_tls_cert_file: Option<PathBuf>,
+    /// The private key of `api_tls_cert_file` (PEM).
+    #[serde(default)]
+    pub api_tls_key_file: Option<PathBuf>,
     /// Operations listener address, `host:port` (`/metrics`, `/healthz`, `/readyz`, admin actions);
     /// none without it.
     #[serde(default)]
@@ -328,6 +334,12 @@ pub enum NodeConfigErrorKind {
         /// The other field.
         other_field: String,
     },
+    /// A field that goes with another is missing.
+    #[error("missing: it must be given together with {with}")]
+    Missing {
+        /// The field given without it.
+        with: String,
+    },
     /// Too many entries.
     #[error("{count} entries exceed the limit of {max}")]
     TooMany {
@@ -383,6 +395,10 @@ pub struct NodeConfig {
     pub api_public: bool,
     /// DNS names accepted in the API's `Host` header, lower case (see [`RawNodeConfig::api_hosts`]).
     pub api_hosts: Vec<String>,
+    /// The API's TLS certificate chain (resolved), if it serves HTTPS.
+    pub api_tls_cert_file: Option<PathBuf>,
+    /// Its private key (resolved).
+    pub api_tls_key_file: Option<PathBuf>,
     /// Operations listener address, if any.
     pub ops_addr: Option<HostPort>,
     /// Operations token file (resolved), if any.
@@ -465,6 +481,8 @@ impl RawNodeConfig {
         let network_key_file = path("network_key_file", &self.network_key_file);
         let key_passphrase_file = self.key_passphrase_file.as_deref().map(|file| path("key_passphrase_file", file));
         let ops_token_file = self.ops_token_file.as_deref().map(|file| path("ops_token_file", file));
+        let api_tls_cert_file = self.api_tls_cert_file.as_deref().map(|file| path("api_tls_cert_file", file));
+        let api_tls_key_file = self.api_tls_key_file.as_deref().map(|file| path("api_tls_key_file", file));
         if !self.consensus_key_file.as_os_str().is_empty() && consensus_key_file == network_key_file {
             push(
                 "network_key_file",
@@ -575,14 +593,25 @@ impl RawNodeConfig {
                 (false, false) => {
                     push("api_addr", NodeConfigErrorKind::Covenant(Violation::AdminApiExposed { api_addr: api.to_string() }))
                 }
-                (false, true) => warnings.push(format!(
-                    "api_addr {api} is reachable from other hosts (api_public = true): serve it only behind TLS or an encrypted tunnel and a firewall (article 21)"
+                (false, true) if api_tls_cert_file.is_none() => warnings.push(format!(
+                    "api_addr {api} is reachable from other hosts (api_public = true) without TLS: set api_tls_cert_file and api_tls_key_file, or serve it only behind an encrypted tunnel and a firewall (article 21; a production chain refuses to start so)"
                 )),
+                (false, true) => {}
                 (true, true) => {
                     warnings.push(format!("api_public = true has no effect: api_addr {api} is a loopback address"))
                 }
                 (true, false) => {}
             }
+        }
+
+        match (&api_tls_cert_file, &api_tls_key_file) {
+            (Some(_), None) => {
+                push("api_tls_key_file", NodeConfigErrorKind::Missing { with: "api_tls_cert_file".into() })
+            }
+            (None, Some(_)) => {
+                push("api_tls_cert_file", NodeConfigErrorKind::Missing { with: "api_tls_key_file".into() })
+            }
+            _ => {}
         }
 
         let audit_retention_days = self.audit_retention_days.unwrap_or(AUDIT_RETENTION_DAYS_MIN);
@@ -599,6 +628,8 @@ impl RawNodeConfig {
                 api_addr,
                 api_public: self.api_public,
                 api_hosts: self.api_hosts.iter().map(|host| host.trim().to_ascii_lowercase()).collect(),
+                api_tls_cert_file,
+                api_tls_key_file,
                 ops_addr,
                 ops_token_file,
                 genesis_file,

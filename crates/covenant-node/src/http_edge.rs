@@ -27,6 +27,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::metrics::Metrics;
 
@@ -156,10 +157,13 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 /// Serves `router` on `listener` with the connection bounds of this module until `stop` flips to
-/// true; open connections then finish their current request.
+/// true; open connections then finish their current request. With `tls`, every connection is HTTPS: the
+/// handshake must complete within [`HEADER_READ_TIMEOUT`], and a client that does not speak TLS is
+/// dropped.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    tls: Option<TlsAcceptor>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -187,21 +191,42 @@ pub async fn serve(
             continue;
         };
         let service = TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo::<SocketAddr>(peer))));
-        let mut stop = stop.clone();
+        let stop = stop.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _held = (permit, slot);
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = stopped(&mut stop) => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
+            match tls {
+                None => serve_connection(TokioIo::new(stream), service, stop).await,
+                Some(acceptor) => match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_connection(TokioIo::new(stream), service, stop).await,
+                    Ok(Err(error)) => tracing::debug!(%peer, %error, "API TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "API TLS handshake timed out"),
+                },
             }
         });
+    }
+}
+
+/// One HTTP/1.1 connection over `io`, shut down gracefully when `stop` flips.
+async fn serve_connection<I, S>(io: I, service: S, mut stop: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming> + Send + 'static,
+    S::Future: Send + 'static,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = stopped(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
     }
 }
 

@@ -18,3 +18,4 @@ pub mod metrics;
 pub mod node;
 pub mod ops;
 pub mod runtime;
+pub mod tls;

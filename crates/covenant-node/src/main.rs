@@ -172,14 +172,38 @@ enum Command {
     /// Generated from the rule catalogue and the `// covers:` test markers of this build; Markdown by default.
     Report {
         /// Print one JSON object instead of Markdown.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "html")]
         json: bool,
-        /// Take live parameter values from a running node's API (host:port or http://host:port).
+        /// Print one self-contained HTML page (print it to PDF from a browser).
+        #[arg(long)]
+        html: bool,
+        /// Take live parameter values from a running node's API (host:port or http://host:port); with
+        /// --verify, check the signer against that node's operator registry.
         #[arg(long, value_name = "ADDR", conflicts_with = "genesis")]
         api: Option<String>,
         /// Take parameter values from a genesis file.
         #[arg(long, value_name = "FILE")]
         genesis: Option<PathBuf>,
+        /// Show each test's result from this record of a test run (scripts/test.sh writes one to
+        /// $CARGO_TARGET_DIR/test-record).
+        #[arg(long, value_name = "DIR")]
+        results: Option<PathBuf>,
+        /// Exit 1 when an enforced rule has no test that exercises it and passed in the --results run.
+        #[arg(long, requires = "results")]
+        require_evidence: bool,
+        /// Sign the report (JSON, with the node's chain, parameters and audit-log status) with this operator
+        /// key file; needs --api.
+        #[arg(long, value_name = "KEYFILE", requires = "api", conflicts_with_all = ["html", "genesis", "verify"])]
+        sign: Option<PathBuf>,
+        /// With --sign: the operator id the key belongs to (checked by --verify --api).
+        #[arg(long, value_name = "ID", requires = "sign")]
+        operator: Option<String>,
+        /// With --sign: the key file's passphrase file.
+        #[arg(long, value_name = "FILE", requires = "sign")]
+        passphrase_file: Option<PathBuf>,
+        /// Check a signed report's signature (and with --api its signer); exit 1 if it does not hold.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["json", "html", "genesis", "results", "out"])]
+        verify: Option<PathBuf>,
         /// Write the report to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -619,15 +643,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { json, api, genesis, out: file } => {
+        Command::Report {
+            json,
+            html,
+            api,
+            genesis,
+            results,
+            require_evidence,
+            sign,
+            operator,
+            passphrase_file,
+            verify,
+            out: file,
+        } => {
+            if let Some(signed) = verify {
+                let outcome = report::signed::verify(&signed, api.as_deref(), &mut out)?;
+                out.flush()?;
+                return Ok(outcome.into());
+            }
+            if let (Some(key), Some(api)) = (sign, api.clone()) {
+                let options = report::signed::SignOptions { api, key, passphrase_file, operator, results, out: file };
+                report::signed::sign(&options, covenant_node::runtime::chain::now_ms(), &mut out)?;
+                out.flush()?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let source = match (api, genesis) {
                 (Some(api), _) => report::ParamSource::Api(api),
                 (None, Some(genesis)) => report::ParamSource::Genesis(genesis),
                 (None, None) => report::ParamSource::Defaults,
             };
-            report::run(&report::ReportOptions { json, source, out: file }, &mut out)?;
+            let format = match (json, html) {
+                (true, _) => report::Format::Json,
+                (_, true) => report::Format::Html,
+                _ => report::Format::Markdown,
+            };
+            let options = report::ReportOptions { format, source, results, require_evidence, out: file };
+            let outcome = report::run(&options, &mut out, &mut std::io::stderr())?;
             out.flush()?;
-            Ok(ExitCode::SUCCESS)
+            Ok(outcome.into())
         }
         Command::Inventory { api, json } => {
             inventory::run(&inventory::InventoryOptions { api, json }, &mut out)?;

@@ -9,7 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use covenant_core::{Counter, Telemetry, Timing};
+use covenant_execution::governance;
+use covenant_execution::{MemberState, OperatorState, StateError, StateKey, StateReader, StateView};
 use covenant_rules::RuleId;
+use covenant_rules::checks::Approvers;
+use covenant_types::{MemberStatus, OperatorId};
 
 /// Where a covenant rule refused something.
 pub use covenant_core::Stage as RejectionStage;
@@ -163,6 +167,59 @@ pub struct Gauges {
     pub rocks_memory: Option<covenant_storage::RocksMemory>,
     /// Network events dropped before the node read them, since start (the network counts them).
     pub network_events_dropped: u64,
+    /// Operator key expiries and governance approvers at the tip, when the state could be read.
+    pub governance: Option<GovernanceGauges>,
+}
+
+/// Most operators the key-expiry series names: the soonest to expire first (a bounded label count
+/// however many operators the chain registers).
+pub const OPERATOR_EXPIRY_SERIES_MAX: usize = 256;
+
+/// One operator's key expiry, as the metric names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorExpiry {
+    /// Its member.
+    pub member: String,
+    /// The operator account.
+    pub operator: String,
+    /// Seconds from the tip's block time to the key's expiry (negative once expired).
+    pub seconds: i64,
+}
+
+/// Governance liveness at the tip (ADR 0021): key expiries, and who can approve against what the
+/// strictest class needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GovernanceGauges {
+    /// Operators not revoked, of active members, soonest expiry first, at most
+    /// [`OPERATOR_EXPIRY_SERIES_MAX`].
+    pub keys: Vec<OperatorExpiry>,
+    /// Persons and members able to approve at the tip's block time.
+    pub approvers: Approvers,
+    /// What passing the strictest class needs.
+    pub required: Approvers,
+}
+
+/// Reads [`GovernanceGauges`] from the committed state, counting at the tip's block time `tip_ms`
+/// (the clock key expiry is judged by).
+pub fn governance_gauges<S: StateView + ?Sized>(state: &S, tip_ms: u64) -> Result<GovernanceGauges, StateError> {
+    let mut keys = Vec::new();
+    for id in state.index::<OperatorId>(&StateKey::OperatorIndex)? {
+        let Some(operator) = state.get::<OperatorState>(&StateKey::Operator(id.clone()))? else { continue };
+        let member = state.get::<MemberState>(&StateKey::Member(operator.record.member.clone()))?;
+        if operator.revoked || member.is_none_or(|member| member.status != MemberStatus::Active) {
+            continue;
+        }
+        let millis = i128::from(operator.record.key_expires_at_ms) - i128::from(tip_ms);
+        let seconds = i64::try_from(millis.div_euclid(1000)).unwrap_or(i64::MAX);
+        keys.push(OperatorExpiry { member: operator.record.member.to_string(), operator: id.to_string(), seconds });
+    }
+    keys.sort_by(|a, b| (a.seconds, &a.operator).cmp(&(b.seconds, &b.operator)));
+    keys.truncate(OPERATOR_EXPIRY_SERIES_MAX);
+    Ok(GovernanceGauges {
+        keys,
+        approvers: governance::approvers(state, tip_ms)?,
+        required: governance::approvers_required(state)?,
+    })
 }
 
 impl Metrics {
@@ -443,6 +500,9 @@ impl Metrics {
             "From the start of a height to its block committed on this node.",
         );
         self.store_commit.render(&mut out, "covenant_store_commit_seconds", "Synced store write of one block.");
+        if let Some(governance) = &gauges.governance {
+            render_governance(&mut out, governance);
+        }
         let _ = writeln!(
             out,
             "# HELP covenant_rejections_total Refusals by covenant rule.\n# TYPE covenant_rejections_total counter"
@@ -457,6 +517,41 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// The governance liveness series (ADR 0021).
+fn render_governance(out: &mut String, governance: &GovernanceGauges) {
+    let _ = writeln!(
+        out,
+        "# HELP covenant_operator_key_expiry_seconds Seconds from the tip's block time until the operator's key \
+         expires (negative once expired; operators not revoked, of active members; the soonest {OPERATOR_EXPIRY_SERIES_MAX}).\n\
+         # TYPE covenant_operator_key_expiry_seconds gauge"
+    );
+    for key in &governance.keys {
+        let _ = writeln!(
+            out,
+            "covenant_operator_key_expiry_seconds{{member=\"{}\",operator=\"{}\"}} {}",
+            escape(&key.member),
+            escape(&key.operator),
+            key.seconds
+        );
+    }
+    for (name, help, counts) in [
+        (
+            "covenant_governance_approvers",
+            "Distinct persons and members able to approve governance at the tip: admin, key unexpired, account not revoked, member active.",
+            governance.approvers,
+        ),
+        (
+            "covenant_governance_approvers_required",
+            "Persons (a proposer and two approvers) and members the strictest governance class needs to pass a proposal.",
+            governance.required,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        let _ = writeln!(out, "{name}{{kind=\"persons\"}} {}", counts.persons);
+        let _ = writeln!(out, "{name}{{kind=\"members\"}} {}", counts.members);
     }
 }
 
@@ -566,7 +661,79 @@ mod tests {
                 table_reader_bytes: 5,
             }),
             network_events_dropped: 0,
+            governance: None,
         }
+    }
+
+    /// A state with members a to e (e suspended) and one operator each: a's and b's admins, c's
+    /// admin revoked, d's submitter, e's admin; thresholds of 2 members, membership 3.
+    fn governance_state(tip_ms: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        use covenant_execution::Overlay;
+        use covenant_types::{Jurisdiction, MemberId, OperatorRecord, PersonId, Role, SecretKey};
+        let empty = BTreeMap::<Vec<u8>, Vec<u8>>::new();
+        let mut overlay = Overlay::new(&empty);
+        let day_ms = 86_400_000;
+        let operators = [
+            ("a", Role::Admin, tip_ms + 14 * day_ms + 5_000, false),
+            ("b", Role::Admin, tip_ms + 3 * day_ms, false),
+            ("c", Role::Admin, tip_ms + 30 * day_ms, true),
+            ("d", Role::Submitter, tip_ms - 10_000, false),
+            ("e", Role::Admin, tip_ms + 30 * day_ms, false),
+        ];
+        let mut ids = Vec::new();
+        for (index, (member, role, expires_at_ms, revoked)) in operators.into_iter().enumerate() {
+            let member_id = MemberId::new(format!("bank-{member}")).unwrap();
+            let status = if member == "e" { MemberStatus::Suspended } else { MemberStatus::Active };
+            let state = MemberState { name: member.into(), jurisdiction: Jurisdiction::new("TW").unwrap(), status };
+            overlay.put(&StateKey::Member(member_id.clone()), &state);
+            let id = OperatorId::new(format!("bank-{member}.op")).unwrap();
+            let record = OperatorRecord {
+                id: id.clone(),
+                person: PersonId::new(format!("person-{member}")).unwrap(),
+                member: member_id,
+                roles: vec![role],
+                key: SecretKey::from_seed(&[index as u8 + 1; 32]).public_key(),
+                key_expires_at_ms: expires_at_ms,
+            };
+            overlay.put(&StateKey::Operator(id.clone()), &OperatorState { record, revoked });
+            ids.push(id);
+        }
+        overlay.put(&StateKey::OperatorIndex, &ids);
+        let thresholds = covenant_rules::genesis::Thresholds {
+            membership: 3,
+            operators: 2,
+            nodes: 2,
+            parameters: 2,
+            contracts: 2,
+            emergency: 2,
+        };
+        overlay.put(&StateKey::Thresholds, &thresholds);
+        overlay.commit_tx();
+        overlay.into_writes().into_iter().map(|(key, value)| (key, value.expect("only puts"))).collect()
+    }
+
+    #[test]
+    fn governance_series_count_down_to_each_key_expiry_and_set_approvers_against_the_need() {
+        let tip_ms = 1_800_000_000_000;
+        let governance = governance_gauges(&governance_state(tip_ms), tip_ms).unwrap();
+        let keys: Vec<(&str, i64)> = governance.keys.iter().map(|key| (key.operator.as_str(), key.seconds)).collect();
+        // Soonest first; the revoked operator and the suspended member's are left out.
+        assert_eq!(keys, [("bank-d.op", -10), ("bank-b.op", 3 * 86_400), ("bank-a.op", 14 * 86_400 + 5)]);
+        // Only a's and b's admins can approve; the strictest class needs three persons in three members.
+        assert_eq!(governance.approvers, Approvers { persons: 2, members: 2 });
+        assert_eq!(governance.required, Approvers { persons: 3, members: 3 });
+        let text = Metrics::new().render(&Gauges { governance: Some(governance), ..gauges() }, "c", "n");
+        for line in [
+            "covenant_operator_key_expiry_seconds{member=\"bank-b\",operator=\"bank-b.op\"} 259200",
+            "covenant_operator_key_expiry_seconds{member=\"bank-d\",operator=\"bank-d.op\"} -10",
+            "covenant_governance_approvers{kind=\"persons\"} 2",
+            "covenant_governance_approvers{kind=\"members\"} 2",
+            "covenant_governance_approvers_required{kind=\"persons\"} 3",
+            "covenant_governance_approvers_required{kind=\"members\"} 3",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains("bank-c.op") && !text.contains("bank-e.op"), "{text}");
     }
 
     #[test]

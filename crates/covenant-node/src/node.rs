@@ -67,7 +67,7 @@ pub fn open_store(config: &NodeConfig, genesis: &Genesis) -> Result<RocksStore> 
     Ok(store)
 }
 
-/// What a task started beside the node ([`run_node_beside`]) gets: the node's own network handle and
+/// What a task started beside the node ([`run_test_build`]) gets: the node's own network handle and
 /// identity. Production nodes start none; the test-only Byzantine build (`covenant-byzantine`, ADR
 /// 0015) starts its attacks this way.
 pub struct Beside {
@@ -86,13 +86,29 @@ pub struct Beside {
 /// A task to run beside the node; it is aborted when the node stops.
 pub type BesideTask = Box<dyn FnOnce(Beside) -> tokio::task::JoinHandle<()> + Send>;
 
-/// Runs the node until SIGINT/SIGTERM or a fatal error.
-pub async fn run_node(config: NodeConfig) -> Result<()> {
-    run_node_beside(config, None).await
+/// What the test build (`covenant-byzantine`) changes in a node; the `covenant` binary uses the default.
+pub struct TestBuild {
+    /// A task started beside the node once the network runs.
+    pub beside: Option<BesideTask>,
+    /// Withhold proposals while the clock is out of the drift bound (COV-35); the test build may turn it
+    /// off so that only the other validators' check keeps such proposals out.
+    pub withhold_proposals_out_of_drift: bool,
 }
 
-/// [`run_node`] with `beside` started once the network runs.
-pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> Result<()> {
+impl Default for TestBuild {
+    fn default() -> TestBuild {
+        TestBuild { beside: None, withhold_proposals_out_of_drift: true }
+    }
+}
+
+/// Runs the node until SIGINT/SIGTERM or a fatal error.
+pub async fn run_node(config: NodeConfig) -> Result<()> {
+    run_test_build(config, TestBuild::default()).await
+}
+
+/// [`run_node`] as the test build changes it.
+pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result<()> {
+    let TestBuild { beside, withhold_proposals_out_of_drift } = test_build;
     let genesis = load_genesis(&config)?;
     // Article 41: plaintext keys only on a test chain whose config allows them; encrypted keys are
     // opened with the passphrase from key_passphrase_file or COVENANT_KEY_PASSPHRASE.
@@ -161,6 +177,7 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
             chain_id: genesis.chain_id().clone(),
             node_id: config.node_id.clone(),
             anchor_key: Some(anchor_key),
+            withhold_proposals_out_of_drift,
         },
         store: store.clone(),
         engine,
@@ -169,6 +186,7 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
         metrics: Arc::new(crate::metrics::Metrics::new()),
     })?;
 
+    let api_tls = crate::tls::api_acceptor(&config, genesis.environment()).map_err(|error| anyhow::anyhow!(error))?;
     let api_address = resolve(&config.api_addr)?;
     let listener = tokio::net::TcpListener::bind(api_address)
         .await
@@ -196,7 +214,8 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
         }
     };
     let ops_shown = ops.as_ref().map(|(_, _, address)| address.to_string()).unwrap_or_else(|| "none".into());
-    info!(node = %config.node_id, chain = %genesis.chain_id(), height = tip.height, api = %api_address, ops = %ops_shown, "node started");
+    let api_shown = format!("{}://{api_address}", if api_tls.is_some() { "https" } else { "http" });
+    info!(node = %config.node_id, chain = %genesis.chain_id(), height = tip.height, api = %api_shown, ops = %ops_shown, "node started");
     // Article 41: which keys the node runs with, and how they were kept.
     store.append(
         AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStarted, Actor::System, Outcome::Success)
@@ -214,10 +233,17 @@ pub async fn run_node_beside(config: NodeConfig, beside: Option<BesideTask>) -> 
         })
     });
     let (stop, stopped) = watch::channel(false);
-    let api = tokio::spawn(crate::api::serve(listener, shared.clone(), config.api_hosts.clone(), stopped.clone()));
+    let api = tokio::spawn(crate::api::serve(
+        listener,
+        shared.clone(),
+        config.api_hosts.clone(),
+        api_tls.clone(),
+        stopped.clone(),
+    ));
     let audit_watch = tokio::spawn(crate::runtime::audit_watch::run(shared.clone(), stopped.clone()));
     let ops = ops.map(|(listener, token, _)| {
-        tokio::spawn(crate::ops::serve(listener, shared.clone(), token, config.api_hosts.clone(), stopped.clone()))
+        let tls = api_tls.clone();
+        tokio::spawn(crate::ops::serve(listener, shared.clone(), token, config.api_hosts.clone(), tls, stopped.clone()))
     });
     let signals = tokio::spawn(async move {
         wait_for_signal().await;

@@ -114,11 +114,12 @@ pub async fn serve(
     shared: Arc<Shared>,
     token: Option<OpsToken>,
     hosts: Vec<String>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
 ) {
     let metrics = shared.metrics.clone();
     let router = crate::http_edge::bounded(router(shared, token), hosts, metrics.clone());
-    crate::http_edge::serve(listener, router, metrics, stop).await;
+    crate::http_edge::serve(listener, router, tls, metrics, stop).await;
 }
 
 /// The caller's token checked; the refusal is audited and answered 401 or 403.

@@ -27,6 +27,15 @@ fn exported_metrics() -> BTreeSet<String> {
         state_cache: Default::default(),
         rocks_memory: Some(Default::default()),
         network_events_dropped: 0,
+        governance: Some(covenant_node::metrics::GovernanceGauges {
+            keys: vec![covenant_node::metrics::OperatorExpiry {
+                member: "bank-a".into(),
+                operator: "bank-a.admin".into(),
+                seconds: 86_400,
+            }],
+            approvers: covenant_rules::checks::Approvers { persons: 4, members: 4 },
+            required: covenant_rules::checks::Approvers { persons: 3, members: 3 },
+        }),
     };
     metrics
         .render(&gauges, "chain", "node")
@@ -80,6 +89,10 @@ fn alert_rules_load_and_name_only_exported_metrics() {
         "CovenantMempoolNearFull",
         "CovenantPeersBelowQuorum",
         "CovenantRejectionsRising",
+        "CovenantOperatorKeyExpiringSoon",
+        "CovenantOperatorKeyExpiryImminent",
+        "CovenantGovernanceApproversNearMinimum",
+        "CovenantGovernanceLockedOut",
         "CovenantAuditLogTampered",
         "CovenantAuditLogUnverified",
     ] {

@@ -600,3 +600,36 @@ fn gov_cli_show_and_list_render_proposals() {
         ]
     );
 }
+
+#[test]
+fn operator_list_expiring_shows_the_keys_to_rotate_soonest_first() {
+    let node = FakeNode::start(move |request| match request.path.as_str() {
+        "/v1/operators" => json_answer(
+            200,
+            json!({"operators": [
+                {"id": "bank-0.admin", "person": "admin-0", "member": "bank-0", "roles": ["admin"],
+                 "key": public_hex(7), "key_expires_at_ms": now_ms() + 30 * DAY_MS, "revoked": false},
+                {"id": "bank-1.admin", "person": "admin-1", "member": "bank-1", "roles": ["admin"],
+                 "key": public_hex(8), "key_expires_at_ms": now_ms() + 3 * DAY_MS, "revoked": false},
+                {"id": "bank-1.ops", "person": "ops-1", "member": "bank-1", "roles": ["submitter"],
+                 "key": public_hex(9), "key_expires_at_ms": now_ms() + DAY_MS, "revoked": true},
+                {"id": "bank-2.ops", "person": "ops-2", "member": "bank-2", "roles": ["submitter"],
+                 "key": public_hex(10), "key_expires_at_ms": now_ms() - DAY_MS, "revoked": false}]}),
+        ),
+        _ => (404, String::new()),
+    });
+    let run = covenant(&["operator", "list", "--expiring", "14", "--api", &node.address]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "the header, the expired key and the one within 14 days:\n{}", run.stdout);
+    assert!(lines[0].starts_with("ID ") && lines[0].contains("KEY EXPIRES (UTC)"), "{}", run.stdout);
+    assert!(lines[1].starts_with("bank-2.ops    ops-2    bank-2  submitter") && lines[1].contains("  key expired  "));
+    assert!(lines[2].starts_with("bank-1.admin  admin-1  bank-1  admin") && lines[2].contains("  active  "));
+    let run = covenant(&["operator", "list", "--expiring", "0", "--api", &node.address]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2, "only the expired key:\n{}", run.stdout);
+    let run = covenant(&["operator", "list", "--expiring", "31", "--api", &node.address]);
+    assert_eq!(run.stdout.lines().count(), 4, "every key not revoked:\n{}", run.stdout);
+    let run = covenant(&["operator", "list", "--expiring", "soon", "--api", &node.address]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}

@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use serde_json::{Value, json};
 
-use covenant_node::commands::report::{MARKER_LOCATIONS, REGENERATE_COMMAND, RULE_TESTS, tests_of};
+use covenant_node::commands::report::{
+    MARKED_TESTS, MARKER_LOCATIONS, REGENERATE_COMMAND, RULE_TESTS, results::RUN_FILE, test_reports,
+};
 use covenant_rules::{CATALOGUE, ChainParams, RuleId};
 
 fn workspace() -> PathBuf {
@@ -165,9 +167,16 @@ fn report_json_lists_every_article_with_class_rules_and_tests() {
             let entry = CATALOGUE.iter().find(|entry| entry.id.id() == id).expect("a catalogued rule");
             assert_eq!(rule["enforced"], entry.enforcement.is_enforced(), "{id}");
             assert_eq!(rule["status"], entry.enforcement.status(), "{id}");
-            assert!(rule["tests"].is_array(), "{id}");
+            for test in rule["tests"].as_array().unwrap() {
+                assert!(test["name"].as_str().is_some_and(|name| name.contains("::")), "{id}: {test}");
+                assert_eq!(test["result"], "not run", "{id}: no run was given: {test}");
+                assert!(test["exercises_rule"].is_boolean(), "{id}: {test}");
+            }
         }
     }
+    let commit = report["commit"].as_str().unwrap();
+    assert!(commit == "unknown" || commit.len() >= 40, "the build's commit: {commit}");
+    assert_eq!(report["test_run"], Value::Null);
     assert_eq!(articles[0]["class"], "-");
     assert_eq!(articles[44]["classes"], json!(["P", "N", "E"]));
     let limits = rule_in(&report, 49, "COV-49-BLOCK-LIMITS");
@@ -207,17 +216,129 @@ fn report_markers_name_real_rules_above_test_functions() {
 }
 
 #[test]
-fn report_every_enforced_rule_has_a_test() {
+fn report_every_enforced_rule_has_a_test_that_exercises_it() {
     let untested: Vec<String> = CATALOGUE
         .iter()
-        .filter(|entry| entry.enforcement.is_enforced() && tests_of(entry.id).is_empty())
+        .filter(|entry| entry.enforcement.is_enforced())
+        .filter(|entry| !test_reports(entry, None).iter().any(|test| test.exercises_rule))
         .map(|entry| entry.id.to_string())
         .collect();
     assert!(
         untested.is_empty(),
-        "the catalogue calls these rules enforced, but no test carries a `// covers: RULE-ID` marker for them: {}",
+        "the catalogue calls these rules enforced, but no test whose code names the rule's id, checks, refusals or \
+         parameters carries a `// covers: RULE-ID` marker for them: {}",
         untested.join(", ")
     );
+}
+
+/// A record of a run in which every marked test ran, with `failed` for the tests named in `failing`.
+fn record_of_every_marked_test(failing: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(RUN_FILE), r#"{"commit": "0123abc", "started_at": "2026-12-08T03:00:00Z"}"#)
+        .unwrap();
+    for (test, target, module, _) in MARKED_TESTS {
+        let function = test.rsplit("::").next().unwrap();
+        let name = if module.is_empty() { function.to_string() } else { format!("{module}::tests::{function}") };
+        let event = if failing.contains(test) { "failed" } else { "ok" };
+        let line = json!({"type": "test", "name": name, "event": event}).to_string();
+        let file = dir.path().join(format!("{target}-00ff.jsonl"));
+        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.push_str(&line);
+        text.push('\n');
+        std::fs::write(file, text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn report_with_a_recorded_run_shows_results_and_requires_evidence() {
+    let all_pass = record_of_every_marked_test(&[]);
+    let report = report_json(&["--results", all_pass.path().to_str().unwrap()]);
+    assert_eq!(report["test_run"]["commit"], "0123abc");
+    assert_eq!(report["test_run"]["same_commit"], false);
+    let limits = rule_in(&report, 49, "COV-49-BLOCK-LIMITS");
+    let tests = limits["tests"].as_array().unwrap();
+    assert!(tests.iter().any(|test| test["result"] == "passed" && test["exercises_rule"] == true), "{limits}");
+    let run = covenant(&["report", "--results", all_pass.path().to_str().unwrap(), "--require-evidence"]);
+    assert_eq!(run.code, 0, "every enforced rule has a passed test that exercises it: {}", run.stderr);
+    assert!(run.stdout.contains("Every enforced rule has a test that exercises it and passed in this run."));
+
+    // The same run with every test of COV-49 failed: the rule has no evidence left.
+    let limit_tests: Vec<&str> =
+        test_reports(CATALOGUE.iter().find(|entry| entry.id == RuleId::BlockLimits).unwrap(), None)
+            .iter()
+            .map(|test| test.name)
+            .collect();
+    let failed = record_of_every_marked_test(&limit_tests);
+    let report = report_json(&["--results", failed.path().to_str().unwrap()]);
+    let limits = rule_in(&report, 49, "COV-49-BLOCK-LIMITS");
+    assert!(limits["tests"].as_array().unwrap().iter().all(|test| test["result"] == "failed"), "{limits}");
+    let run = covenant(&["report", "--results", failed.path().to_str().unwrap(), "--require-evidence"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("COV-49-BLOCK-LIMITS"), "{}", run.stderr);
+    assert!(run.stdout.contains("**Enforced rules without a test that exercises them and passed in this run:**"));
+
+    let run = covenant(&["report", "--results", "/nonexistent/record"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("/nonexistent/record"), "{}", run.stderr);
+}
+
+#[test]
+fn report_html_is_one_page_with_the_rule_tables() {
+    let run = covenant(&["report", "--html"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("<!DOCTYPE html>") && run.stdout.contains("<h3>COV-49-BLOCK-LIMITS</h3>"));
+}
+
+/// The chain routes of [`chain_routes`] with an operator holding `key`, revoked or not.
+fn chain_with_operator(key: &str, revoked: bool) -> String {
+    let mut routes = chain_routes(false);
+    routes.push((
+        "/v1/operators",
+        json!({"operators": [
+            {"id": "bank-0.ops", "person": "bank-0/alice", "member": "bank-0", "roles": ["admin"],
+             "key": key, "key_expires_at_ms": u64::MAX / 2, "revoked": revoked},
+        ]}),
+    ));
+    fake_node(routes)
+}
+
+#[test]
+fn report_signed_by_an_operator_verifies_and_tampering_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("ops.key");
+    let keygen = covenant(&["keygen", "--out", key_file.to_str().unwrap()]);
+    assert_eq!(keygen.code, 0, "{}", keygen.stderr);
+    let public_key = keygen.stdout.trim().to_string();
+    let node = chain_with_operator(&public_key, false);
+    let signed = dir.path().join("signed.json");
+    let signed_path = signed.to_str().unwrap();
+    let args = ["report", "--api", &node, "--sign", key_file.to_str().unwrap(), "--operator", "bank-0.ops"];
+    let run = covenant(&[&args[..], &["--out", signed_path]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&signed).unwrap()).unwrap();
+    assert_eq!(document["chain_id"], "covenant-local");
+    assert_eq!(document["report"]["parameters_source"], format!("api http://{node} at height 42"));
+    assert_eq!(document["signer"]["public_key"], public_key.as_str());
+
+    let run = covenant(&["report", "--verify", signed_path]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("signature valid"), "{}", run.stdout);
+    let run = covenant(&["report", "--verify", signed_path, "--api", &node]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("signer is operator bank-0.ops"), "{}", run.stdout);
+
+    let revoked = chain_with_operator(&public_key, true);
+    let run = covenant(&["report", "--verify", signed_path, "--api", &revoked]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("revoked"), "{}", run.stdout);
+
+    let mut tampered = document.clone();
+    tampered["report"]["articles"][48]["rules"][0]["status"] = json!("enforced, honestly");
+    std::fs::write(&signed, serde_json::to_string_pretty(&tampered).unwrap()).unwrap();
+    let run = covenant(&["report", "--verify", signed_path]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("INVALID"), "{}", run.stdout);
 }
 
 #[test]

@@ -300,7 +300,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 11,
         title: "Operator keys expire; node keys sign no operator actions",
         class: RuleClass::P,
-        description: "Operator keys expire at most operator_key_age_days_max (at most 90) days after issue; an expired key signs nothing; node (system) keys cannot sign operator or governance actions.",
+        description: "Operator keys expire at most operator_key_age_days_max (at most 90) days after issue (registration or rotation); an expired key signs nothing, judged by the block time, and its earlier governance approvals stop counting when a proposal is decided; node (system) keys cannot sign operator or governance actions. Expiry approaching is measured (covenant_operator_key_expiry_seconds) and alerted 14 and 3 days ahead, not refused (ADR 0021).",
         enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_rules::checks::check_key_lifetime",
@@ -309,6 +309,7 @@ pub const CATALOGUE: &[RuleEntry] = &[
                 CHECK_SENDER,
                 "covenant_execution::governance::check_register_operator",
                 "covenant_execution::governance::check_action",
+                "covenant_execution::governance::is_active_approver",
             ],
             stages: &[S::Genesis, S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution],
         },
@@ -351,10 +352,15 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 16,
         title: "Two distinct persons approve every change",
         class: RuleClass::P,
-        description: "Every proposal needs approvals of at least two distinct persons besides meeting its member threshold.",
+        description: "Every proposal needs approvals of at least two distinct persons besides the proposer, besides meeting its member threshold; approvals are counted when the proposal is decided, and only those of approvers still active then (account not revoked, admin role, key unexpired at the block time, member active) count (ADR 0021).",
         enforcement: Enforcement::Enforced {
-            checked_in: &["covenant_execution::governance::check_vote", "covenant_execution::governance::passes"],
-            stages: &[S::MempoolAdmission, S::GovernanceExecution],
+            checked_in: &[
+                "covenant_execution::governance::check_vote",
+                "covenant_execution::governance::passes",
+                "covenant_execution::governance::counted_approvals",
+                "covenant_execution::governance::is_active_approver",
+            ],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution],
         },
     },
     RuleEntry {
@@ -409,18 +415,18 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 18,
         title: "No key can act alone",
         class: RuleClass::P,
-        description: "No single key can change the chain alone, genesis included: every governance class needs at least two members, and admins exist in at least two members.",
-        enforcement: Enforcement::Partial {
+        description: "No single key can change the chain alone, genesis included: every governance class needs at least two members; a genesis needs admins of at least two persons in two members; and no governance change (revocation, emergency revocation, key rotation to an earlier expiry, member suspension or removal, sanctions, threshold change) may leave fewer persons or members able to approve than the strictest class needs to pass (a proposer and two approvers, in its threshold of members), counted at the change's block time and one proposal lifetime later. Keys lapsing with time are warned about, not refused (ADR 0021).",
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_rules::checks::check_threshold",
                 "covenant_rules::checks::check_admin_spread",
+                "covenant_rules::checks::check_no_lockout",
                 GENESIS_VALIDATE,
                 "covenant_execution::governance::check_action",
+                "covenant_execution::governance::check_approvers_after",
                 "covenant_execution::governance::check_vote",
             ],
-            stages: &[S::Genesis, S::GovernanceExecution],
-            enforced: "a genesis is refused if any class threshold is below 2 members, if admins are fewer than 2 persons in 2 members, or if two admin accounts share a key; a threshold change below 2 members is refused; nobody votes on their own proposal and every proposal needs two approving persons besides the proposer",
-            missing: "refusing a revocation that would leave admins in fewer than two members or fewer than two persons",
+            stages: &[S::Genesis, S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::GovernanceExecution],
         },
     },
     RuleEntry {
@@ -458,12 +464,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 21,
         title: "Encrypted transport; admin API on loopback",
         class: RuleClass::N,
-        description: "Peer traffic encrypted and authenticated; the API can serve TLS; the admin API listens on loopback unless explicitly made public.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_node::config::RawNodeConfig::validate"],
+        description: "Peer traffic encrypted and authenticated (libp2p Noise); the client API and the operations listener serve TLS when given a certificate (api_tls_cert_file, api_tls_key_file), and a production chain refuses to serve either to other hosts without it; both listen on loopback unless explicitly made public.",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_node::config::RawNodeConfig::validate",
+                "covenant_node::tls::api_acceptor",
+                "covenant_node::http_edge::serve",
+            ],
             stages: &[S::NodeConfig],
-            enforced: "node.toml with a non-loopback api_addr is refused unless api_public = true (then a warning is printed)",
-            missing: "TLS for the API (covenant-node); peer traffic is already Noise-encrypted and authenticated (covenant-network)",
         },
     },
     RuleEntry {
@@ -1023,6 +1031,10 @@ mod tests {
         //   executes (status, fuel, input, access policy), then by the VM for the call and every nested
         //   call (fuel, limits, re-entrancy, callee status and policy); block fuel in build_block and
         //   apply_tx.
+        // - COV-18-NO-SUPERUSER: thresholds and admin spread are checked in genesis and on threshold
+        //   changes; check_approvers_after refuses, in check_action, every change that would leave too
+        //   few approvers, when proposed (admission) and when executed (block path); time-based expiry
+        //   is measured and alerted (ADR 0021).
         let enforced: Vec<RuleId> =
             CATALOGUE.iter().filter(|entry| entry.enforcement.is_enforced()).map(|entry| entry.id).collect();
         assert_eq!(
@@ -1039,6 +1051,7 @@ mod tests {
                 RuleId::TwoPersonRule,
                 RuleId::Revocation,
                 RuleId::Backup,
+                RuleId::NoSuperuser,
                 RuleId::PermissionedPeers,
                 RuleId::ContractOwnership,
                 RuleId::ContractLifecycle,

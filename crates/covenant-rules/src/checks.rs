@@ -166,6 +166,70 @@ pub fn check_admin_spread(admin_persons: u64, admin_members: u64) -> Result<(), 
     Ok(())
 }
 
+/// Distinct persons besides the proposer who must approve any proposal (COV-16).
+pub const APPROVING_PERSONS_MIN: u64 = 2;
+
+/// Who can approve governance at one instant (or what passing a class needs): distinct persons,
+/// and distinct members those persons belong to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Approvers {
+    /// Distinct persons (a person is scoped by member).
+    pub persons: u64,
+    /// Distinct members.
+    pub members: u64,
+}
+
+impl Approvers {
+    /// What passing a class of `members_required` members needs: a proposer and
+    /// [`APPROVING_PERSONS_MIN`] other persons (COV-16), in `members_required` members.
+    pub fn required(members_required: u32) -> Approvers {
+        Approvers { persons: APPROVING_PERSONS_MIN + 1, members: u64::from(members_required) }
+    }
+
+    /// How many persons and members these approvers fall short of `required` (zero when enough).
+    pub fn shortfall(self, required: Approvers) -> Approvers {
+        Approvers {
+            persons: required.persons.saturating_sub(self.persons),
+            members: required.members.saturating_sub(self.members),
+        }
+    }
+}
+
+/// The approvers and the strictest class's needs counted at one instant, before and after a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApproversAt {
+    /// Block time at which they were counted.
+    pub at_ms: u64,
+    /// Approvers before the change.
+    pub before: Approvers,
+    /// Approvers after the change.
+    pub after: Approvers,
+    /// What the strictest class needs before the change.
+    pub required_before: Approvers,
+    /// What the strictest class needs after the change (a threshold change moves it).
+    pub required_after: Approvers,
+}
+
+/// COV-18-NO-SUPERUSER, liveness part (ADR 0021): a governance change may not leave the chain
+/// shorter of approvers than the strictest class needs than it already was. A healthy chain may
+/// not become short; a chain already short (its keys lapsed with time) may still be repaired, and
+/// any change that does not deepen the shortfall passes.
+pub fn check_no_lockout(change: &str, counted: &ApproversAt) -> Result<(), Violation> {
+    let before = counted.before.shortfall(counted.required_before);
+    let after = counted.after.shortfall(counted.required_after);
+    if after.persons > before.persons || after.members > before.members {
+        return Err(Violation::GovernanceLockout {
+            change: change.to_string(),
+            at_ms: counted.at_ms,
+            persons: counted.after.persons,
+            members: counted.after.members,
+            persons_required: counted.required_after.persons,
+            members_required: counted.required_after.members,
+        });
+    }
+    Ok(())
+}
+
 /// COV-18-RETENTION: audit records are kept at least [`AUDIT_RETENTION_DAYS_MIN`] days.
 pub fn check_audit_retention(days: u64) -> Result<(), Violation> {
     if days < AUDIT_RETENTION_DAYS_MIN {
@@ -236,6 +300,45 @@ mod tests {
         assert_eq!(check_admin_spread(2, 2), Ok(()));
         assert_eq!(check_admin_spread(3, 1).unwrap_err().rule(), RuleId::NoSuperuser);
         assert_eq!(check_admin_spread(1, 1).unwrap_err().rule(), RuleId::NoSuperuser);
+    }
+
+    fn counted(before: (u64, u64), after: (u64, u64), required_before: u32, required_after: u32) -> ApproversAt {
+        ApproversAt {
+            at_ms: 5,
+            before: Approvers { persons: before.0, members: before.1 },
+            after: Approvers { persons: after.0, members: after.1 },
+            required_before: Approvers::required(required_before),
+            required_after: Approvers::required(required_after),
+        }
+    }
+
+    // covers: COV-18-NO-SUPERUSER
+    #[test]
+    fn a_change_may_not_leave_governance_short_of_approvers() {
+        // Healthy before and after: 4 persons in 3 members, the strictest class needs 3 members.
+        assert_eq!(check_no_lockout("RevokeOperator x", &counted((5, 3), (4, 3), 3, 3)), Ok(()));
+        // One member fewer than the strictest class needs.
+        let refused = check_no_lockout("SuspendMember bank-c", &counted((5, 3), (4, 2), 3, 3)).unwrap_err();
+        assert_eq!(refused.rule(), RuleId::NoSuperuser);
+        assert_eq!(
+            refused,
+            Violation::GovernanceLockout {
+                change: "SuspendMember bank-c".into(),
+                at_ms: 5,
+                persons: 4,
+                members: 2,
+                persons_required: 3,
+                members_required: 3
+            }
+        );
+        // Two persons are not enough: the proposer needs two approvers besides.
+        assert!(check_no_lockout("RevokeOperator x", &counted((3, 2), (2, 2), 2, 2)).is_err());
+        // A threshold raised above the members that can approve.
+        assert!(check_no_lockout("SetThreshold membership 4", &counted((5, 3), (5, 3), 3, 4)).is_err());
+        // Already short (keys lapsed): a change that does not deepen the shortfall is a repair.
+        assert_eq!(check_no_lockout("RotateOperatorKey x", &counted((2, 2), (3, 2), 3, 3)), Ok(()));
+        assert_eq!(check_no_lockout("SetThreshold membership 2", &counted((3, 2), (3, 2), 3, 2)), Ok(()));
+        assert!(check_no_lockout("RevokeOperator x", &counted((3, 2), (2, 2), 3, 3)).is_err());
     }
 
     // covers: COV-06-SANCTIONED-JURISDICTION, COV-18-RETENTION

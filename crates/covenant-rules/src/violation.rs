@@ -376,6 +376,29 @@ pub enum Violation {
         /// Distinct members those persons belong to.
         admin_members: u64,
     },
+    /// A governance change would leave fewer persons or members able to approve than the strictest
+    /// class needs to pass a proposal (or deepen a shortfall the chain already has): governance
+    /// would lock itself out (ADR 0021).
+    #[error(
+        "{change} would leave {persons} person(s) in {members} member(s) able to approve governance at {at_ms} ms, \
+         but passing the strictest class needs {persons_required} persons (a proposer and the approvers of the \
+         two-person rule) in {members_required} members; no proposal could pass to undo it"
+    )]
+    GovernanceLockout {
+        /// The change refused, e.g. `RevokeOperator bank-a.admin`.
+        change: String,
+        /// Block time at which the approvers were counted (the change's block, or one proposal
+        /// lifetime later).
+        at_ms: u64,
+        /// Distinct persons able to approve after the change.
+        persons: u64,
+        /// Distinct members with such a person after the change.
+        members: u64,
+        /// Persons the strictest class needs.
+        persons_required: u64,
+        /// Members the strictest class needs after the change.
+        members_required: u64,
+    },
     /// Audit records would be kept for less than the covenant minimum.
     #[error("audit retention of {days} days is below the covenant minimum of {min} days")]
     RetentionTooShort {
@@ -627,7 +650,9 @@ impl Violation {
             Violation::SecondAccountForPerson { .. } => RuleId::OnePersonOneAccount,
             Violation::KeyExpiredAtIssue { .. } | Violation::KeyLifetimeTooLong { .. } => RuleId::CredentialExpiry,
             Violation::ForbiddenRoleCombination { .. } => RuleId::RoleSeparation,
-            Violation::ThresholdTooLow { .. } | Violation::AdminsTooConcentrated { .. } => RuleId::NoSuperuser,
+            Violation::ThresholdTooLow { .. }
+            | Violation::AdminsTooConcentrated { .. }
+            | Violation::GovernanceLockout { .. } => RuleId::NoSuperuser,
             Violation::RetentionTooShort { .. } => RuleId::Retention,
             Violation::AdminApiExposed { .. } => RuleId::EncryptedTransport,
             Violation::UnknownSender { .. } | Violation::SenderRevoked { .. } | Violation::MemberNotActive { .. } => {

@@ -224,6 +224,8 @@ pub enum SignatureDomain {
     ApiRequest,
     /// A node's anchoring of its audit-log head.
     AuditAnchor,
+    /// A conformance report signed by an operator (`covenant report --sign`).
+    ConformanceReport,
 }
 
 impl SignatureDomain {
@@ -235,6 +237,7 @@ impl SignatureDomain {
             SignatureDomain::CommitSeal => "covenant/commit-seal",
             SignatureDomain::ApiRequest => "covenant/api-request",
             SignatureDomain::AuditAnchor => "covenant/audit-anchor",
+            SignatureDomain::ConformanceReport => "covenant/conformance-report",
         }
     }
 }

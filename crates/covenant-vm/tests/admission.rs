@@ -280,7 +280,6 @@ fn the_code_hash_is_pinned_and_checked_on_load() {
     assert!(load_admitted(&code, &manifest, &module.code_hash()).is_ok());
 }
 
-// covers: COV-28-CONTRACT-ADMISSION
 #[test]
 fn every_host_function_of_the_abi_can_be_imported_and_linked() {
     let vm = Vm::new(VmLimits::default());

@@ -484,7 +484,6 @@ fn caller_identity_block_and_events_reach_the_contract() {
     assert_eq!(outcome.events, vec![Event { contract: contract("who"), data: b"bank-b".to_vec() }]);
 }
 
-// covers: COV-29-FUEL
 #[test]
 fn the_same_call_twice_gives_the_same_outcome_fuel_and_writes() {
     let text = module(

@@ -485,7 +485,7 @@ fn open_session(api: &Api, chain: &ChainId, options: &RemoteOptions) -> Result<S
     let operator = OperatorId::new(options.operator.as_str()).context("--operator")?;
     let key = crate::keyfile::read_plaintext_key(&options.key)?;
     let request = crate::auth::sign_session(chain, &operator, &key.key, crate::runtime::chain::now_ms());
-    let client = covenant_client::Client::new(api.address());
+    let client = api.client();
     let response = client
         .post_json("/v1/auth/sessions", &request)
         .map_err(|error| anyhow!("opening a session on {}: {error}", api.address()))?;
@@ -497,7 +497,7 @@ fn open_session(api: &Api, chain: &ChainId, options: &RemoteOptions) -> Result<S
 
 /// Reads every entry through the session, checking the chain; remembers the hashes of `wanted`.
 fn read_log(api: &Api, token: &str, wanted: &BTreeSet<u64>) -> Result<ServedLog, String> {
-    let client = covenant_client::Client::new(api.address());
+    let client = api.client();
     let mut log = ServedLog { chain: ClientChain::default(), first: None, found: BTreeMap::new() };
     let mut from = 0u64;
     for _ in 0..AUDIT_PAGES_MAX {

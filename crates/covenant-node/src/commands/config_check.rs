@@ -389,6 +389,9 @@ fn cross_check(report: &mut FileReport, config: &NodeConfig, genesis: &Genesis) 
     {
         report.error("ops_token_file", error, None);
     }
+    if let Err(error) = crate::tls::api_acceptor(config, genesis.environment()) {
+        report.error("api_tls_cert_file", error, Some(RuleId::EncryptedTransport));
+    }
     let chain_retention_days = genesis.parameters().audit_retention_days;
     if config.audit_retention_days < chain_retention_days {
         report.error(

@@ -208,8 +208,16 @@ pub fn show(api: &str, id: &str, json: bool, out: &mut dyn Write, err: &mut dyn 
     Ok(Outcome::Success)
 }
 
-/// `covenant operator list`: every operator account with roles, key expiry and standing.
-pub fn operators(api: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
+/// `covenant operator list`: every operator account with roles, key expiry and standing; with
+/// `expiring_days`, only those not revoked whose key expires within that many days of now (or has
+/// expired), soonest first.
+pub fn operators(
+    api: &str,
+    json: bool,
+    expiring_days: Option<u64>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
     let path = "/v1/operators";
     let body = match read(api, path, json, out, err)? {
         Answer::Body(body) => body,
@@ -217,7 +225,12 @@ pub fn operators(api: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write
     };
     let operators: Vec<Operator> = serde_json::from_value(body.get("operators").cloned().unwrap_or(Value::Null))
         .with_context(|| format!("GET {path}: expected {{\"operators\": [...]}}, got {body}"))?;
-    view::write_operators(&operators, crate::runtime::chain::now_ms(), out)?;
+    let now_ms = crate::runtime::chain::now_ms();
+    let operators = match expiring_days {
+        Some(days) => view::expiring_within(operators, now_ms, days),
+        None => operators,
+    };
+    view::write_operators(&operators, now_ms, out)?;
     Ok(Outcome::Success)
 }
 

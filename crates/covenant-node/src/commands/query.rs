@@ -20,16 +20,21 @@ use super::Outcome;
 pub const DEFAULT_API: &str = "http://127.0.0.1:7200";
 
 /// One node's API as the CLI uses it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Api {
     client: Client,
 }
 
 impl Api {
-    /// An API at `text` (`host:port` or `http://host:port`). Nothing is sent yet.
+    /// An API at `text` (`host:port`, `http://host:port` or `https://host:port`, the latter checked
+    /// against the CA file `COVENANT_API_CA_FILE` names). Nothing is sent yet.
     pub fn new(text: &str) -> Result<Api> {
-        let address = covenant_client::parse_api_address(text).context("--api")?;
-        Ok(Api { client: Client::new(address) })
+        Ok(Api { client: Client::from_url(text).context("--api")? })
+    }
+
+    /// The HTTP client (plain or TLS, as the address asked), for requests in a session.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The node address.

@@ -494,8 +494,12 @@ impl Simulation {
                 Mutation::SkipSafetyPersist | Mutation::BlameRelays | Mutation::TrustClaimedHeights => {}
             }
         }
-        let config =
-            CoreConfig { chain_id: self.chain.chain_id.clone(), node_id: identity.node_id.clone(), anchor_key: None };
+        let config = CoreConfig {
+            chain_id: self.chain.chain_id.clone(),
+            node_id: identity.node_id.clone(),
+            anchor_key: None,
+            withhold_proposals_out_of_drift: true,
+        };
         let mut core =
             NodeCore::new(config, store, engine, Counts::default()).expect("a core over an initialised store");
         for mutation in &self.config.mutations {

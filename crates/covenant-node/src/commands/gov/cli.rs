@@ -595,8 +595,12 @@ pub enum OperatorCommand {
     /// List operators with roles, key expiry and standing (GET /v1/operators).
     List {
         /// Print the API's JSON answer.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "expiring")]
         json: bool,
+        /// Only operators not revoked whose key expires within DAYS days (or has expired), soonest
+        /// first: whose keys to rotate now (docs/keys.md).
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(0..=3650))]
+        expiring: Option<u64>,
     },
 }
 
@@ -652,7 +656,7 @@ pub fn run_operator(args: OperatorArgs, out: &mut dyn Write, err: &mut dyn Write
         OperatorCommand::Register(action) => ProposeCommand::RegisterOperator(action),
         OperatorCommand::Revoke(action) => ProposeCommand::RevokeOperator(action),
         OperatorCommand::RotateKey(action) => ProposeCommand::RotateKey(action),
-        OperatorCommand::List { json } => return operators(&args.api, json, out, err),
+        OperatorCommand::List { json, expiring } => return operators(&args.api, json, expiring, out, err),
     };
     propose(args.api, &command, out, err)
 }

@@ -8,6 +8,7 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::Value;
 
+use covenant_rules::checks::DAY_MS;
 use covenant_types::GovernanceAction;
 
 use super::super::Outcome;
@@ -346,6 +347,16 @@ pub fn write_operators(operators: &[Operator], now_ms: u64, out: &mut dyn Write)
         })
         .collect();
     table(out, &["ID", "PERSON", "MEMBER", "ROLES", "KEY EXPIRES (UTC)", "STATUS", "KEY"], &rows)
+}
+
+/// Operators not revoked whose key expires within `days` days of `now_ms` (expired ones included),
+/// soonest expiry first (`covenant operator list --expiring DAYS`).
+pub fn expiring_within(operators: Vec<Operator>, now_ms: u64, days: u64) -> Vec<Operator> {
+    let until_ms = now_ms.saturating_add(days.saturating_mul(DAY_MS));
+    let mut expiring: Vec<Operator> =
+        operators.into_iter().filter(|operator| !operator.revoked && operator.key_expires_at_ms <= until_ms).collect();
+    expiring.sort_by(|a, b| (a.key_expires_at_ms, &a.id).cmp(&(b.key_expires_at_ms, &b.id)));
+    expiring
 }
 
 /// Writes members as a table (`covenant member list`).

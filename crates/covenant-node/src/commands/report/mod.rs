@@ -6,12 +6,19 @@
 //! ([`covenant_rules::catalogue`]); parameter values from a running node (`--api`), a genesis file
 //! (`--genesis`) or the defaults; the tests from `// covers: RULE-ID, ...` comment lines that tests carry
 //! directly above their `#[test]` attribute or `fn` line, collected by this crate's build script into
-//! [`RULE_TESTS`]. A test in `tests/report.rs` checks that every marker names a real rule and that every
-//! rule the catalogue calls enforced has a test; `docs/conformance.md` is this report with the defaults,
-//! and a test keeps it equal to what the current build prints.
+//! [`RULE_TESTS`], each checked against what the test's code names ([`evidence`]); their results from the
+//! record of a test run (`--results DIR`, kept by `scripts/test.sh`: [`results`]). A test in
+//! `tests/report.rs` checks that every marker names a real rule and that every rule the catalogue calls
+//! enforced has a backed test; `docs/conformance.md` is this report with the defaults and no run, and a
+//! test keeps it equal to what the current build prints. ADR 0023 explains the evidence.
 //!
-//! The Markdown form holds nothing that changes between runs of the same build on the same inputs (no
-//! time, no paths of the machine), so it can be committed and compared.
+//! The Markdown form without a test record holds nothing that changes between runs of the same build on
+//! the same inputs (no time, no paths of the machine, no commit), so it can be committed and compared.
+
+pub mod evidence;
+pub mod html;
+pub mod results;
+pub mod signed;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -25,7 +32,9 @@ use covenant_rules::catalogue::{ARTICLES, Article, ArticleClass, CATALOGUE, Enfo
 use covenant_rules::params::rule_for_param;
 use covenant_rules::{ChainParams, Genesis, PARAM_BOUNDS, RuleId};
 
+use super::Outcome;
 use super::query::Api;
+use results::{TestRecord, TestResult};
 
 include!(concat!(env!("OUT_DIR"), "/rule_tests.rs"));
 
@@ -46,13 +55,28 @@ pub enum ParamSource {
     Api(String),
 }
 
+/// The form the report is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Markdown (the default; `docs/conformance.md`).
+    Markdown,
+    /// One JSON object (an interface outside checks rely on).
+    Json,
+    /// One self-contained HTML page, printable to PDF.
+    Html,
+}
+
 /// Options of `covenant report`.
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
-    /// Print JSON instead of Markdown.
-    pub json: bool,
+    /// The output form.
+    pub format: Format,
     /// Where parameter values come from.
     pub source: ParamSource,
+    /// The record of a test run to take test results from.
+    pub results: Option<PathBuf>,
+    /// Fail (exit 1) when an enforced rule has no backed test that passed in the record.
+    pub require_evidence: bool,
     /// Write the report to this file instead of standard output.
     pub out: Option<PathBuf>,
 }
@@ -127,8 +151,12 @@ impl LiveParams {
 pub struct Report {
     /// Version of the node that produced it.
     pub node_version: &'static str,
+    /// The commit the reporting binary was built from ([`BUILD_COMMIT`]).
+    pub commit: &'static str,
     /// Always [`GENERATED_FROM`].
     pub generated_from: &'static str,
+    /// The test run whose results the report shows, if one was given.
+    pub test_run: Option<TestRunReport>,
     /// `defaults`, `genesis FILE` or `api ADDR at height H`.
     pub parameters_source: String,
     /// Hash of the parameters reported.
@@ -139,6 +167,23 @@ pub struct Report {
     pub articles: Vec<ArticleReport>,
     /// Every parameter with its value and the rule it serves.
     pub parameters: Vec<ParamReport>,
+}
+
+/// The recorded test run a report was made with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestRunReport {
+    /// The commit tested, from the record (`unknown` if the record does not say).
+    pub commit: String,
+    /// When the run started, from the record.
+    pub started_at: Option<String>,
+    /// Whether the run tested the commit this binary was built from.
+    pub same_commit: bool,
+    /// Tests recorded that passed.
+    pub passed: usize,
+    /// Tests recorded that failed.
+    pub failed: usize,
+    /// Tests recorded as ignored.
+    pub ignored: usize,
 }
 
 /// Counts of rules by enforcement status.
@@ -191,6 +236,10 @@ pub struct Summary {
     pub tests: usize,
     /// Markers naming a catalogued rule (one test may carry several).
     pub markers: usize,
+    /// Markers on tests whose code names nothing of the rule (not counted as evidence).
+    pub markers_not_backed: usize,
+    /// Enforced rules without a backed test that passed in the recorded run (all of them without a run).
+    pub enforced_without_evidence: Vec<&'static str>,
 }
 
 /// One article.
@@ -236,10 +285,33 @@ pub struct RuleReport {
     /// For a rule not started: where it is planned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub planned: Option<&'static str>,
-    /// The tests that exercise it (`path::fn`).
-    pub tests: Vec<&'static str>,
+    /// The tests whose markers name it, with their result in the recorded run.
+    pub tests: Vec<TestReport>,
     /// The live values of the parameters that serve it.
     pub parameters: Vec<ParamValue>,
+}
+
+/// A test under a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestReport {
+    /// `<file path from the workspace root>::<fn name>`.
+    pub name: &'static str,
+    /// `passed`, `failed` or `not run` (no run given, or the run did not run it).
+    pub result: TestResult,
+    /// Whether the test's code names the rule's id, checks, errors or parameters ([`evidence`]).
+    pub exercises_rule: bool,
+    /// The name that backs the marker, when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub named: Option<String>,
+    /// `file:line` of the marker.
+    pub marker: String,
+}
+
+impl TestReport {
+    /// A backed test that passed: evidence that the rule holds.
+    pub fn is_evidence(&self) -> bool {
+        self.exercises_rule && self.result == TestResult::Passed
+    }
 }
 
 /// A parameter value under a rule.
@@ -289,6 +361,39 @@ pub fn tests_of(rule: RuleId) -> Vec<&'static str> {
     RULE_TESTS.iter().filter(|(id, test)| *id == rule.id() && seen.insert(*test)).map(|(_, test)| *test).collect()
 }
 
+/// The tests whose markers name `entry`'s rule, each once: whether its code backs the marker and its
+/// result in `record`.
+pub fn test_reports(entry: &RuleEntry, record: Option<&TestRecord>) -> Vec<TestReport> {
+    let mut seen = BTreeSet::new();
+    RULE_TESTS
+        .iter()
+        .zip(MARKER_LOCATIONS)
+        .filter(|((id, test), _)| *id == entry.id.id() && seen.insert(*test))
+        .map(|((_, test), (file, line))| {
+            let named = evidence::backing_term(entry, test).map(|term| match term {
+                evidence::Term::One(name) => name,
+                evidence::Term::Both(owner, method) => format!("{owner}::{method}"),
+            });
+            TestReport {
+                name: test,
+                result: record.map_or(TestResult::NotRun, |record| result_of(record, test)),
+                exercises_rule: named.is_some(),
+                named,
+                marker: format!("{file}:{line}"),
+            }
+        })
+        .collect()
+}
+
+/// `test`'s result in `record`, found through the target and module the build script recorded for it.
+fn result_of(record: &TestRecord, test: &str) -> TestResult {
+    let fn_name = test.rsplit("::").next().unwrap_or_default();
+    match MARKED_TESTS.iter().find(|(name, ..)| *name == test) {
+        Some((_, target, module, _)) => record.result_of(target, module, fn_name),
+        None => TestResult::NotRun,
+    }
+}
+
 fn param_value(name: &str, value: u64) -> ParamValue {
     let bound = PARAM_BOUNDS.iter().find(|bound| bound.name == name);
     ParamValue {
@@ -300,7 +405,7 @@ fn param_value(name: &str, value: u64) -> ParamValue {
     }
 }
 
-fn rule_report(entry: &RuleEntry, params: &LiveParams) -> RuleReport {
+fn rule_report(entry: &RuleEntry, params: &LiveParams, record: Option<&TestRecord>) -> RuleReport {
     let (enforced_part, missing, planned) = match entry.enforcement {
         Enforcement::Enforced { .. } => (None, None, None),
         Enforcement::Partial { enforced, missing, .. } => (Some(enforced), Some(missing), None),
@@ -319,7 +424,7 @@ fn rule_report(entry: &RuleEntry, params: &LiveParams) -> RuleReport {
         enforced_part,
         missing,
         planned,
-        tests: tests_of(entry.id),
+        tests: test_reports(entry, record),
         parameters: params
             .entries
             .iter()
@@ -329,7 +434,7 @@ fn rule_report(entry: &RuleEntry, params: &LiveParams) -> RuleReport {
     }
 }
 
-fn article_report(article: &Article, params: &LiveParams) -> ArticleReport {
+fn article_report(article: &Article, params: &LiveParams, record: Option<&TestRecord>) -> ArticleReport {
     ArticleReport {
         article: article.number,
         class: article.classes.first().map_or("-", |class| class_letter(*class)),
@@ -339,17 +444,19 @@ fn article_report(article: &Article, params: &LiveParams) -> ArticleReport {
             .rules
             .iter()
             .filter_map(|rule| CATALOGUE.iter().find(|entry| entry.id == *rule))
-            .map(|entry| rule_report(entry, params))
+            .map(|entry| rule_report(entry, params, record))
             .collect(),
     }
 }
 
-/// Builds the report for the given parameter values.
-pub fn build(params: &LiveParams) -> Report {
+/// Builds the report for the given parameter values and, if given, the results of a recorded test run.
+pub fn build(params: &LiveParams, record: Option<&TestRecord>) -> Report {
     let catalogued: Vec<&'static str> = CATALOGUE.iter().map(|entry| entry.id.id()).collect();
     let known_markers: Vec<&(&str, &str)> = RULE_TESTS.iter().filter(|(id, _)| catalogued.contains(id)).collect();
     let tests: BTreeSet<&str> = known_markers.iter().map(|(_, test)| *test).collect();
-    let rules_with_tests = CATALOGUE.iter().filter(|entry| !tests_of(entry.id).is_empty()).count();
+    let by_rule: Vec<(&RuleEntry, Vec<TestReport>)> =
+        CATALOGUE.iter().map(|entry| (entry, test_reports(entry, record))).collect();
+    let rules_with_tests = by_rule.iter().filter(|(_, tests)| tests.iter().any(|test| test.exercises_rule)).count();
     let summary = Summary {
         articles: ARTICLES.len(),
         articles_with_rules: ARTICLES.iter().filter(|article| !article.rules.is_empty()).count(),
@@ -359,14 +466,22 @@ pub fn build(params: &LiveParams) -> Report {
         rules_without_tests: CATALOGUE.len() - rules_with_tests,
         tests: tests.len(),
         markers: known_markers.len(),
+        markers_not_backed: by_rule.iter().flat_map(|(_, tests)| tests).filter(|test| !test.exercises_rule).count(),
+        enforced_without_evidence: by_rule
+            .iter()
+            .filter(|(entry, tests)| entry.enforcement.is_enforced() && !tests.iter().any(TestReport::is_evidence))
+            .map(|(entry, _)| entry.id.id())
+            .collect(),
     };
     Report {
         node_version: env!("CARGO_PKG_VERSION"),
+        commit: BUILD_COMMIT,
         generated_from: GENERATED_FROM,
+        test_run: record.map(test_run_report),
         parameters_source: params.source.clone(),
         parameters_hash: params.hash.clone(),
         summary,
-        articles: ARTICLES.iter().map(|article| article_report(article, params)).collect(),
+        articles: ARTICLES.iter().map(|article| article_report(article, params, record)).collect(),
         parameters: params
             .entries
             .iter()
@@ -375,6 +490,19 @@ pub fn build(params: &LiveParams) -> Report {
                 rule: rule_for_param(name).map(RuleId::id),
             })
             .collect(),
+    }
+}
+
+fn test_run_report(record: &TestRecord) -> TestRunReport {
+    let (passed, failed, ignored) = record.counts();
+    let commit = record.run.as_ref().map_or_else(|| "unknown".to_string(), |run| run.commit.clone());
+    TestRunReport {
+        same_commit: commit == BUILD_COMMIT && !commit.ends_with("-modified"),
+        commit,
+        started_at: record.run.as_ref().map(|run| run.started_at.clone()),
+        passed,
+        failed,
+        ignored,
     }
 }
 
@@ -422,6 +550,52 @@ fn counts_row(out: &mut dyn Write, label: &str, counts: &StatusCounts) -> Result
     Ok(())
 }
 
+fn test_run_line(report: &Report) -> String {
+    match &report.test_run {
+        None => "none given, so every test shows `not run`. `scripts/test.sh` records a run and writes this \
+                 report with its results (`covenant report --results DIR`)."
+            .to_string(),
+        Some(run) => {
+            let commit = if run.same_commit {
+                format!("commit `{}`, the commit this report was built from", run.commit)
+            } else {
+                format!("commit `{}`, **not** the commit this report was built from (`{}`)", run.commit, report.commit)
+            };
+            format!(
+                "the run started {} at {commit}: {} tests passed, {} failed, {} ignored.",
+                run.started_at.as_deref().unwrap_or("at an unrecorded time"),
+                run.passed,
+                run.failed,
+                run.ignored
+            )
+        }
+    }
+}
+
+/// The article table's test cell: tests that exercise the rule, and with a run how many of them passed.
+fn tests_cell(tests: &[TestReport], with_run: bool) -> String {
+    let exercising = tests.iter().filter(|test| test.exercises_rule).count();
+    if with_run {
+        format!("{} of {exercising} passed", tests.iter().filter(|test| test.is_evidence()).count())
+    } else {
+        exercising.to_string()
+    }
+}
+
+fn test_line(test: &TestReport, with_run: bool) -> String {
+    let mut line = format!("`{}`", test.name);
+    if with_run {
+        line.push_str(&format!(": {}", test.result.word()));
+    }
+    if !test.exercises_rule {
+        line.push_str(&format!(
+            " (marker at {} not backed: the test's code names none of the rule's id, checks, refusals or parameters)",
+            test.marker
+        ));
+    }
+    line
+}
+
 fn parameters_line(report: &Report) -> String {
     if report.parameters_source == "defaults" {
         "the defaults of a new chain (`ChainParams::default()`); no chain was consulted. \
@@ -446,6 +620,8 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<()> {
     writeln!(out)?;
     writeln!(out, "Parameter values: {}", parameters_line(report))?;
     writeln!(out)?;
+    writeln!(out, "Test results: {}", test_run_line(report))?;
+    writeln!(out)?;
     writeln!(out, "## Summary")?;
     writeln!(out)?;
     writeln!(out, "| rules | total | enforced | partial | check only | not yet |")?;
@@ -457,22 +633,38 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "{} articles, {} of them implemented by rules; the others are evidence (E) or organisational (O). \
-         {} tests exercise {} of the {} rules ({} markers); {} rules have no test yet.",
+         {} tests carry {} markers; tests whose code exercises the rule cover {} of the {} rules; {} rules have \
+         none; {} markers sit on tests whose code names nothing of their rule.",
         summary.articles,
         summary.articles_with_rules,
         summary.tests,
+        summary.markers,
         summary.rules_with_tests,
         summary.rules_with_tests + summary.rules_without_tests,
-        summary.markers,
-        summary.rules_without_tests
+        summary.rules_without_tests,
+        summary.markers_not_backed,
     )?;
+    if report.test_run.is_some() {
+        writeln!(out)?;
+        if summary.enforced_without_evidence.is_empty() {
+            writeln!(out, "Every enforced rule has a test that exercises it and passed in this run.")?;
+        } else {
+            writeln!(
+                out,
+                "**Enforced rules without a test that exercises them and passed in this run:** {}.",
+                summary.enforced_without_evidence.join(", ")
+            )?;
+        }
+    }
     writeln!(out)?;
     writeln!(
         out,
         "A rule is **enforced** only when every part of it is checked on every path where it matters; \
          *partial* says what is checked today and what is missing; *check only* means a tested check exists \
          that no live path calls yet; *not yet* means nothing exists yet. A test is listed under a rule when \
-         it carries a `// covers: RULE-ID` comment naming the rule."
+         it carries a `// covers: RULE-ID` comment naming the rule; it *exercises* the rule when its code (or \
+         a function of its file that it calls) names the rule's id, a function that checks it, a refusal that \
+         names it or a parameter that serves it, and only then counts as evidence."
     )?;
     writeln!(out)?;
     writeln!(out, "## Articles")?;
@@ -500,7 +692,7 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<()> {
                 out,
                 "| {number} | {class} | {title} | [{id}](#{anchor}) | {} | {} | {} |",
                 status_words(rule.status),
-                rule.tests.len(),
+                tests_cell(&rule.tests, report.test_run.is_some()),
                 params_inline(&rule.parameters),
                 id = rule.id,
                 anchor = rule.id.to_ascii_lowercase(),
@@ -569,7 +761,7 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<()> {
         } else {
             writeln!(out, "- Tests:")?;
             for test in &rule.tests {
-                writeln!(out, "  - `{test}`")?;
+                writeln!(out, "  - {}", test_line(test, report.test_run.is_some()))?;
             }
         }
     }
@@ -592,16 +784,18 @@ pub fn write_markdown(report: &Report, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// Runs `covenant report`: loads the parameters, builds the report and writes it to `options.out` (then
-/// prints one line naming the file) or to `out`.
-pub fn run(options: &ReportOptions, out: &mut dyn Write) -> Result<()> {
+/// Runs `covenant report`: loads the parameters and the test record, builds the report and writes it to
+/// `options.out` (then prints one line naming the file) or to `out`. With `require_evidence`, fails when an
+/// enforced rule has no test that exercises it and passed in the record.
+pub fn run(options: &ReportOptions, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
     let params = LiveParams::load(&options.source)?;
-    let report = build(&params);
+    let record = options.results.as_deref().map(TestRecord::load).transpose()?;
+    let report = build(&params, record.as_ref());
     let mut text = Vec::new();
-    if options.json {
-        write_json(&report, &mut text)?;
-    } else {
-        write_markdown(&report, &mut text)?;
+    match options.format {
+        Format::Json => write_json(&report, &mut text)?,
+        Format::Markdown => write_markdown(&report, &mut text)?,
+        Format::Html => html::write_html(&report, &mut text)?,
     }
     match &options.out {
         Some(path) => {
@@ -610,7 +804,17 @@ pub fn run(options: &ReportOptions, out: &mut dyn Write) -> Result<()> {
         }
         None => out.write_all(&text)?,
     }
-    Ok(())
+    let missing = &report.summary.enforced_without_evidence;
+    if options.require_evidence && !missing.is_empty() {
+        writeln!(
+            err,
+            "covenant report: {} enforced rules have no test that exercises them and passed in the recorded run: {}",
+            missing.len(),
+            missing.join(", ")
+        )?;
+        return Ok(Outcome::Failure);
+    }
+    Ok(Outcome::Success)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -623,7 +827,7 @@ mod tests {
 
     #[test]
     fn report_lists_every_article_with_its_primary_class() {
-        let report = build(&LiveParams::defaults());
+        let report = build(&LiveParams::defaults(), None);
         assert_eq!(report.articles.len(), 53);
         assert_eq!(report.articles[0].class, "-");
         assert_eq!(report.articles[17].class, "N", "article 18 is N/P: the first class is the primary one");
@@ -645,7 +849,7 @@ mod tests {
         let params = LiveParams::from_api_answer("api x at height 3", &answer).unwrap();
         let names: Vec<&str> = params.entries.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["block_bytes_max", "block_txs_max", "zz_new"]);
-        let report = build(&params);
+        let report = build(&params, None);
         let unknown = report.parameters.iter().find(|parameter| parameter.value.name == "zz_new").unwrap();
         assert_eq!((unknown.rule, unknown.value.unit), (None, None));
         let bad = serde_json::json!({"hash": "ab", "params": {"block_txs_max": "many"}});
@@ -656,7 +860,7 @@ mod tests {
     fn report_markdown_is_deterministic_and_escapes_cells() {
         let render = || {
             let mut text = Vec::new();
-            write_markdown(&build(&LiveParams::defaults()), &mut text).unwrap();
+            write_markdown(&build(&LiveParams::defaults(), None), &mut text).unwrap();
             String::from_utf8(text).unwrap()
         };
         let text = render();
