@@ -131,7 +131,8 @@ impl Attacker {
             let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
             SocketAddr::from(([127, 0, 0, 1], port))
         };
-        let mut config = NetworkConfig::new(key.seed(), genesis.chain_id().to_string(), tcp_multiaddr(listen));
+        let mut config =
+            NetworkConfig::new(key.seed(), covenant_node::node::network_id(&genesis), tcp_multiaddr(listen));
         config.bootstrap =
             spec.bootstrap.iter().map(|index| consortium.p2p_address(*index)).collect::<Vec<Multiaddr>>();
         config.allowed = genesis.nodes().iter().map(|node| node.network_key).collect();

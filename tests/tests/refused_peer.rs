@@ -47,7 +47,7 @@ fn refused_peer_unregistered_gets_nothing_and_is_in_the_audit_log() {
         std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("local address").port();
     let mut network_config = NetworkConfig::new(
         intruder_key.seed(),
-        genesis.chain_id().to_string(),
+        covenant_node::node::network_id(&genesis),
         tcp_multiaddr(([127, 0, 0, 1], intruder_port).into()),
     );
     network_config.bootstrap = vec![with_peer_id(&tcp_multiaddr(victim_address), victim)];

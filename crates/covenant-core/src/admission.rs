@@ -17,6 +17,7 @@ use covenant_types::{Hash, NodeId, Principal, RejectedTx, SignedTx, VerifiedTx};
 
 use crate::io::{Action, BatchId, ClientTx, PeerKey, Ticket, Topic};
 use crate::mempool::AdmissionError;
+use crate::rate::{MemberBuckets, MemberTxLimits};
 use crate::state::StoreState;
 use crate::telemetry::{Counter, Stage, Telemetry};
 use crate::view::CoreView;
@@ -74,6 +75,8 @@ pub struct Admission {
     in_flight: Option<(BatchId, Vec<Meta>)>,
     next_batch: u64,
     refusal_audit: RefusalBudget,
+    /// Clients' transactions per member (COV-45).
+    member_buckets: MemberBuckets,
 }
 
 /// Refusals driven by outside input (a client's transaction, an API request) are recorded in the
@@ -118,6 +121,11 @@ impl RefusalBudget {
 }
 
 impl Admission {
+    /// An empty admission queue limiting each member's clients to `member_tx_limits`.
+    pub fn new(member_tx_limits: MemberTxLimits) -> Admission {
+        Admission { member_buckets: MemberBuckets::new(member_tx_limits), ..Admission::default() }
+    }
+
     /// Transactions queued or being verified.
     pub fn queued(&self) -> usize {
         self.queue.len() + self.in_flight.as_ref().map_or(0, |(_, metas)| metas.len())
@@ -269,9 +277,12 @@ impl Admission {
                 let (sender, verdict) = match result {
                     Ok(verified) => {
                         let sender = verified.tx().body.sender.clone();
-                        let verdict = match &params {
-                            Ok(params) => mempool.admit(verified, &state, params, cx.now_ms),
-                            Err(error) => Err(AdmissionError::State(error.clone())),
+                        let verdict = match (&params, meta.origin) {
+                            (Ok(params), Origin::Client(_)) => {
+                                mempool.admit_from_client(verified, &state, params, cx.now_ms, &mut self.member_buckets)
+                            }
+                            (Ok(params), _) => mempool.admit(verified, &state, params, cx.now_ms),
+                            (Err(error), _) => Err(AdmissionError::State(error.clone())),
                         };
                         (sender, verdict)
                     }

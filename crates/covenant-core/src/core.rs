@@ -24,6 +24,7 @@ use crate::io::{
     Action, ClientTx, GetBlocks, GossipId, GossipVerdict, Input, PeerKey, RequestId, ServeId, SyncFailure, Topic,
 };
 use crate::peers::Peers;
+use crate::rate::MemberTxLimits;
 use crate::state::{StoreState, scan_table};
 use crate::sync::{
     AnswerOutcome, SERVE_BLOCKS_PER_REQUEST_MAX, SERVE_BYTES_PER_REQUEST_MAX, SyncPlanner, record_answer,
@@ -71,6 +72,8 @@ pub struct CoreConfig {
     /// Always true in the node; only the test build turns it off, to show that the other validators' own
     /// check refuses such proposals.
     pub withhold_proposals_out_of_drift: bool,
+    /// Clients' transactions each member may send this node (COV-45).
+    pub member_tx_limits: MemberTxLimits,
 }
 
 /// The node core over the store `S`, reporting to `T`.
@@ -125,6 +128,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             .header;
         let tip_validators = StoreState(store.as_ref()).validators()?;
         let view = Arc::new(CoreView::default());
+        let member_tx_limits = config.member_tx_limits;
         view.update_status(|status| {
             status.height = tip.height;
             status.last_block_hash = Some(tip.hash());
@@ -139,7 +143,7 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
             outcomes: Outcomes::default(),
             tip,
             tip_validators,
-            admission: Admission::default(),
+            admission: Admission::new(member_tx_limits),
             peers: Peers::default(),
             sync: SyncPlanner::default(),
             node_keys: BTreeMap::new(),

@@ -400,6 +400,53 @@ mod tests {
         assert_eq!(counts.get(Counter::AdoptedFromProposals), 0);
     }
 
+    /// Clients' transactions are limited per member (COV-45): once bank-1's bucket is empty its
+    /// operators are refused as overloading the node, while bank-2's are still admitted, and a
+    /// peer's gossiped copy (admitted under the limit of the node its client sent it to) is not
+    /// limited again.
+    // covers: COV-45-LOAD-LIMITS
+    #[test]
+    fn a_members_client_flood_is_refused_while_another_members_transactions_are_admitted() {
+        use crate::rate::{MemberBuckets, MemberTxLimits};
+        use covenant_rules::{RuleId, Violation};
+
+        let state = genesis_state();
+        let params = state.params().expect("genesis parameters");
+        let mut mempool = Mempool::new();
+        let mut buckets = MemberBuckets::new(MemberTxLimits { txs_per_second: 1, burst: 3 });
+        let now = GENESIS_TIME_MS + 1_000;
+        let verdicts: Vec<_> = (0..5)
+            .map(|nonce| mempool.admit_from_client(pending_transfer(nonce), &state, &params, now, &mut buckets))
+            .collect();
+        assert!(verdicts[..3].iter().all(Result::is_ok), "{verdicts:?}");
+        for verdict in &verdicts[3..] {
+            let Err(AdmissionError::Violation(violation)) = verdict else { panic!("not refused: {verdict:?}") };
+            assert!(
+                matches!(violation, Violation::MemberRateExceeded { member, txs_per_second: 1, burst: 3 } if member.as_str() == "bank-1"),
+                "{violation:?}"
+            );
+            assert_eq!(violation.rule(), RuleId::LoadLimits);
+        }
+
+        let chain = ChainId::new("test-chain").expect("id");
+        let mut body = transfer(&chain);
+        body.sender = Principal::Operator(OperatorId::new("bank-2.ops").expect("id"));
+        body.nonce = 0;
+        body.created_at_ms = GENESIS_TIME_MS;
+        if let Payload::Transfer(transfer) = &mut body.payload {
+            transfer.from = AccountId::new("bank-2/treasury").expect("id");
+            transfer.to = AccountId::new("bank-1/treasury").expect("id");
+        }
+        let other_member = VerifiedTx::verify(SignedTx::sign(body, &key(21)), &chain).expect("valid");
+        let admitted = mempool.admit_from_client(other_member, &state, &params, now, &mut buckets);
+        assert!(admitted.is_ok(), "bank-2 is not limited by bank-1's flood: {admitted:?}");
+
+        let gossiped = mempool.admit(pending_transfer(3), &state, &params, now);
+        assert!(gossiped.is_ok(), "a peer's copy is not limited again: {gossiped:?}");
+        // A second later bank-1 has earned one token.
+        assert!(mempool.admit_from_client(pending_transfer(4), &state, &params, now + 1_000, &mut buckets).is_ok());
+    }
+
     #[test]
     fn a_block_transaction_is_known_only_if_equal_in_body_signer_and_signature() {
         let chain = ChainId::new("test-chain").expect("id");

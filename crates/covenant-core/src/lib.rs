@@ -20,6 +20,8 @@ pub mod executor;
 pub mod io;
 pub mod mempool;
 pub mod peers;
+pub mod rate;
+pub mod retention;
 pub mod state;
 pub mod sync;
 pub mod telemetry;

@@ -9,6 +9,8 @@ use covenant_execution::{BlockContext, StateError, StateReader, TxInvalid, check
 use covenant_rules::{ChainParams, RuleId, Violation};
 use covenant_types::{DecodeError, Hash, Principal, TxError, VerifiedTx};
 
+use crate::rate::MemberBuckets;
+
 /// Why a transaction was not admitted. Each variant that a covenant rule explains names it.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum AdmissionError {
@@ -186,12 +188,40 @@ impl Mempool {
         params: &ChainParams,
         now_ms: u64,
     ) -> Result<Hash, AdmissionError> {
+        self.admit_limited(tx, state, params, now_ms, None)
+    }
+
+    /// [`Mempool::admit`] for a client's transaction: once the sender is known to be a registered
+    /// operator of an active member, signing with its registered key, one token of its member's
+    /// bucket is taken, and a member over its rate is refused as overloading the node (COV-45).
+    pub fn admit_from_client<S: StateReader + ?Sized>(
+        &mut self,
+        tx: VerifiedTx,
+        state: &S,
+        params: &ChainParams,
+        now_ms: u64,
+        member_buckets: &mut MemberBuckets,
+    ) -> Result<Hash, AdmissionError> {
+        self.admit_limited(tx, state, params, now_ms, Some(member_buckets))
+    }
+
+    fn admit_limited<S: StateReader + ?Sized>(
+        &mut self,
+        tx: VerifiedTx,
+        state: &S,
+        params: &ChainParams,
+        now_ms: u64,
+        member_buckets: Option<&mut MemberBuckets>,
+    ) -> Result<Hash, AdmissionError> {
         let hash = tx.hash();
         if self.by_hash.contains_key(&hash) {
             return Err(AdmissionError::Duplicate(hash));
         }
         covenant_rules::checks::check_tx_size(tx.encoded_bytes() as u64, params)?;
         let sender_record = check_sender(state, &tx, now_ms)?;
+        if let Some(buckets) = member_buckets {
+            buckets.take(sender_record.member(), now_ms)?;
+        }
         // The payload's own checks see the committed state and the node's clock; only the block
         // time matters to them (the height is recorded with votes, not compared).
         check_payload(state, &tx, &sender_record, &BlockContext { height: 0, timestamp_ms: now_ms })?;

@@ -746,3 +746,16 @@ fn a_rotation_to_an_earlier_expiry_is_refused_when_approvers_would_lapse_within_
     let later = rotate(231, chain.now() + lifetime_ms + DAY_MS);
     assert!(matches!(chain.pass(later).status, ProposalStatus::Executed { .. }));
 }
+
+/// `SetParameter` goes through `ChainParams::with`, so the retention bound of article 18 holds for
+/// governance as for genesis: a change below 365 days is refused, a longer one executes.
+// covers: COV-18-RETENTION
+#[test]
+fn audit_retention_changes_by_governance_only_to_365_days_or_more() {
+    let mut chain = Chain::new();
+    let short = GovernanceAction::SetParameter { name: "audit_retention_days".into(), value: 364 };
+    assert_eq!(chain.propose("bank-a.admin", short).unwrap_err(), RuleId::Retention);
+    let passed = chain.pass(GovernanceAction::SetParameter { name: "audit_retention_days".into(), value: 400 });
+    assert!(matches!(passed.status, ProposalStatus::Executed { .. }), "{:?}", passed.status);
+    assert_eq!(chain.state.params().unwrap().audit_retention_days, 400);
+}

@@ -15,8 +15,9 @@ use crate::limits::{
     REDIAL_BACKOFF_MAX_DEFAULT, REQUEST_TIMEOUT_DEFAULT, STATUS_INTERVAL_DEFAULT,
 };
 
-/// Longest network id (it becomes part of topic and protocol names).
-pub const NETWORK_ID_CHARS_MAX: usize = 64;
+/// Longest network id (it becomes part of topic and protocol names): a chain id of up to 64
+/// characters with its environment after it (`<chain id>.production`).
+pub const NETWORK_ID_CHARS_MAX: usize = 96;
 
 /// Configuration of one node's network.
 pub struct NetworkConfig {

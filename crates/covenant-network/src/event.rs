@@ -155,6 +155,13 @@ pub enum RefusalReason {
         /// The peer id in the bootstrap address.
         expected: Option<PeerId>,
     },
+    /// The peer does not speak this network's protocols (their names carry the chain id and its
+    /// environment): it belongs to another chain or environment, e.g. a test node dialling a
+    /// production node with a key registered on both (COV-19).
+    WrongNetwork {
+        /// This node's network id (`<chain id>.<environment>`).
+        network_id: String,
+    },
     /// Any other denial.
     Other {
         /// Description.
@@ -171,6 +178,9 @@ impl fmt::Display for RefusalReason {
             RefusalReason::HandshakeFailed { detail } => write!(f, "handshake failed: {detail}"),
             RefusalReason::WrongPeerId { expected: Some(peer) } => write!(f, "expected peer {peer}, got another"),
             RefusalReason::WrongPeerId { expected: None } => write!(f, "unexpected peer id"),
+            RefusalReason::WrongNetwork { network_id } => {
+                write!(f, "peer does not speak the protocols of network {network_id} (another chain or environment)")
+            }
             RefusalReason::Other { detail } => write!(f, "{detail}"),
         }
     }

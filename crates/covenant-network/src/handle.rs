@@ -10,7 +10,8 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::limits::{ALLOWED_PEERS_MAX, BLOCKS_PER_REQUEST_MAX, CONSENSUS_PAYLOAD_BYTES_MAX, TX_PAYLOAD_BYTES_MAX};
-use crate::{BlockResponder, GetBlocks, GossipToken, GossipVerdict, NetworkError};
+use crate::traffic::TrafficCounters;
+use crate::{BlockResponder, GetBlocks, GossipToken, GossipVerdict, NetworkError, TrafficSnapshot};
 
 /// What the handle asks the network task to do.
 pub(crate) enum Command {
@@ -32,6 +33,7 @@ pub(crate) struct Shared {
     pub(crate) listen_addrs: Mutex<Vec<Multiaddr>>,
     pub(crate) height: AtomicU64,
     pub(crate) events_dropped_total: AtomicU64,
+    pub(crate) traffic: Mutex<TrafficCounters>,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (plain sets and lists).
@@ -155,6 +157,12 @@ impl NetworkHandle {
     /// Events dropped because a bound of the event queue was reached, since start (for metrics).
     pub fn events_dropped_total(&self) -> u64 {
         self.shared.events_dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// Messages and bytes exchanged with each peer since start (COV-22): allowed peers one by one,
+    /// every other peer added up.
+    pub fn traffic(&self) -> TrafficSnapshot {
+        lock(&self.shared.traffic).snapshot()
     }
 
     /// Stops the network task and waits until its sockets are closed (the listen port is free

@@ -106,6 +106,7 @@ pub mod peer;
 pub mod protocol;
 mod queue;
 mod service;
+pub mod traffic;
 
 pub use config::{NetworkConfig, split_peer_id, tcp_multiaddr, with_peer_id};
 pub use error::NetworkError;
@@ -116,3 +117,4 @@ pub use peer::{peer_id_of, public_key_of};
 pub use protocol::GetBlocks;
 pub use queue::EventReceiver;
 pub use service::{Network, TopicNames, topic_names};
+pub use traffic::{Traffic, TrafficSnapshot};

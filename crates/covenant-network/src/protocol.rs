@@ -214,6 +214,27 @@ pub fn encode_response(response: &Response) -> Vec<u8> {
     }
 }
 
+/// The length of a request's frame on the wire ([`encode_request`]'s length, without encoding it).
+pub fn request_frame_bytes(request: &Request) -> usize {
+    match request {
+        Request::Status { .. } => 1 + 8,
+        Request::GetBlocks(_) => 1 + 8 + 4,
+        Request::Consensus(bytes) => 1 + bytes.len(),
+        // What arrived was not a request; its length is unknown and it is counted as one byte.
+        Request::Malformed(_) => 1,
+    }
+}
+
+/// The length of a response's frame on the wire ([`encode_response`]'s length, without encoding
+/// it).
+pub fn response_frame_bytes(response: &Response) -> usize {
+    match response {
+        Response::Status { .. } => 1 + 8 + 8,
+        Response::Blocks(blocks) => 1 + 4 + blocks.iter().map(|block| 4 + block.len()).sum::<usize>(),
+        Response::Ack | Response::Unavailable => 1,
+    }
+}
+
 /// A response from its frame; malformed or over-limit frames are errors.
 pub fn decode_response(frame: &[u8]) -> io::Result<Response> {
     let mut reader = Reader { bytes: frame };
@@ -299,6 +320,7 @@ mod tests {
             Request::Consensus(Vec::new()),
         ];
         for request in requests {
+            assert_eq!(request_frame_bytes(&request), encode_request(&request).len(), "{request:?}");
             assert_eq!(decode_request(&encode_request(&request)).expect("decodes"), request);
         }
         let responses = [
@@ -309,6 +331,7 @@ mod tests {
             Response::Unavailable,
         ];
         for response in responses {
+            assert_eq!(response_frame_bytes(&response), encode_response(&response).len(), "{response:?}");
             assert_eq!(decode_response(&encode_response(&response)).expect("decodes"), response);
         }
     }

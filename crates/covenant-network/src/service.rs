@@ -31,8 +31,9 @@ use crate::limits::{
     PENDING_OUTGOING_CONNECTIONS_MAX, PING_INTERVAL, PING_TIMEOUT, REDIAL_BACKOFF_MIN, REFUSAL_EVENTS_BURST_MAX,
     REFUSAL_EVENTS_PER_SECOND, SYNC_STREAMS_PER_CONNECTION_MAX, TX_PAYLOAD_BYTES_MAX,
 };
-use crate::protocol::{Request, Response, SyncCodec};
+use crate::protocol::{Request, Response, SyncCodec, request_frame_bytes, response_frame_bytes};
 use crate::queue::{EventReceiver, EventSender, event_queue};
+use crate::traffic::Direction;
 use crate::{
     BlockResponder, ClockSample, GetBlocks, GossipToken, GossipVerdict, NetworkConfig, NetworkError, NetworkEvent,
     NetworkHandle, RefusalReason,
@@ -73,6 +74,8 @@ const TOPICS_ALL: u8 = (1 << TOPIC_KINDS.len()) - 1;
 
 /// Gossip topics and the sync protocol name, all carrying the network id.
 struct Names {
+    /// The network id itself (the chain id and its environment, in the node).
+    network_id: String,
     /// In [`TOPIC_KINDS`] order.
     topics: [IdentTopic; 4],
     sync: StreamProtocol,
@@ -83,7 +86,7 @@ impl Names {
         let sync = StreamProtocol::try_from_owned(format!("/covenant/{network_id}/sync/1"))
             .map_err(|error| NetworkError::Setup { detail: error.to_string() })?;
         let topics = topic_names(network_id).all().map(IdentTopic::new);
-        Ok(Names { topics, sync })
+        Ok(Names { network_id: network_id.to_string(), topics, sync })
     }
 
     /// Index of `topic` in [`TOPIC_KINDS`].
@@ -374,6 +377,25 @@ impl Service {
         admitted(&self.allowed, &self.banned, peer)
     }
 
+    /// Counts one message exchanged with `peer` (COV-22): on its own if the peer is registered on
+    /// chain (in the allowlist), else with every unknown peer.
+    fn count(&self, peer: &PeerId, direction: Direction, bytes: usize) {
+        let allowed = self.allowed.contains(peer);
+        lock(&self.shared.traffic).record(peer, allowed, direction, bytes);
+    }
+
+    /// Sends a sync request to `peer`, counted.
+    fn send_request(&mut self, peer: &PeerId, request: Request) -> OutboundRequestId {
+        self.count(peer, Direction::Out, request_frame_bytes(&request));
+        self.swarm.behaviour_mut().sync.send_request(peer, request)
+    }
+
+    /// Answers a sync request of `peer`, counted. Fails only if the peer went away meanwhile.
+    fn send_response(&mut self, peer: &PeerId, channel: ResponseChannel<Response>, response: Response) {
+        self.count(peer, Direction::Out, response_frame_bytes(&response));
+        let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
+    }
+
     // ---- events to the node -------------------------------------------------------------------
 
     /// Hands an event to the node without waiting. Returns whether it is queued.
@@ -429,7 +451,7 @@ impl Service {
             Command::SendConsensus { peer, bytes } => {
                 if self.swarm.is_connected(&peer) && self.is_admitted(&peer) {
                     // The acknowledgement is not tracked: point-to-point consensus is best effort.
-                    self.swarm.behaviour_mut().sync.send_request(&peer, Request::Consensus(bytes));
+                    self.send_request(&peer, Request::Consensus(bytes));
                 } else {
                     tracing::debug!(%peer, "point-to-point consensus message dropped: peer not connected");
                 }
@@ -474,8 +496,17 @@ impl Service {
     }
 
     fn publish(&mut self, topic: TopicHash, bytes: Vec<u8>) {
+        // Publishing floods to every peer subscribed to the topic (flood_publish).
+        let bit = self.names.topic_bit(&topic);
+        let recipients: Vec<PeerId> =
+            self.subscriptions.iter().filter(|(_, mask)| **mask & bit != 0).map(|(peer, _)| *peer).collect();
+        let len = bytes.len();
         match self.swarm.behaviour_mut().gossip.publish(topic.clone(), bytes) {
-            Ok(_) => {}
+            Ok(_) => {
+                for peer in &recipients {
+                    self.count(peer, Direction::Out, len);
+                }
+            }
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
                 tracing::debug!(%topic, "nothing to publish to: no peer subscribed");
             }
@@ -507,7 +538,7 @@ impl Service {
             let _ = reply.send(Err(NetworkError::NotConnected { peer }));
             return;
         }
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::GetBlocks(request));
+        let id = self.send_request(&peer, Request::GetBlocks(request));
         self.outbound.insert(id, Outbound::Blocks { reply, max_count: request.max_count });
     }
 
@@ -532,6 +563,17 @@ impl Service {
                 entry.next_attempt = now;
             }
         }
+    }
+
+    /// Refuses a connected peer that does not speak this network's sync protocol, whose name
+    /// carries the chain id and the environment (COV-19): its key may be registered here, but it
+    /// runs another chain or environment (a test node with a key also registered on production).
+    /// Every connection is asked for its status at once, so this happens right after the handshake.
+    fn refuse_other_network(&mut self, peer: PeerId) {
+        let network_id = self.names.network_id.clone();
+        let address = self.bootstrap.iter().find(|entry| entry.peer == peer).map(|entry| entry.address.clone());
+        self.refused(Some(peer), address, RefusalReason::WrongNetwork { network_id });
+        self.punish(peer, "does not speak this network's protocols (another chain or environment)");
     }
 
     /// Disconnects a peer for misbehaviour and refuses it until its ban ends.
@@ -614,7 +656,7 @@ impl Service {
             return;
         }
         let height = self.shared.height.load(Ordering::Relaxed);
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Status { height });
+        let id = self.send_request(&peer, Request::Status { height });
         self.outbound.insert(id, Outbound::Status { sent_ms: wall_clock_ms() });
     }
 
@@ -747,6 +789,7 @@ impl Service {
         message_id: &gossipsub::MessageId,
         message: gossipsub::Message,
     ) -> Option<MessageAcceptance> {
+        self.count(&relay, Direction::In, message.data.len());
         if !self.is_admitted(&relay) {
             tracing::warn!(%relay, "gossip from a peer outside the allowlist rejected");
             return Some(MessageAcceptance::Reject);
@@ -790,6 +833,8 @@ impl Service {
                 }
                 if malformed {
                     self.punish(peer, &format!("malformed sync response: {error}"));
+                } else if matches!(error, request_response::OutboundFailure::UnsupportedProtocols) {
+                    self.refuse_other_network(peer);
                 }
             }
             // Malformed requests arrive as `Request::Malformed`; what remains here is timeouts and
@@ -802,6 +847,7 @@ impl Service {
     }
 
     fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+        self.count(&peer, Direction::In, request_frame_bytes(&request));
         if !self.is_admitted(&peer) {
             // Dropping the channel closes the stream unanswered.
             return;
@@ -848,7 +894,7 @@ impl Service {
                 }
             }
         };
-        let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
+        self.send_response(&peer, channel, response);
     }
 
     fn on_answer(&mut self, answer: PendingAnswer) {
@@ -862,11 +908,11 @@ impl Service {
             Some(blocks) => Response::Blocks(blocks),
             None => Response::Unavailable,
         };
-        // Fails only if the peer went away meanwhile.
-        let _ = self.swarm.behaviour_mut().sync.send_response(answer.channel, response);
+        self.send_response(&answer.peer, answer.channel, response);
     }
 
     fn on_response(&mut self, peer: PeerId, request_id: OutboundRequestId, response: Response) {
+        self.count(&peer, Direction::In, response_frame_bytes(&response));
         match self.outbound.remove(&request_id) {
             Some(Outbound::Blocks { reply, max_count }) => match response {
                 Response::Blocks(blocks) if blocks.len() <= max_count as usize => {

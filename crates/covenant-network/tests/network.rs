@@ -445,3 +445,71 @@ async fn silent_connections_are_bounded_and_time_out_in_the_handshake() {
     })
     .await;
 }
+
+/// COV-19: a node of another chain or environment is refused even when its network key is in the
+/// allowlist (an operator reused a production node's network key on a test node). The protocol
+/// names carry the network id (the node makes it `<chain id>.<environment>`); the test node does not
+/// speak the production node's sync protocol, so the status request every new connection gets
+/// fails, and the production node refuses it, reports the refusal for the audit log, and nothing of
+/// the test node's gets through.
+// covers: COV-19-ENVIRONMENT-SEPARATION
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_of_another_environment_is_refused_even_with_an_allowed_key() {
+    bounded(TEST_LIMIT, async {
+        let (port_p, port_t) = (free_port(), free_port());
+        let mut production_config = test_config(0, port_p, &[0, 1], Vec::new());
+        production_config.network_id = "consortium.production".into();
+        let mut production = start_with(0, port_p, production_config).await;
+        let mut test_chain_config = test_config(1, port_t, &[0, 1], vec![dial_address(0, port_p)]);
+        test_chain_config.network_id = "consortium.test".into();
+        let test_node = start_with(1, port_t, test_chain_config).await;
+
+        let reason = wait_event(&mut production, "refusal of the test node", |event| match event {
+            NetworkEvent::PeerRefused { peer_id: Some(refused), reason, .. } if *refused == peer(1) => {
+                Some(reason.clone())
+            }
+            _ => None,
+        })
+        .await;
+        assert_eq!(reason, RefusalReason::WrongNetwork { network_id: "consortium.production".into() });
+        assert!(reason.to_string().contains("another chain or environment"), "{reason}");
+
+        test_node.handle.broadcast_consensus(b"test-chain proposal".to_vec()).await.expect("queued");
+        test_node.handle.broadcast_tx(b"test-chain tx".to_vec()).await.expect("queued");
+        let heard = events_within(&mut production, Duration::from_millis(700)).await;
+        assert!(!heard.iter().any(|event| is_payload_from(event, peer(1))), "{heard:?}");
+        assert!(production.handle.gossip_peers().is_empty(), "the test node never becomes a gossip peer");
+    })
+    .await;
+}
+
+/// COV-22: the network counts messages and bytes per peer, in and out, on gossip and on sync.
+// covers: COV-22-MONITORING
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_is_counted_per_peer_in_both_directions() {
+    bounded(TEST_LIMIT, async {
+        let mut nodes = full_mesh(2).await;
+        let before = nodes[1].handle.traffic();
+        nodes[0].handle.broadcast_consensus(vec![7; 1_000]).await.expect("broadcast");
+        wait_event(&mut nodes[1], "the broadcast", |event| match event {
+            NetworkEvent::Consensus { bytes, .. } if bytes.len() == 1_000 => Some(()),
+            _ => None,
+        })
+        .await;
+        let sent = nodes[0].handle.traffic();
+        let received = nodes[1].handle.traffic();
+        let of = |snapshot: &covenant_network::TrafficSnapshot, index: u8| {
+            snapshot.peers.iter().find(|(peer_id, _)| *peer_id == peer(index)).map(|(_, traffic)| *traffic)
+        };
+        let to_1 = of(&sent, 1).expect("node 1 counted by node 0");
+        let from_0 = of(&received, 0).expect("node 0 counted by node 1");
+        let from_0_before = of(&before, 0).unwrap_or_default();
+        assert!(to_1.messages_out >= 1 && to_1.bytes_out >= 1_000, "{to_1:?}");
+        assert!(from_0.messages_in > from_0_before.messages_in, "{from_0:?} after {from_0_before:?}");
+        assert!(from_0.bytes_in >= from_0_before.bytes_in + 1_000, "{from_0:?} after {from_0_before:?}");
+        // The status exchange (sync protocol) goes both ways too.
+        assert!(from_0.messages_out >= 1, "{from_0:?}");
+        assert_eq!(sent.unknown, Default::default(), "only registered peers talked");
+    })
+    .await;
+}

@@ -75,7 +75,9 @@ impl From<AdmissionError> for ApiError {
         let status = match &error {
             AdmissionError::Duplicate(_) => StatusCode::CONFLICT,
             AdmissionError::State(_) | AdmissionError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AdmissionError::Violation(covenant_rules::Violation::MempoolFull { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            AdmissionError::Violation(
+                covenant_rules::Violation::MempoolFull { .. } | covenant_rules::Violation::MemberRateExceeded { .. },
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         let rule = error.rule();
@@ -347,6 +349,7 @@ pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         rocks_memory: shared.store.rocks_memory().ok(),
         network_events_dropped: shared.network.events_dropped_total(),
         governance,
+        peer_traffic: crate::metrics::traffic_by_node(shared.network.traffic(), &registered_peers(&shared)),
     };
     let text = shared.metrics.render(&gauges, shared.chain_id.as_str(), shared.node_id.as_str());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
@@ -356,6 +359,18 @@ pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 fn tip_time_ms(shared: &Shared) -> Option<u64> {
     let tip = shared.store.latest().ok()??;
     Some(shared.store.block_by_height(tip.height).ok()??.header.timestamp_ms)
+}
+
+/// Every node registered on chain with the peer id of its network key (for labelling traffic; an
+/// unreadable registry labels every peer unregistered rather than failing the scrape).
+fn registered_peers(shared: &Shared) -> Vec<(covenant_types::NodeId, covenant_network::PeerId)> {
+    let any = covenant_types::NodeId::new("x").expect("valid id");
+    let nodes: Vec<(covenant_types::NodeId, NodeState)> =
+        scan_table(&shared.store, &table(StateKey::Node(any)), REGISTRY_ENTRIES_MAX).unwrap_or_default();
+    nodes
+        .into_iter()
+        .filter_map(|(id, node)| covenant_network::peer_id_of(&node.record.network_key).ok().map(|peer| (id, peer)))
+        .collect()
 }
 
 /// The JSON of a stored record with its id in front.

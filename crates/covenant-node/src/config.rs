@@ -21,6 +21,8 @@
 //! allow_plaintext_keys = false         # true only for plaintext test keys on a test chain
 //! bootstrap_peers = ["bank-b-val-0@10.0.0.2:7100"]   # node id (its key is on chain) @ host:port
 //! audit_retention_days = 365           # at least 365 (article 18)
+//! member_txs_per_second = 100000       # each member's clients, to this node (article 45)
+//! member_txs_burst = 200000
 //! [log]
 //! format = "json"                      # text | json
 //! level = "info"                       # error | warn | info | debug | trace
@@ -34,6 +36,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use covenant_core::rate::{
+    MEMBER_TXS_BURST_DEFAULT, MEMBER_TXS_LIMIT_MAX, MEMBER_TXS_PER_SECOND_DEFAULT, MemberTxLimits,
+};
 use covenant_rules::checks::check_audit_retention;
 use covenant_rules::{AUDIT_RETENTION_DAYS_MIN, RuleId, Violation};
 use covenant_types::{IdError, NodeId};
@@ -256,6 +261,14 @@ pub struct RawNodeConfig {
     /// Days the local audit log is kept; at least 365 (article 18). Defaults to 365.
     #[serde(default)]
     pub audit_retention_days: Option<u64>,
+    /// Transactions per second each member's clients may send this node (article 45); 1 to
+    /// 1,000,000,000, default 100,000.
+    #[serde(default)]
+    pub member_txs_per_second: Option<u64>,
+    /// Transactions each member's clients may send this node at once; 1 to 1,000,000,000, default
+    /// 200,000.
+    #[serde(default)]
+    pub member_txs_burst: Option<u64>,
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -348,6 +361,16 @@ pub enum NodeConfigErrorKind {
         /// Limit.
         max: usize,
     },
+    /// A number outside its range.
+    #[error("{value} is outside {min} to {max}")]
+    OutOfRange {
+        /// Value given.
+        value: u64,
+        /// Least allowed.
+        min: u64,
+        /// Most allowed.
+        max: u64,
+    },
     /// A covenant rule broken.
     #[error(transparent)]
     Covenant(Violation),
@@ -419,6 +442,8 @@ pub struct NodeConfig {
     pub log: LogConfig,
     /// Days the local audit log is kept.
     pub audit_retention_days: u64,
+    /// Clients' transactions each member may send this node (COV-45).
+    pub member_tx_limits: MemberTxLimits,
     /// Things allowed but worth an operator's attention.
     pub warnings: Vec<String>,
 }
@@ -619,6 +644,22 @@ impl RawNodeConfig {
             push("audit_retention_days", NodeConfigErrorKind::Covenant(violation));
         }
 
+        let mut member_limit = |field: &str, value: Option<u64>, default: u64| {
+            let value = value.unwrap_or(default);
+            if !(1..=MEMBER_TXS_LIMIT_MAX).contains(&value) {
+                push(field, NodeConfigErrorKind::OutOfRange { value, min: 1, max: MEMBER_TXS_LIMIT_MAX });
+            }
+            value
+        };
+        let member_tx_limits = MemberTxLimits {
+            txs_per_second: member_limit(
+                "member_txs_per_second",
+                self.member_txs_per_second,
+                MEMBER_TXS_PER_SECOND_DEFAULT,
+            ),
+            burst: member_limit("member_txs_burst", self.member_txs_burst, MEMBER_TXS_BURST_DEFAULT),
+        };
+
         match (node_id, listen_addr, api_addr) {
             (Some(node_id), Some(listen_addr), Some(api_addr)) if errors.is_empty() => Ok(NodeConfig {
                 file: file.to_path_buf(),
@@ -640,6 +681,7 @@ impl RawNodeConfig {
                 bootstrap_peers: bootstrap_peers.into_iter().map(|(_, peer)| peer).collect(),
                 log: self.log,
                 audit_retention_days,
+                member_tx_limits,
                 warnings,
             }),
             _ => Err(NodeConfigErrors(errors)),
@@ -705,6 +747,23 @@ format = "json"
         let errors = errors(&GOOD.replace("[log]", "audit_retention_days = 90\n[log]"));
         assert_eq!(errors.errors()[0].field, "audit_retention_days");
         assert_eq!(errors.errors()[0].rule(), Some(RuleId::Retention));
+    }
+
+    // covers: COV-45-LOAD-LIMITS
+    #[test]
+    fn member_rate_limits_default_generously_and_refuse_zero() {
+        let config = NodeConfig::from_toml_str(GOOD, &file()).unwrap();
+        assert_eq!(
+            config.member_tx_limits,
+            MemberTxLimits { txs_per_second: MEMBER_TXS_PER_SECOND_DEFAULT, burst: MEMBER_TXS_BURST_DEFAULT }
+        );
+        let set = GOOD.replace("[log]", "member_txs_per_second = 20\nmember_txs_burst = 50\n[log]");
+        let config = NodeConfig::from_toml_str(&set, &file()).unwrap();
+        assert_eq!(config.member_tx_limits, MemberTxLimits { txs_per_second: 20, burst: 50 });
+        let errors = errors(&GOOD.replace("[log]", "member_txs_per_second = 0\nmember_txs_burst = 0\n[log]"));
+        let fields: Vec<&str> = errors.errors().iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["member_txs_per_second", "member_txs_burst"]);
+        assert!(errors.to_string().contains("0 is outside 1 to 1000000000"), "{errors}");
     }
 
     #[test]

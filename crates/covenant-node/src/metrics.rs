@@ -11,8 +11,10 @@ use std::time::Instant;
 use covenant_core::{Counter, Telemetry, Timing};
 use covenant_execution::governance;
 use covenant_execution::{MemberState, OperatorState, StateError, StateKey, StateReader, StateView};
+use covenant_network::{PeerId, Traffic, TrafficSnapshot};
 use covenant_rules::RuleId;
 use covenant_rules::checks::Approvers;
+use covenant_types::NodeId;
 use covenant_types::{MemberStatus, OperatorId};
 
 /// Where a covenant rule refused something.
@@ -169,6 +171,8 @@ pub struct Gauges {
     pub network_events_dropped: u64,
     /// Operator key expiries and governance approvers at the tip, when the state could be read.
     pub governance: Option<GovernanceGauges>,
+    /// Traffic with each peer, by the node id registered on chain ([`traffic_by_node`]).
+    pub peer_traffic: BTreeMap<String, Traffic>,
 }
 
 /// Most operators the key-expiry series names: the soonest to expire first (a bounded label count
@@ -220,6 +224,31 @@ pub fn governance_gauges<S: StateView + ?Sized>(state: &S, tip_ms: u64) -> Resul
         approvers: governance::approvers(state, tip_ms)?,
         required: governance::approvers_required(state)?,
     })
+}
+
+/// The label of peers no registered node's network key names (unregistered peers, keys rotated
+/// away); node ids cannot contain parentheses.
+pub const UNREGISTERED_PEER_LABEL: &str = "(unregistered)";
+
+/// The network's per-peer traffic labelled with the node ids registered on chain (`nodes`: each
+/// registered node and the peer id of its network key). A peer no registered key names is added to
+/// [`UNREGISTERED_PEER_LABEL`], so the labels are bounded by the registered nodes (COV-22).
+pub fn traffic_by_node(snapshot: TrafficSnapshot, nodes: &[(NodeId, PeerId)]) -> BTreeMap<String, Traffic> {
+    let names: BTreeMap<PeerId, &NodeId> = nodes.iter().map(|(node, peer)| (*peer, node)).collect();
+    let mut by_node: BTreeMap<String, Traffic> = BTreeMap::new();
+    let unregistered = std::iter::once((UNREGISTERED_PEER_LABEL.to_string(), snapshot.unknown));
+    let peers = snapshot.peers.into_iter().map(|(peer, traffic)| {
+        let label = names.get(&peer).map_or_else(|| UNREGISTERED_PEER_LABEL.to_string(), |node| node.to_string());
+        (label, traffic)
+    });
+    for (label, traffic) in unregistered.chain(peers) {
+        let total = by_node.entry(label).or_default();
+        total.messages_in = total.messages_in.saturating_add(traffic.messages_in);
+        total.bytes_in = total.bytes_in.saturating_add(traffic.bytes_in);
+        total.messages_out = total.messages_out.saturating_add(traffic.messages_out);
+        total.bytes_out = total.bytes_out.saturating_add(traffic.bytes_out);
+    }
+    by_node
 }
 
 impl Metrics {
@@ -457,6 +486,33 @@ impl Metrics {
             "Network events (messages, requests) dropped before the node read them: a peer over its queue budget, or the node not keeping up.",
             gauges.network_events_dropped,
         );
+        let _ = writeln!(
+            out,
+            "# HELP covenant_peer_messages_total Messages exchanged with each peer (gossip payloads and sync frames), by \
+             the node id registered on chain, (unregistered) for any other peer, and direction.\n# TYPE covenant_peer_messages_total counter"
+        );
+        for (peer, traffic) in &gauges.peer_traffic {
+            for (direction, count) in [("in", traffic.messages_in), ("out", traffic.messages_out)] {
+                let _ = writeln!(
+                    out,
+                    "covenant_peer_messages_total{{peer=\"{}\",direction=\"{direction}\"}} {count}",
+                    escape(peer)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP covenant_peer_bytes_total Bytes of those messages, by peer and direction.\n# TYPE covenant_peer_bytes_total counter"
+        );
+        for (peer, traffic) in &gauges.peer_traffic {
+            for (direction, bytes) in [("in", traffic.bytes_in), ("out", traffic.bytes_out)] {
+                let _ = writeln!(
+                    out,
+                    "covenant_peer_bytes_total{{peer=\"{}\",direction=\"{direction}\"}} {bytes}",
+                    escape(peer)
+                );
+            }
+        }
         counter(
             &mut out,
             "covenant_sync_requests_total",
@@ -662,6 +718,46 @@ mod tests {
             }),
             network_events_dropped: 0,
             governance: None,
+            peer_traffic: BTreeMap::new(),
+        }
+    }
+
+    fn peer(seed: u8) -> PeerId {
+        covenant_network::peer_id_of(&covenant_types::SecretKey::from_seed(&[seed; 32]).public_key()).expect("ed25519")
+    }
+
+    // covers: COV-22-MONITORING
+    #[test]
+    fn peer_traffic_is_labelled_by_registered_node_and_the_rest_added_up() {
+        let traffic = |messages: u64, bytes: u64| Traffic {
+            messages_in: messages,
+            bytes_in: bytes,
+            messages_out: messages * 2,
+            bytes_out: bytes * 2,
+        };
+        let snapshot = TrafficSnapshot {
+            peers: vec![(peer(1), traffic(3, 300)), (peer(2), traffic(1, 10))],
+            unknown: traffic(5, 50),
+        };
+        // Peer 2 is allowed but no registered node names it any more (its key was rotated).
+        let nodes =
+            [(NodeId::new("validator-1").expect("id"), peer(1)), (NodeId::new("validator-3").expect("id"), peer(3))];
+        let by_node = traffic_by_node(snapshot, &nodes);
+        assert_eq!(by_node.len(), 2, "{by_node:?}");
+        assert_eq!(by_node["validator-1"], traffic(3, 300));
+        assert_eq!(by_node[UNREGISTERED_PEER_LABEL], traffic(6, 60));
+
+        let metrics = Metrics::new();
+        let text = metrics.render(&Gauges { peer_traffic: by_node, ..gauges() }, "covenant-local", "validator-0");
+        for line in [
+            "covenant_peer_messages_total{peer=\"validator-1\",direction=\"in\"} 3",
+            "covenant_peer_messages_total{peer=\"validator-1\",direction=\"out\"} 6",
+            "covenant_peer_bytes_total{peer=\"validator-1\",direction=\"in\"} 300",
+            "covenant_peer_bytes_total{peer=\"validator-1\",direction=\"out\"} 600",
+            "covenant_peer_messages_total{peer=\"(unregistered)\",direction=\"in\"} 6",
+            "covenant_peer_bytes_total{peer=\"(unregistered)\",direction=\"out\"} 120",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
     }
 

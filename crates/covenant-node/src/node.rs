@@ -150,7 +150,7 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
     }
 
     let listen = tcp_multiaddr(resolve(&config.listen_addr)?);
-    let mut network_config = NetworkConfig::new(network_key.key.seed(), genesis.chain_id().to_string(), listen);
+    let mut network_config = NetworkConfig::new(network_key.key.seed(), network_id(&genesis), listen);
     network_config.allowed = genesis.nodes().iter().map(|node| node.network_key).collect();
     for peer in &config.bootstrap_peers {
         let registered = StoreState(&*store).get::<NodeState>(&StateKey::Node(peer.node.clone()))?;
@@ -178,6 +178,7 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
             node_id: config.node_id.clone(),
             anchor_key: Some(anchor_key),
             withhold_proposals_out_of_drift,
+            member_tx_limits: config.member_tx_limits,
         },
         store: store.clone(),
         engine,
@@ -249,11 +250,17 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
         wait_for_signal().await;
         let _ = stop.send(true);
     });
+    let retention = tokio::spawn(crate::runtime::retention::run(
+        store.clone(),
+        config.node_id.clone(),
+        config.audit_retention_days,
+    ));
     let result = runtime.run(stopped).await;
     if let Err(error) = &result {
         report_fatal(error);
     }
     signals.abort();
+    retention.abort();
     api.abort();
     audit_watch.abort();
     if let Some(ops) = ops {
@@ -267,6 +274,14 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
     store.append(AuditRecord::new(now_ms(), config.node_id.clone(), EventType::NodeStopped, Actor::System, outcome))?;
     info!("node stopped");
     result
+}
+
+/// The network id of a chain: its chain id and its environment, `<chain id>.<environment>`. Every
+/// gossip topic and the sync protocol carry it, and a peer that does not speak them is refused right
+/// after the handshake (COV-19), so a test node cannot join a production chain even with a network
+/// key registered on both.
+pub fn network_id(genesis: &Genesis) -> String {
+    format!("{}.{}", genesis.chain_id(), genesis.environment())
 }
 
 /// The key files must hold the keys `source` registered for this node.
@@ -340,5 +355,27 @@ async fn wait_for_signal() {
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE_GENESIS: &str = include_str!("../../../node-config/genesis.toml");
+
+    /// The same chain id in two environments gives two networks, whose protocols do not meet.
+    // covers: COV-19-ENVIRONMENT-SEPARATION
+    #[test]
+    fn the_network_id_carries_the_chain_id_and_the_environment() {
+        let test = Genesis::from_toml_str(EXAMPLE_GENESIS).unwrap_or_else(|errors| panic!("{errors}"));
+        assert_eq!(network_id(&test), "covenant-example-test.test");
+        let production = EXAMPLE_GENESIS.replace("environment = \"test\"", "environment = \"production\"");
+        let production = Genesis::from_toml_str(&production).unwrap_or_else(|errors| panic!("{errors}"));
+        assert_eq!(network_id(&production), "covenant-example-test.production");
+        assert_ne!(
+            covenant_network::topic_names(&network_id(&test)).consensus,
+            covenant_network::topic_names(&network_id(&production)).consensus
+        );
     }
 }

@@ -36,6 +36,7 @@ fn exported_metrics() -> BTreeSet<String> {
             approvers: covenant_rules::checks::Approvers { persons: 4, members: 4 },
             required: covenant_rules::checks::Approvers { persons: 3, members: 3 },
         }),
+        peer_traffic: [("validator-1".to_string(), Default::default())].into(),
     };
     metrics
         .render(&gauges, "chain", "node")

@@ -398,16 +398,18 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 18,
         title: "Audit and log retention of at least 365 days",
         class: RuleClass::N,
-        description: "Audit records and logs are kept at least 365 days; a chain parameter or node configuration below that is refused.",
-        enforcement: Enforcement::Partial {
+        description: "Audit records and logs are kept at least 365 days; a chain parameter or node configuration below that is refused. The node prunes its audit log at start-up and daily, keeping the longer of the node's and the chain's audit_retention_days and the entry it last anchored on chain, and records each pruning in the log (ADR 0022).",
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_rules::params::ChainParams::validate",
+                "covenant_rules::params::ChainParams::with",
                 "covenant_rules::checks::check_audit_retention",
                 "covenant_node::config::RawNodeConfig::validate",
+                "covenant_core::retention::prune_cutoff",
+                "covenant_core::retention::prune_audit",
+                "covenant_storage::audit::AuditLog::prune_before",
             ],
-            stages: &[S::Genesis, S::NodeConfig],
-            enforced: "audit_retention_days below 365 is refused in the genesis parameters and in node.toml",
-            missing: "audit-log pruning that keeps records for the configured time (covenant-storage); SetParameter execution through ChainParams::with (covenant-execution)",
+            stages: &[S::Genesis, S::NodeConfig, S::GovernanceExecution, S::Storage],
         },
     },
     RuleEntry {
@@ -434,18 +436,18 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 19,
         title: "Environments separated; signatures bound to one chain",
         class: RuleClass::P,
-        description: "Every signature is domain-separated by chain id; each chain declares its environment (production / test); production nodes refuse test peers and keys.",
-        enforcement: Enforcement::Partial {
+        description: "Every signature is domain-separated by chain id; each chain declares its environment (production / test); production nodes refuse test peers and keys: gossip topics and the sync protocol carry the chain id and the environment, and a peer that does not speak them is refused and audited right after the handshake even if its key is registered (ADR 0022); plaintext key files are refused for a production genesis.",
+        enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_types::crypto::signing_bytes",
                 "covenant_rules::checks::check_chain_id",
                 "covenant_types::tx::VerifiedTx::verify_batch",
                 CONSENSUS_CHECK_BLOCK,
                 GENESIS_VALIDATE,
+                "covenant_node::node::network_id",
+                "covenant_network::service::Service::refuse_other_network",
             ],
             stages: &[S::SignatureVerification, S::MempoolAdmission, S::BlockValidation, S::Genesis, S::PeerHandshake],
-            enforced: "every signature made or verified through covenant-types binds the chain id and the signing domain; a transaction naming another chain is refused at admission; the consensus engine refuses a block header naming another chain; gossip topics and sync protocol names carry the chain id; every genesis declares its environment; plaintext key files are refused for a production genesis (config check and node start)",
-            missing: "production nodes refusing test peers beyond the chain-scoped gossip topics and the on-chain allowlist (covenant-network)",
         },
     },
     RuleEntry {
@@ -479,12 +481,14 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 22,
         title: "Metrics for consensus pace",
         class: RuleClass::N,
-        description: "Metrics for consensus latency, block interval, peer traffic and mempool.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_node::metrics::Metrics::render"],
+        description: "Metrics for consensus latency, block interval, peer traffic and mempool: /metrics exports height, round and round changes, committed blocks and transactions, commit latency, store commit time, block interval, peers, messages and bytes in and out per peer (by registered node id, the rest as (unregistered)), mempool size and bytes, verification queue, clock offset, and refusals by rule.",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_node::metrics::Metrics::render",
+                "covenant_node::metrics::traffic_by_node",
+                "covenant_network::service::Service::count",
+            ],
             stages: &[S::Observability],
-            enforced: "/metrics exports height, round and round changes, committed blocks and transactions, commit latency, store commit time, block interval, peers, mempool size and bytes, verification queue, clock offset, and refusals by rule",
-            missing: "peer traffic counters (bytes and messages per peer)",
         },
     },
     RuleEntry {
@@ -768,12 +772,16 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 45,
         title: "Bounded mempool and per-sender limits",
         class: RuleClass::P,
-        description: "Transactions within tx_bytes_max; bounded mempool (mempool_txs_max, mempool_bytes_max), per-sender limits, clear \"overloaded\" errors.",
-        enforcement: Enforcement::Partial {
-            checked_in: &["covenant_rules::checks::check_tx_size", MEMPOOL_ADMIT, CONSENSUS_CHECK_BLOCK],
+        description: "Transactions within tx_bytes_max (at admission and in every proposed block); bounded mempool (mempool_txs_max, mempool_bytes_max), per-sender limits (mempool_sender_txs_max), per-member admission rates for clients' transactions (node.toml member_txs_per_second, member_txs_burst; ADR 0022), clear \"overloaded\" errors naming COV-45.",
+        enforcement: Enforcement::Enforced {
+            checked_in: &[
+                "covenant_rules::checks::check_tx_size",
+                MEMPOOL_ADMIT,
+                "covenant_core::mempool::Mempool::admit_from_client",
+                "covenant_core::rate::MemberBuckets::take",
+                CONSENSUS_CHECK_BLOCK,
+            ],
             stages: &[S::MempoolAdmission, S::BlockValidation],
-            enforced: "transactions above tx_bytes_max are refused at admission (undecoded when above the hard limit) and in every proposed block, whose proposer's transactions need not have passed a mempool; the mempool is bounded by mempool_txs_max and mempool_bytes_max and per sender by mempool_sender_txs_max, answering an overloaded error that names COV-45",
-            missing: "per-member rate limits (covenant-node)",
         },
     },
     RuleEntry {
@@ -990,6 +998,10 @@ mod tests {
             ("covenant_core::anchor::", include_str!("../../covenant-core/src/anchor.rs")),
             ("covenant_storage::audit::", include_str!("../../covenant-storage/src/audit.rs")),
             ("covenant_network::service::", include_str!("../../covenant-network/src/service.rs")),
+            ("covenant_core::retention::", include_str!("../../covenant-core/src/retention.rs")),
+            ("covenant_core::rate::", include_str!("../../covenant-core/src/rate.rs")),
+            ("covenant_node::tls::", include_str!("../../covenant-node/src/tls.rs")),
+            ("covenant_node::http_edge::", include_str!("../../covenant-node/src/http_edge.rs")),
             (
                 "covenant_node::commands::config_check::",
                 include_str!("../../covenant-node/src/commands/config_check.rs"),
@@ -1020,6 +1032,14 @@ mod tests {
     #[test]
     fn only_rules_covered_on_every_path_claim_full_enforcement() {
         // When a rule becomes Enforced, this list is the place to say why.
+        // - COV-18-RETENTION: genesis, node.toml and governance (ChainParams::with) refuse less than
+        //   365 days; the node prunes at start-up and daily, keeping the retention and its newest
+        //   anchored entry (ADR 0022), and storage refuses any cutoff inside the retention.
+        // - COV-19: chain id in every signature, header and transaction; the network id carries chain id
+        //   and environment, and a peer not speaking it is refused after the handshake (ADR 0022).
+        // - COV-22: per-peer message and byte counters in the network, exported by node id.
+        // - COV-45: sizes at admission and block validation, bounded mempool, per-member token buckets
+        //   on clients' transactions (a rate is a node's own load, not a validity rule: ADR 0022).
         // - COV-34: nonces are checked at mempool admission (counting pending transactions) and again
         //   in block execution, which every proposer and validator runs (node event loop).
         // - COV-49: the consensus engine, driven by the node, checks size and count of every block it
@@ -1035,6 +1055,9 @@ mod tests {
         //   changes; check_approvers_after refuses, in check_action, every change that would leave too
         //   few approvers, when proposed (admission) and when executed (block path); time-based expiry
         //   is measured and alerted (ADR 0021).
+        // - COV-21: peer traffic is Noise-encrypted; the client API and the operations listener serve TLS
+        //   with the node's certificate, and a production chain refuses either on a non-loopback address
+        //   without it (node start and config check).
         let enforced: Vec<RuleId> =
             CATALOGUE.iter().filter(|entry| entry.enforcement.is_enforced()).map(|entry| entry.id).collect();
         assert_eq!(
@@ -1051,8 +1074,12 @@ mod tests {
                 RuleId::TwoPersonRule,
                 RuleId::Revocation,
                 RuleId::Backup,
+                RuleId::Retention,
                 RuleId::NoSuperuser,
+                RuleId::EnvironmentSeparation,
                 RuleId::PermissionedPeers,
+                RuleId::EncryptedTransport,
+                RuleId::Monitoring,
                 RuleId::ContractOwnership,
                 RuleId::ContractLifecycle,
                 RuleId::ContractAdmission,
@@ -1069,6 +1096,7 @@ mod tests {
                 RuleId::PiiProtection,
                 RuleId::CustomerDataReadAudit,
                 RuleId::KeyRotation,
+                RuleId::LoadLimits,
                 RuleId::BlockLimits,
                 RuleId::LogManagement,
             ]

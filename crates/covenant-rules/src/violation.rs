@@ -485,6 +485,20 @@ pub enum Violation {
         /// Limit.
         bytes_max: u64,
     },
+    /// A member's operators sent this node more transactions than its per-member admission rate
+    /// allows (node configuration `member_txs_per_second`, `member_txs_burst`): the node is
+    /// overloaded by that member.
+    #[error(
+        "node overloaded by member {member}: it sent more than {txs_per_second} transactions per second (burst {burst}) to this node; retry later"
+    )]
+    MemberRateExceeded {
+        /// The member.
+        member: MemberId,
+        /// Its sustained rate.
+        txs_per_second: u64,
+        /// Its burst.
+        burst: u64,
+    },
     /// The sender lacks the role this kind of transaction needs.
     #[error("operator {operator} lacks the {role:?} role that a {kind} transaction needs")]
     MissingRole {
@@ -661,7 +675,9 @@ impl Violation {
             Violation::SignerNotRegisteredKey { .. } => RuleId::Signed,
             Violation::KeyExpired { .. } | Violation::NodeKeyForbidden { .. } => RuleId::CredentialExpiry,
             Violation::UnknownSchema { .. } => RuleId::DataSchema,
-            Violation::SenderQueueFull { .. } | Violation::MempoolFull { .. } => RuleId::LoadLimits,
+            Violation::SenderQueueFull { .. }
+            | Violation::MempoolFull { .. }
+            | Violation::MemberRateExceeded { .. } => RuleId::LoadLimits,
             Violation::MissingRole { .. } | Violation::OwnProposal { .. } => RuleId::RoleSeparation,
             Violation::DuplicateVote { .. } => RuleId::TwoPersonRule,
             Violation::UnknownProposal { .. }

@@ -73,7 +73,11 @@ pub fn write_table(out: &mut dyn Write) -> io::Result<()> {
 
 /// Prints one rule in detail.
 pub fn write_rule(out: &mut dyn Write, rule: RuleId) -> io::Result<()> {
-    let entry = catalogue::entry(rule);
+    write_entry(out, catalogue::entry(rule))
+}
+
+/// Prints one catalogue entry in detail: what is enforced where, and for a partial rule what is missing.
+fn write_entry(out: &mut dyn Write, entry: &RuleEntry) -> io::Result<()> {
     let article = catalogue::article(entry.article);
     writeln!(out, "{}  {}", entry.id, entry.title)?;
     writeln!(
@@ -105,4 +109,34 @@ pub fn write_rule(out: &mut dyn Write, rule: RuleId) -> io::Result<()> {
         Enforcement::NotYet { planned } => writeln!(out, "planned:  {planned}")?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use covenant_rules::catalogue::RuleClass;
+
+    use super::*;
+
+    #[test]
+    fn a_partial_rule_shows_what_is_enforced_and_what_is_missing() {
+        let entry = RuleEntry {
+            id: RuleId::Monitoring,
+            article: 22,
+            title: "Monitoring",
+            class: RuleClass::N,
+            description: "what it requires",
+            enforcement: Enforcement::Partial {
+                checked_in: &["covenant_node::metrics::Metrics::render"],
+                stages: &[Stage::Observability],
+                enforced: "the part checked today",
+                missing: "the part still to build",
+            },
+        };
+        let mut text = Vec::new();
+        write_entry(&mut text, &entry).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("status:   partial"), "{text}");
+        assert!(text.contains("enforced: the part checked today") && text.contains("missing:  the part still to build"));
+        assert!(text.contains("checked in: covenant_node::metrics::Metrics::render"), "{text}");
+    }
 }

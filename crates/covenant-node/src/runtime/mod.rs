@@ -6,6 +6,7 @@
 
 pub mod audit_watch;
 pub mod chain;
+pub mod retention;
 pub mod shared;
 
 use std::collections::BTreeMap;
@@ -358,7 +359,18 @@ impl Runtime {
             NetworkEvent::PeerRefused { peer_id, address, reason } => {
                 let who = peer_id.map(|peer| peer.to_string()).unwrap_or_else(|| "unidentified".into());
                 let place = address.map(|address| address.to_string()).unwrap_or_default();
-                warn!(peer = %who, address = %place, %reason, "peer refused (COV-20)");
+                // A peer of another chain or environment breaks environment separation; any other
+                // refusal is about who may connect at all.
+                let rule = match reason {
+                    covenant_network::RefusalReason::WrongNetwork { .. } => {
+                        warn!(peer = %who, address = %place, %reason, "peer refused (COV-19)");
+                        covenant_rules::RuleId::EnvironmentSeparation
+                    }
+                    _ => {
+                        warn!(peer = %who, address = %place, %reason, "peer refused (COV-20)");
+                        covenant_rules::RuleId::PermissionedPeers
+                    }
+                };
                 let record = AuditRecord::new(
                     now_ms(),
                     self.shared.node_id.clone(),
@@ -368,7 +380,7 @@ impl Runtime {
                 )
                 .with_detail("address", place)
                 .with_detail("reason", reason.to_string())
-                .with_detail("rule", "COV-20-PERMISSIONED-PEERS");
+                .with_detail("rule", rule.id());
                 self.shared.store.append(record)?;
                 None
             }

@@ -499,6 +499,7 @@ impl Simulation {
             node_id: identity.node_id.clone(),
             anchor_key: None,
             withhold_proposals_out_of_drift: true,
+            member_tx_limits: Default::default(),
         };
         let mut core =
             NodeCore::new(config, store, engine, Counts::default()).expect("a core over an initialised store");
