@@ -90,7 +90,7 @@ fn cli_transfer_waits_for_commit_and_wrong_nonce_is_refused() {
             "--schema",
             "demo.v1",
             "--text",
-            "hello from the CLI",
+            r#"{"note":"hello from the CLI"}"#,
             "--api",
             &node1,
             "--wait",

@@ -144,7 +144,9 @@ fn check_anchor<S: StateReader + ?Sized>(
 }
 
 /// Checks what the payload asks against the state, before anything runs: the sender's role
-/// (COV-12), KYC of the customer accounts it touches (COV-07), personal data in plaintext (COV-37),
+/// (COV-12), KYC of the customer accounts it touches (COV-07: transfer sides, a record's subject,
+/// accounts named in a contract call's input), personal data in plaintext and customer data without
+/// its customer (COV-37),
 /// governance steps (COV-12, COV-15, COV-16), and a contract call's contract, limits and access
 /// policy (COV-27, COV-28, COV-29, COV-31). Runs at admission (with the next block's height
 /// and the node's clock) and in block execution, so both refuse the same transactions. `sender` is
@@ -187,13 +189,14 @@ pub fn check_payload<S: StateView + ?Sized>(
             pii::check_plaintext("transfer memo", transfer.memo.as_bytes())?;
         }
         Payload::DataRecord(record) => {
+            pii::check_record_subject(record.subject.as_ref(), record.classification)?;
             if let Some(subject) = &record.subject {
                 check_kyc(state, subject, now_ms)?;
             }
             pii::check_record_content(record.classification, &record.content)?;
         }
         Payload::KycAttestation(_) | Payload::AuditAnchor(_) => {}
-        Payload::ContractCall(call) => crate::contracts::check_call(state, operator, call)?,
+        Payload::ContractCall(call) => crate::contracts::check_call(state, operator, call, now_ms)?,
         Payload::GovernancePropose(proposal) => governance::check_propose(state, proposal, context)?,
         Payload::GovernanceApprove(id) | Payload::GovernanceReject(id) => {
             let vote = governance::voter(operator_id, state, context.height)?;
@@ -206,19 +209,12 @@ pub fn check_payload<S: StateView + ?Sized>(
     Ok(())
 }
 
-/// Customer accounts are named `<member>/customers/<name>`; every other account belongs to the
-/// member itself (treasury, settlement, ...).
-pub fn is_customer_account(account: &AccountId) -> bool {
-    let mut parts = account.as_str().split('/');
-    parts.next().is_some()
-        && parts.next() == Some(CUSTOMER_SEGMENT)
-        && parts.next().is_some_and(|name| !name.is_empty())
-}
+pub use covenant_rules::pii::{CUSTOMER_SEGMENT, is_customer_account};
 
-/// The path segment that marks a customer account.
-pub const CUSTOMER_SEGMENT: &str = "customers";
-
-/// COV-07: a customer account needs an unexpired KYC attestation by the member that owns it.
+/// COV-07: a customer account needs an unexpired KYC attestation by the member that owns it. Every
+/// path that touches an account goes through here: transfers (both sides), data records (the
+/// subject), contract calls (accounts named in the input, and in what the call writes, emits and
+/// returns).
 pub fn check_kyc<S: StateReader + ?Sized>(state: &S, account: &AccountId, now_ms: u64) -> Result<(), TxInvalid> {
     if !is_customer_account(account) {
         return Ok(());

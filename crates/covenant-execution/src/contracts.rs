@@ -29,14 +29,14 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use covenant_rules::{ChainParams, RuleId, Violation};
+use covenant_rules::{ChainParams, RuleId, Violation, pii};
 use covenant_types::{ContractCall, ContractId, Hash, MemberStatus, Role};
 use covenant_vm::{
     BlockInfo, CallContext, Caller, Event, HostState, Manifest, OperatorIdentity, Unavailable, ValidatedModule, Vm,
     VmError, VmLimits, code_hash, load_admitted, validate_module,
 };
 
-use crate::checks::TxInvalid;
+use crate::checks::{TxInvalid, check_kyc};
 use crate::execute::BlockContext;
 use crate::state::{MemberState, OperatorState, Overlay, StateError, StateKey, StateReader, StateView};
 
@@ -349,12 +349,15 @@ pub fn identity(operator: &OperatorState) -> OperatorIdentity {
 
 /// Checks a contract call before it runs, against the state (mempool admission and block execution
 /// alike): the contract is admitted and runnable (COV-28, COV-27), the fuel limit within
-/// `fuel_per_tx_max` (COV-29), the input within `call_input_bytes_max` (COV-28), and the function in
-/// the manifest with an access policy that admits the signing operator (COV-31).
+/// `fuel_per_tx_max` (COV-29), the input within `call_input_bytes_max` (COV-28), the function in
+/// the manifest with an access policy that admits the signing operator (COV-31), and the input itself
+/// ([`check_call_data`]: KYC of every customer account it names, COV-07; no plaintext national id,
+/// COV-37). `now_ms` is the block time (the node's clock at admission).
 pub fn check_call<S: StateReader + ?Sized>(
     state: &S,
     operator: &OperatorState,
     call: &ContractCall,
+    now_ms: u64,
 ) -> Result<(), TxInvalid> {
     let params = state.params()?;
     if call.fuel_limit > params.fuel_per_tx_max {
@@ -379,7 +382,65 @@ pub fn check_call<S: StateReader + ?Sized>(
             caller: caller.to_string(),
         }));
     }
+    check_call_data(state, "contract call input", &call.input, now_ms)
+}
+
+/// COV-07 and COV-37 for bytes a contract call brings on chain (its input, and what it writes, emits
+/// and returns): every customer account named in them ([`pii::customer_accounts_named`]) needs an
+/// unexpired KYC attestation by its member, exactly as a transfer's accounts do, and bytes that are
+/// not an encrypted envelope carry no plaintext national id. The chain cannot know what a contract's
+/// bytes mean (ADR 0024); it can insist that customers it can recognise are KYC'd and that personal
+/// data it can recognise is sealed.
+pub fn check_call_data<S: StateReader + ?Sized>(
+    state: &S,
+    what: &str,
+    bytes: &[u8],
+    now_ms: u64,
+) -> Result<(), TxInvalid> {
+    for account in pii::customer_accounts_named(bytes) {
+        check_kyc(state, &account, now_ms).map_err(|error| match error {
+            TxInvalid::Violation(violation) => TxInvalid::Violation(Violation::ContractRefused {
+                rule: violation.rule(),
+                reason: format!("{what}: {violation}"),
+            }),
+            other => other,
+        })?;
+    }
+    if pii::envelope_defect(bytes).is_none() {
+        return Ok(());
+    }
+    pii::check_plaintext(what, bytes)?;
     Ok(())
+}
+
+/// [`check_call_data`] over everything a finished call would put on chain: each storage write's key
+/// and value, each event and the output. A removal puts nothing on chain, so it is never refused:
+/// data about a customer whose KYC lapsed can always be deleted. The first refusal, if any, as the
+/// rule and reason of a failed receipt; a state failure is a node fault.
+fn check_call_effects<S: StateReader + ?Sized>(
+    state: &S,
+    outcome: &covenant_vm::CallOutcome,
+    now_ms: u64,
+) -> Result<Option<(RuleId, String)>, TxInvalid> {
+    let mut pieces: Vec<(String, &[u8])> = Vec::new();
+    for write in &outcome.writes {
+        if let Some(value) = &write.value {
+            pieces.push((format!("storage key written by contract {}", write.contract), &write.key));
+            pieces.push((format!("storage value written by contract {}", write.contract), value));
+        }
+    }
+    for event in &outcome.events {
+        pieces.push((format!("event emitted by contract {}", event.contract), &event.data));
+    }
+    pieces.push(("call output".to_string(), &outcome.output));
+    for (what, bytes) in pieces {
+        match check_call_data(state, &what, bytes, now_ms) {
+            Ok(()) => {}
+            Err(TxInvalid::Violation(violation)) => return Ok(Some((violation.rule(), violation.to_string()))),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(None)
 }
 
 /// The record of a contract that may run now, or the refusal naming COV-28 (never admitted) or COV-27
@@ -444,6 +505,10 @@ pub fn run_call<V: StateView + ?Sized>(
     }
     match result {
         Ok(outcome) => {
+            // COV-07 and COV-37 on what the call would leave on chain: refused, nothing is applied.
+            if let Some((rule, reason)) = check_call_effects(&*overlay, &outcome, context.timestamp_ms)? {
+                return Ok(CallEnd { fuel_used: outcome.fuel_used, failure: Some((Some(rule), reason)) });
+            }
             for write in &outcome.writes {
                 let key = StateKey::ContractStorage(write.contract.clone(), write.key.clone());
                 match &write.value {

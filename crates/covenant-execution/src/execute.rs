@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use covenant_rules::Violation;
+use covenant_rules::{Violation, schema};
 use covenant_types::{
     AccountId, DataRecord, Hash, KycAttestation, MemberId, Payload, Principal, Receipt, Transfer, TxOutcome, VerifiedTx,
 };
@@ -301,16 +301,30 @@ fn run_transfer<V: StateView + ?Sized>(
     Ok(Ok(()))
 }
 
+/// COV-32: the record names a registered schema and follows it ([`schema::check_record`]).
 fn run_data_record<V: StateView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     tx_hash: Hash,
     record: &DataRecord,
 ) -> PayloadResult {
-    if overlay.get::<Hash>(&StateKey::Schema(record.schema.clone()))?.is_none() {
+    let key = StateKey::Schema(record.schema.clone());
+    let Some(definition) = overlay.get::<Vec<u8>>(&key)? else {
         return Ok(Err(Failure::Rule(Violation::UnknownSchema { schema: record.schema.clone() })));
+    };
+    // Registration checked the definition; one that no longer parses means a corrupt store.
+    let definition = schema::SchemaDefinition::parse(&definition).map_err(|reason| StateError::Corrupt {
+        key_hex: hex_of(&key.encode()),
+        reason: format!("schema {}: {reason}", record.schema),
+    })?;
+    if let Err(violation) = schema::check_record(&record.schema, &definition, record.classification, &record.content) {
+        return Ok(Err(Failure::Rule(violation)));
     }
     overlay.put(&StateKey::Record(tx_hash), record);
     Ok(Ok(()))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn run_kyc<V: StateView + ?Sized>(
@@ -324,6 +338,9 @@ fn run_kyc<V: StateView + ?Sized>(
             "account {} does not belong to {sender_member}: a member attests KYC for its own customers only",
             attestation.account
         ))));
+    }
+    if !crate::checks::is_customer_account(&attestation.account) {
+        return Ok(Err(Failure::Rule(Violation::KycNotCustomer { account: attestation.account.clone() })));
     }
     if attestation.expires_at_ms <= context.timestamp_ms {
         return Ok(Err(Failure::Plain(format!(

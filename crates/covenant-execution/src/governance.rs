@@ -603,10 +603,14 @@ pub fn check_action<S: StateView + ?Sized>(
                 )));
             }
         }
-        RegisterSchema { schema, .. } => {
-            if state.get::<Hash>(&StateKey::Schema(schema.clone()))?.is_some() {
+        RegisterSchema { schema, definition } => {
+            if state.get::<Vec<u8>>(&StateKey::Schema(schema.clone()))?.is_some() {
                 return Err(invalid(format!("schema {schema} is already registered")));
             }
+            // COV-32: the chain stores the definition it will check records against, so it must be one.
+            covenant_rules::schema::SchemaDefinition::parse(definition).map_err(|reason| {
+                TxInvalid::Violation(Violation::SchemaDefinitionInvalid { schema: schema.clone(), reason })
+            })?;
         }
         AdmitContract { contract, code, manifest } => contracts::check_admit(state, contract, code, manifest, &params)?,
         UpgradeContract { contract, code, manifest } => {

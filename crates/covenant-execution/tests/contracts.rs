@@ -885,3 +885,128 @@ fn a_node_fault_during_a_contract_call_is_never_written_into_a_receipt() {
     // The same block on a healthy store runs the call.
     assert!(succeeded(&chain.block(txs).unwrap()[0]));
 }
+
+/// A ledger contract: `credit` writes "1" under `bal:bank-a/customers/c-5` (a customer account it
+/// names itself, not in its input), `leak` writes a plaintext national id, `seal` writes an encrypted
+/// envelope, `note` stores its input under "1", `forget` removes the `credit` key, `announce` emits the
+/// national id as an event, `tell` outputs the customer key.
+fn ledger_wat() -> String {
+    let inputs = r#"
+  (import "covenant" "input_len" (func $input_len (result i32)))
+  (import "covenant" "input_read" (func $input_read (param i32)))
+  (import "covenant" "storage_remove" (func $storage_remove (param i32 i32)))
+  (import "covenant" "emit_event" (func $emit_event (param i32 i32)))"#;
+    format!(
+        r#"(module {IMPORTS} {inputs} (memory (export "memory") 1)
+  (data (i32.const 0) "bal:bank-a/customers/c-5")
+  (data (i32.const 64) "A123456789")
+  (data (i32.const 96) "1")
+  (data (i32.const 128) "CVE1\01")
+  (func (export "credit") (call $storage_set (i32.const 0) (i32.const 24) (i32.const 96) (i32.const 1)))
+  (func (export "forget") (call $storage_remove (i32.const 0) (i32.const 24)))
+  (func (export "announce") (call $emit_event (i32.const 64) (i32.const 10)))
+  (func (export "tell") (call $output_write (i32.const 0) (i32.const 24)))
+  (func (export "leak") (call $storage_set (i32.const 96) (i32.const 1) (i32.const 64) (i32.const 10)))
+  (func (export "seal") (call $storage_set (i32.const 96) (i32.const 1) (i32.const 128) (i32.const 90)))
+  (func (export "note")
+    (call $input_read (i32.const 1024))
+    (call $storage_set (i32.const 96) (i32.const 1) (i32.const 1024) (call $input_len))))
+"#
+    )
+}
+
+// covers: COV-07-KYC-REQUIRED
+#[test]
+fn a_contract_that_writes_for_a_customer_account_needs_its_kyc_like_a_transfer() {
+    let mut chain = Chain::new();
+    chain.admit(
+        "ledger",
+        &ledger_wat(),
+        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
+    );
+    let key = b"bal:bank-a/customers/c-5";
+    let refused = chain.call("bank-b.ops", "ledger", "credit", &[]).unwrap();
+    assert_eq!(failed_rule(&refused).as_deref(), Some("COV-07-KYC-REQUIRED"));
+    let TxOutcome::Failed { reason, .. } = &refused.outcome else { unreachable!() };
+    assert!(reason.contains("storage key written by contract ledger") && reason.contains("bank-a/customers/c-5"));
+    assert_eq!(chain.stored("ledger", key), None, "a refused write leaves nothing");
+    let kyc = Payload::KycAttestation(KycAttestation {
+        account: AccountId::new("bank-a/customers/c-5").unwrap(),
+        evidence: Hash::digest(b"kyc file 5"),
+        expires_at_ms: GENESIS_TIME_MS + 30 * DAY_MS,
+    });
+    assert!(succeeded(&chain.send("bank-a.ops", kyc).unwrap()));
+    assert!(succeeded(&chain.call("bank-b.ops", "ledger", "credit", &[]).unwrap()));
+    assert_eq!(chain.stored("ledger", key), Some(b"1".to_vec()));
+}
+
+// covers: COV-07-KYC-REQUIRED
+#[test]
+fn a_contract_may_always_delete_what_it_holds_about_a_customer() {
+    let mut chain = Chain::new();
+    chain.admit(
+        "ledger",
+        &ledger_wat(),
+        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
+    );
+    // No attestation for bank-a/customers/c-5: writing about it is refused, removing it is not.
+    assert_eq!(
+        failed_rule(&chain.call("bank-b.ops", "ledger", "credit", &[]).unwrap()).as_deref(),
+        Some("COV-07-KYC-REQUIRED")
+    );
+    assert!(succeeded(&chain.call("bank-b.ops", "ledger", "forget", &[]).unwrap()));
+}
+
+// covers: COV-07-KYC-REQUIRED, COV-37-PII-PROTECTION
+#[test]
+fn a_contract_calls_input_naming_an_unattested_customer_or_a_national_id_is_refused_before_it_runs() {
+    let mut chain = Chain::new();
+    chain.admit(
+        "ledger",
+        &ledger_wat(),
+        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
+    );
+    assert_eq!(
+        chain.call("bank-b.ops", "ledger", "note", b"pay bank-c/customers/lin").unwrap_err(),
+        RuleId::KycRequired
+    );
+    assert_eq!(chain.call("bank-b.ops", "ledger", "note", b"id A123456789").unwrap_err(), RuleId::PiiProtection);
+    assert_eq!(chain.stored("ledger", b"1"), None);
+    assert!(succeeded(&chain.call("bank-b.ops", "ledger", "note", b"pay bank-c/treasury").unwrap()));
+    assert_eq!(chain.stored("ledger", b"1"), Some(b"pay bank-c/treasury".to_vec()));
+}
+
+// covers: COV-37-PII-PROTECTION
+#[test]
+fn a_contract_that_writes_a_plaintext_national_id_fails_and_an_envelope_passes() {
+    let mut chain = Chain::new();
+    chain.admit(
+        "ledger",
+        &ledger_wat(),
+        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
+    );
+    let leaked = chain.call("bank-b.ops", "ledger", "leak", &[]).unwrap();
+    assert_eq!(failed_rule(&leaked).as_deref(), Some("COV-37-PII-PROTECTION"));
+    assert_eq!(chain.stored("ledger", b"1"), None, "the plaintext id never reached the state");
+    assert!(succeeded(&chain.call("bank-b.ops", "ledger", "seal", &[]).unwrap()));
+    assert_eq!(chain.stored("ledger", b"1").map(|value| value[..4].to_vec()), Some(b"CVE1".to_vec()));
+}
+
+// covers: COV-07-KYC-REQUIRED, COV-37-PII-PROTECTION
+#[test]
+fn events_and_output_of_a_call_are_held_to_the_same_rules_as_its_writes() {
+    let mut chain = Chain::new();
+    chain.admit(
+        "ledger",
+        &ledger_wat(),
+        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
+    );
+    let announced = chain.call("bank-b.ops", "ledger", "announce", &[]).unwrap();
+    assert_eq!(failed_rule(&announced).as_deref(), Some("COV-37-PII-PROTECTION"));
+    let told = chain.call("bank-b.ops", "ledger", "tell", &[]).unwrap();
+    assert_eq!(failed_rule(&told).as_deref(), Some("COV-07-KYC-REQUIRED"));
+    for receipt in [&announced, &told] {
+        let result = StateReader::get::<ContractCallResult>(&chain.state, &StateKey::ContractResult(receipt.tx_hash));
+        assert!(result.unwrap().is_none(), "a refused call leaves no events or output on chain");
+    }
+}

@@ -38,7 +38,7 @@ fn genesis() -> Genesis {
         );
         text += &format!("[[accounts]]\nid = \"{member}/treasury\"\nbalances = {{ twd = 1000 }}\n");
     }
-    text += &format!("[[schemas]]\nid = \"demo.v1\"\ndefinition = \"{}\"\n", Hash::digest(b"demo"));
+    text += "[[schemas]]\nid = \"demo.v1\"\ndefinition = '{\"classifications\":[\"internal\"],\"fields\":[{\"name\":\"note\",\"type\":\"string\"}]}'\n";
     text += "[thresholds.membership]\nmembers_required = 2\n[thresholds.operators]\nmembers_required = 2\n";
     text += "[thresholds.nodes]\nmembers_required = 2\n[thresholds.parameters]\nmembers_required = 2\n";
     text += "[thresholds.contracts]\nmembers_required = 2\n[thresholds.emergency]\nmembers_required = 2\n";
@@ -186,7 +186,7 @@ fn data_records_need_a_registered_schema() {
                 schema: SchemaId::new(schema).unwrap(),
                 subject: None,
                 classification: Classification::Internal,
-                content: RecordContent::Inline(b"hello".to_vec()),
+                content: RecordContent::Inline(br#"{"note":"hello"}"#.to_vec()),
             }),
         )
     };

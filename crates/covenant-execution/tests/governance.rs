@@ -45,7 +45,7 @@ fn genesis_text() -> String {
         );
         text += &format!("[[accounts]]\nid = \"{member}/treasury\"\nbalances = {{ twd = 1000 }}\n");
     }
-    text += &format!("[[schemas]]\nid = \"demo.v1\"\ndefinition = \"{}\"\n", Hash::digest(b"demo"));
+    text += &format!("[[schemas]]\nid = \"demo.v1\"\ndefinition = '{DEMO_DEFINITION}'\n");
     for (class, required) in
         [("membership", 3), ("operators", 2), ("nodes", 3), ("parameters", 3), ("contracts", 3), ("emergency", 2)]
     {
@@ -174,6 +174,15 @@ fn operator_record(id: &str, member: &str, person: &str, roles: Vec<Role>, key_s
     }
 }
 
+/// The genesis schema `demo.v1`: one optional text field, any classification.
+const DEMO_DEFINITION: &str =
+    r#"{"classifications":["public","internal","customer_data"],"fields":[{"name":"note","type":"string"}]}"#;
+
+/// A schema definition allowing internal records with no fields.
+fn empty_definition() -> Vec<u8> {
+    br#"{"classifications":["internal"],"fields":[]}"#.to_vec()
+}
+
 fn transfer(from: &str, to: &str, memo: &str) -> Payload {
     Payload::Transfer(Transfer {
         from: AccountId::new(from).unwrap(),
@@ -243,7 +252,8 @@ fn roles_decide_who_may_send_what() {
 #[test]
 fn proposals_expire_and_their_lifetime_is_bounded() {
     let mut chain = Chain::new();
-    let action = GovernanceAction::RegisterSchema { schema: SchemaId::new("kyc.v1").unwrap(), definition: Hash::ZERO };
+    let action =
+        GovernanceAction::RegisterSchema { schema: SchemaId::new("kyc.v1").unwrap(), definition: empty_definition() };
     let too_long = Proposal { action: action.clone(), reason: String::new(), expires_at_ms: chain.now() + 60 * DAY_MS };
     let tx = chain.tx("bank-a.admin", Payload::GovernancePropose(Box::new(too_long)));
     assert_eq!(chain.block(vec![tx]).unwrap_err(), RuleId::ChangeByConsensus);
@@ -428,20 +438,79 @@ fn a_proposal_that_no_longer_applies_when_it_passes_fails_with_its_reason() {
 #[test]
 fn schemas_registered_by_vote_can_be_used_by_data_records() {
     let mut chain = Chain::new();
-    let record = |schema: &str| {
+    let record_as = |classification, schema: &str, content: &str| {
         Payload::DataRecord(DataRecord {
             schema: SchemaId::new(schema).unwrap(),
             subject: None,
-            classification: Classification::Internal,
-            content: RecordContent::Inline(b"settlement window 16:00".to_vec()),
+            classification,
+            content: RecordContent::Inline(content.as_bytes().to_vec()),
         })
     };
-    let before = chain.send("bank-a.ops", record("fx.v1")).unwrap();
+    let record = |schema: &str, content: &str| record_as(Classification::Internal, schema, content);
+    let window = r#"{"closes_at":"16:00","currency":"twd"}"#;
+    let before = chain.send("bank-a.ops", record("fx.v1", window)).unwrap();
     assert!(matches!(before.outcome, TxOutcome::Failed { rule: Some(ref rule), .. } if rule == "COV-32-DATA-SCHEMA"));
-    let passed = chain
-        .pass(GovernanceAction::RegisterSchema { schema: SchemaId::new("fx.v1").unwrap(), definition: Hash::ZERO });
+    let definition = br#"{"classifications":["internal"],"fields":[
+        {"name":"currency","type":"string","required":true,"max_len":3},
+        {"name":"closes_at","type":"string"}]}"#;
+    let passed = chain.pass(GovernanceAction::RegisterSchema {
+        schema: SchemaId::new("fx.v1").unwrap(),
+        definition: definition.to_vec(),
+    });
     assert!(matches!(passed.status, ProposalStatus::Executed { .. }));
-    assert_eq!(chain.send("bank-a.ops", record("fx.v1")).unwrap().outcome, TxOutcome::Success);
+    assert_eq!(chain.send("bank-a.ops", record("fx.v1", window)).unwrap().outcome, TxOutcome::Success);
+    // The schema allows internal records only.
+    let public = chain.send("bank-a.ops", record_as(Classification::Public, "fx.v1", window)).unwrap();
+    assert!(matches!(public.outcome, TxOutcome::Failed { rule: Some(ref rule), ref reason }
+        if rule == "COV-32-DATA-SCHEMA" && reason.contains("classification Public")));
+}
+
+// covers: COV-32-DATA-SCHEMA
+#[test]
+fn records_that_do_not_follow_their_schema_fail_with_a_receipt_naming_the_rule() {
+    let mut chain = Chain::new();
+    let record = |classification, content: &str| {
+        Payload::DataRecord(DataRecord {
+            schema: SchemaId::new("demo.v1").unwrap(),
+            subject: None,
+            classification,
+            content: RecordContent::Inline(content.as_bytes().to_vec()),
+        })
+    };
+    let failed_by_schema = |receipt: Receipt, expected: &str| match receipt.outcome {
+        TxOutcome::Failed { rule: Some(rule), reason } => {
+            assert_eq!(rule, "COV-32-DATA-SCHEMA", "{reason}");
+            assert!(reason.contains(expected), "expected {expected:?} in {reason:?}");
+        }
+        other => panic!("expected a failed receipt, got {other:?}"),
+    };
+    let ok = chain.send("bank-a.ops", record(Classification::Internal, r#"{"note":"rates up"}"#)).unwrap();
+    assert_eq!(ok.outcome, TxOutcome::Success);
+    let unknown = chain.send("bank-a.ops", record(Classification::Internal, r#"{"colour":"red"}"#)).unwrap();
+    failed_by_schema(unknown, "\"colour\" is not in the schema");
+    let wrong_type = chain.send("bank-a.ops", record(Classification::Public, r#"{"note":7}"#)).unwrap();
+    failed_by_schema(wrong_type, "must be of type string");
+    let not_json = chain.send("bank-a.ops", record(Classification::Internal, "settlement window 16:00")).unwrap();
+    failed_by_schema(not_json, "not JSON");
+    // Nothing of a failed record is stored; the nonce moved on.
+    assert_eq!(chain.send("bank-a.ops", record(Classification::Internal, "{}")).unwrap().outcome, TxOutcome::Success);
+}
+
+// covers: COV-32-DATA-SCHEMA
+#[test]
+fn a_schema_is_registered_only_with_a_valid_definition() {
+    let mut chain = Chain::new();
+    let register = |definition: &[u8]| GovernanceAction::RegisterSchema {
+        schema: SchemaId::new("loan.v1").unwrap(),
+        definition: definition.to_vec(),
+    };
+    let not_json = chain.propose("bank-a.admin", register(b"not json")).unwrap_err();
+    assert_eq!(not_json, RuleId::DataSchema);
+    let too_large = vec![b' '; covenant_rules::schema::SCHEMA_DEFINITION_BYTES_MAX + 1];
+    assert_eq!(chain.propose("bank-a.admin", register(&too_large)).unwrap_err(), RuleId::DataSchema);
+    let no_class = br#"{"classifications":[],"fields":[]}"#;
+    assert_eq!(chain.propose("bank-a.admin", register(no_class)).unwrap_err(), RuleId::DataSchema);
+    assert!(matches!(chain.pass(register(&empty_definition())).status, ProposalStatus::Executed { .. }));
 }
 
 // covers: COV-07-KYC-REQUIRED
@@ -481,20 +550,29 @@ fn customer_accounts_need_an_unexpired_kyc_attestation_by_their_member() {
 #[test]
 fn customer_data_must_be_encrypted_and_national_ids_never_appear_in_plaintext() {
     let mut chain = Chain::new();
-    let record = |classification, content: Vec<u8>| {
+    let customer = AccountId::new("bank-a/customers/c-9").unwrap();
+    let kyc = Payload::KycAttestation(KycAttestation {
+        account: customer.clone(),
+        evidence: Hash::digest(b"file 9"),
+        expires_at_ms: chain.now() + DAY_MS,
+    });
+    assert_eq!(chain.send("bank-a.ops", kyc).unwrap().outcome, TxOutcome::Success);
+    let record = |classification, subject: Option<&AccountId>, content: Vec<u8>| {
         Payload::DataRecord(DataRecord {
             schema: SchemaId::new("demo.v1").unwrap(),
-            subject: None,
+            subject: subject.cloned(),
             classification,
             content: RecordContent::Inline(content),
         })
     };
     assert_eq!(
-        chain.send("bank-a.ops", record(Classification::CustomerData, b"name=Lin".to_vec())).unwrap_err(),
+        chain
+            .send("bank-a.ops", record(Classification::CustomerData, Some(&customer), b"name=Lin".to_vec()))
+            .unwrap_err(),
         RuleId::PiiProtection
     );
     assert_eq!(
-        chain.send("bank-a.ops", record(Classification::Internal, b"id A123456789".to_vec())).unwrap_err(),
+        chain.send("bank-a.ops", record(Classification::Internal, None, b"id A123456789".to_vec())).unwrap_err(),
         RuleId::PiiProtection
     );
     assert_eq!(
@@ -504,8 +582,51 @@ fn customer_data_must_be_encrypted_and_national_ids_never_appear_in_plaintext() 
     let mut envelope = b"CVE1".to_vec();
     envelope.push(1);
     envelope.extend([9u8; 32 + 24 + 16 + 10]);
-    let sealed = chain.send("bank-a.ops", record(Classification::CustomerData, envelope)).unwrap();
+    // Customer data names its customer: without a subject, or under a non-customer account, it is refused.
+    assert_eq!(
+        chain.send("bank-a.ops", record(Classification::CustomerData, None, envelope.clone())).unwrap_err(),
+        RuleId::PiiProtection
+    );
+    let treasury = AccountId::new("bank-a/treasury").unwrap();
+    assert_eq!(
+        chain.send("bank-a.ops", record(Classification::CustomerData, Some(&treasury), envelope.clone())).unwrap_err(),
+        RuleId::PiiProtection
+    );
+    // A record about a customer is customer data, whatever it claims; so is readable content naming one.
+    let note = br#"{"note":"called back"}"#.to_vec();
+    assert_eq!(
+        chain.send("bank-a.ops", record(Classification::Internal, Some(&customer), note)).unwrap_err(),
+        RuleId::PiiProtection
+    );
+    let naming = br#"{"note":"bank-a/customers/c-9 called"}"#.to_vec();
+    assert_eq!(
+        chain.send("bank-a.ops", record(Classification::Internal, None, naming)).unwrap_err(),
+        RuleId::PiiProtection
+    );
+    let sealed = chain.send("bank-a.ops", record(Classification::CustomerData, Some(&customer), envelope)).unwrap();
     assert_eq!(sealed.outcome, TxOutcome::Success);
+}
+
+// covers: COV-07-KYC-REQUIRED
+#[test]
+fn kyc_is_attested_only_for_customer_accounts() {
+    let mut chain = Chain::new();
+    let attest = |account: &str| {
+        Payload::KycAttestation(KycAttestation {
+            account: AccountId::new(account).unwrap(),
+            evidence: Hash::digest(b"file"),
+            expires_at_ms: GENESIS_TIME_MS + 10 * DAY_MS,
+        })
+    };
+    let receipt = chain.send("bank-a.ops", attest("bank-a/treasury")).unwrap();
+    match receipt.outcome {
+        TxOutcome::Failed { rule: Some(rule), reason } => {
+            assert_eq!(rule, "COV-07-KYC-REQUIRED");
+            assert!(reason.contains("not a customer account"), "{reason}");
+        }
+        other => panic!("a treasury account cannot be made a customer by attestation: {other:?}"),
+    }
+    assert_eq!(chain.send("bank-a.ops", attest("bank-a/customers/c-1")).unwrap().outcome, TxOutcome::Success);
 }
 
 // covers: COV-11-CREDENTIAL-EXPIRY

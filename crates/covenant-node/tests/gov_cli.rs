@@ -287,8 +287,10 @@ fn gov_cli_refuses_bad_arguments_before_contacting_a_node() {
             "--expires-in-hours 0: ",
         ),
         (
-            ["gov", "propose", "register-schema", "loan.v1", "--definition-hash", "00"].map(String::from).to_vec(),
-            "--definition-hash \"00\"",
+            ["gov", "propose", "register-schema", "loan.v1", "--definition", "/nonexistent/loan.json"]
+                .map(String::from)
+                .to_vec(),
+            "--definition /nonexistent/loan.json",
         ),
         (["gov", "approve", "zz"].map(String::from).to_vec(), "proposal id \"zz\""),
     ];

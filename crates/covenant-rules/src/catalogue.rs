@@ -252,14 +252,23 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 7,
         title: "KYC before customer data or transactions",
         class: RuleClass::P,
-        description: "Customer accounts need an unexpired KYC attestation by a member before any transaction or data record about them is accepted.",
+        description: "A customer account is one named `<member>/customers/<name>` (ADR 0024); it needs an unexpired KYC attestation by the member that owns it before a transfer from or to it, a data record about it (its subject), or a contract call that names it in its input or in a storage key or value, event or output it writes is accepted; attestations are refused for accounts that are not customer accounts.",
         enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_execution::checks::check_kyc",
                 "covenant_execution::checks::check_payload",
+                "covenant_execution::contracts::check_call_data",
+                "covenant_execution::contracts::run_call",
+                "covenant_execution::execute::run_kyc",
                 MEMPOOL_ADMIT,
             ],
-            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
+            stages: &[
+                S::MempoolAdmission,
+                S::BlockProposal,
+                S::BlockValidation,
+                S::TransactionExecution,
+                S::ContractExecution,
+            ],
         },
     },
     RuleEntry {
@@ -646,13 +655,16 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 32,
         title: "Data records follow a registered schema",
         class: RuleClass::P,
-        description: "Data records name a registered schema; canonical encoding.",
+        description: "A schema is registered (by vote or in genesis) with its whole definition, at most 16 KiB, checked when proposed and when executed: classifications it allows and typed fields (string, u64, i64, bool, hex, account; required or optional; max_len). Every data record names a registered schema and its classification is one the schema allows; readable content (inline, not customer data) is a canonical JSON object (integers only) whose fields, types, lengths and required fields match. Encrypted customer data and off-chain digests cannot be read on chain: only their classification is checked (ADR 0024).",
         enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_execution::execute::run_data_record",
+                "covenant_rules::schema::check_record",
+                "covenant_rules::schema::SchemaDefinition::parse",
                 "covenant_execution::governance::check_action",
+                "covenant_rules::genesis::Checker::schemas",
             ],
-            stages: &[S::TransactionExecution, S::GovernanceExecution],
+            stages: &[S::Genesis, S::TransactionExecution, S::GovernanceExecution],
         },
     },
     RuleEntry {
@@ -730,14 +742,17 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 37,
         title: "Customer data encrypted",
         class: RuleClass::P,
-        description: "Records classified as customer data must be encrypted envelopes; plaintext that looks like a national id is refused.",
+        description: "Records classified as customer data must be encrypted envelopes and name a customer account as subject; a record about a customer account must be classified customer data; readable record content naming a customer account is refused; plaintext that looks like a national id is refused in record content, transfer memos, contract-call input and everything a contract call writes, emits or returns (envelopes excepted).",
         enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_rules::pii::check_record_content",
+                "covenant_rules::pii::check_record_subject",
                 "covenant_rules::pii::check_plaintext",
                 "covenant_execution::checks::check_payload",
+                "covenant_execution::contracts::check_call_data",
+                "covenant_execution::contracts::run_call",
             ],
-            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation],
+            stages: &[S::MempoolAdmission, S::BlockProposal, S::BlockValidation, S::ContractExecution],
         },
     },
     RuleEntry {
@@ -981,6 +996,7 @@ mod tests {
             ("covenant_vm::context::", include_str!("../../covenant-vm/src/context.rs")),
             ("covenant_vm::manifest::", include_str!("../../covenant-vm/src/manifest.rs")),
             ("covenant_rules::pii::", include_str!("pii.rs")),
+            ("covenant_rules::schema::", include_str!("schema.rs")),
             ("covenant_node::node::", include_str!("../../covenant-node/src/node.rs")),
             ("covenant_node::metrics::", include_str!("../../covenant-node/src/metrics.rs")),
             ("covenant_node::access::", include_str!("../../covenant-node/src/access.rs")),
@@ -1058,6 +1074,11 @@ mod tests {
         // - COV-21: peer traffic is Noise-encrypted; the client API and the operations listener serve TLS
         //   with the node's certificate, and a production chain refuses either on a non-loopback address
         //   without it (node start and config check).
+        // - COV-07, COV-32, COV-37 (ADR 0024): check_payload (admission and every block) checks KYC of
+        //   transfer sides, record subjects and accounts named in a contract call's input, and the
+        //   customer-data format of records and call input; run_call checks what a call writes, emits
+        //   and returns before applying it; run_data_record checks each record against the stored
+        //   schema definition in every block.
         let enforced: Vec<RuleId> =
             CATALOGUE.iter().filter(|entry| entry.enforcement.is_enforced()).map(|entry| entry.id).collect();
         assert_eq!(

@@ -244,7 +244,8 @@ pub struct RawAccount {
 pub struct RawSchema {
     /// Schema id, e.g. `kyc-summary.v1`.
     pub id: String,
-    /// SHA-256 of the schema definition, 64 hex digits.
+    /// The schema definition (JSON text, at most 16 KiB; `docs/data-records.md`), registered in full so
+    /// that records are checked against it (COV-32).
     pub definition: String,
 }
 
@@ -517,8 +518,8 @@ pub struct Account {
 pub struct Schema {
     /// Schema id.
     pub id: SchemaId,
-    /// Hash of its definition.
-    pub definition: Hash,
+    /// Its definition as written (checked by [`crate::schema::SchemaDefinition::parse`]).
+    pub definition: Vec<u8>,
 }
 
 /// Members required to approve each class of governance action.
@@ -799,16 +800,14 @@ impl Checker {
         for (index, schema) in raw.iter().enumerate() {
             let at = |field: &str| format!("schemas[{index}].{field}");
             let Some(id) = self.id(at("id"), SchemaId::new(schema.id.as_str())) else { continue };
-            let definition = match Hash::from_hex(&schema.definition) {
-                Ok(definition) => definition,
-                Err(reason) => {
-                    self.push(
-                        at("definition"),
-                        GenesisErrorKind::Invalid { reason: format!("schema definition hash: {reason}") },
-                    );
-                    continue;
-                }
-            };
+            let definition = schema.definition.as_bytes().to_vec();
+            if let Err(reason) = crate::schema::SchemaDefinition::parse(&definition) {
+                self.push(
+                    at("definition"),
+                    GenesisErrorKind::Invalid { reason: format!("schema definition: {reason}") },
+                );
+                continue;
+            }
             if schemas.contains_key(&id) {
                 let kind = GenesisErrorKind::Duplicate {
                     what: "schema id",
@@ -1103,7 +1102,10 @@ mod tests {
             genesis_time_ms: T0,
             sanctioned_jurisdictions: vec!["KP".into(), "IR".into()],
             accounts: vec![RawAccount { id: "bank-a/treasury".into(), balances: [("twd".to_string(), 100)].into() }],
-            schemas: vec![RawSchema { id: "demo.v1".into(), definition: Hash::digest(b"demo").to_hex() }],
+            schemas: vec![RawSchema {
+                id: "demo.v1".into(),
+                definition: r#"{"classifications":["internal"],"fields":[]}"#.into(),
+            }],
             members: members
                 .iter()
                 .map(|id| RawMember { id: id.to_string(), name: format!("Bank {id}"), jurisdiction: "TW".into() })
@@ -1355,11 +1357,13 @@ mod tests {
     }
 
     #[test]
-    fn accounts_must_belong_to_declared_members_and_schemas_need_a_hash() {
+    fn accounts_must_belong_to_declared_members_and_schemas_need_a_valid_definition() {
         let mut genesis = raw();
         genesis.accounts.push(RawAccount { id: "bank-z/treasury".into(), balances: BTreeMap::new() });
         genesis.accounts.push(RawAccount { id: "no-owner".into(), balances: BTreeMap::new() });
-        genesis.schemas.push(RawSchema { id: "bad.v1".into(), definition: "xyz".into() });
+        genesis
+            .schemas
+            .push(RawSchema { id: "bad.v1".into(), definition: Hash::digest(b"a hash is not enough").to_hex() });
         let errors = Genesis::validate(genesis).unwrap_err();
         assert!(
             errors.at("accounts[1].id").any(|e| matches!(e.kind, GenesisErrorKind::UnknownMember { .. })),

@@ -12,7 +12,7 @@
 //! the ciphertext with its 16-byte tag is at least 16 bytes.
 //! ```
 
-use covenant_types::{Classification, RecordContent};
+use covenant_types::{AccountId, Classification, RecordContent};
 
 use crate::violation::Violation;
 
@@ -94,8 +94,51 @@ fn is_taiwan_id(window: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// The path segment that marks a customer account.
+pub const CUSTOMER_SEGMENT: &str = "customers";
+
+/// Customer accounts are named `<member>/customers/<name>` (ADR 0024): the name alone says whether
+/// an account is a customer's, so every check can tell without reading the state, and no account
+/// changes from one kind to the other. Every other account belongs to the member itself (treasury,
+/// settlement, ...).
+pub fn is_customer_account(account: &AccountId) -> bool {
+    let mut parts = account.as_str().split('/');
+    parts.next().is_some_and(|member| !member.is_empty())
+        && parts.next() == Some(CUSTOMER_SEGMENT)
+        && parts.next().is_some_and(|name| !name.is_empty())
+}
+
+/// Whether `byte` may appear in an account id (`a-z`, `0-9`, `.`, `_`, `-`, `/`).
+fn is_account_byte(byte: u8) -> bool {
+    byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'.' | b'_' | b'-' | b'/')
+}
+
+/// Every customer account named in `bytes`, sorted and each once: in each run of account-id bytes,
+/// every `<member>/customers/<rest>` where `<member>` is the segment before `/customers/` and `<rest>`
+/// runs to the end of the run. A contract or record that puts an account id next to other text
+/// separates it with a byte outside the account alphabet (`:`, a space, a zero byte), as
+/// `docs/contract-abi.md` asks; glued text becomes part of the account named, which then needs its
+/// own KYC, so gluing can never hide a customer.
+pub fn customer_accounts_named(bytes: &[u8]) -> Vec<AccountId> {
+    let marker = format!("/{CUSTOMER_SEGMENT}/");
+    let mut found = std::collections::BTreeSet::new();
+    for run in bytes.split(|byte| !is_account_byte(*byte)) {
+        let Ok(run) = std::str::from_utf8(run) else { continue };
+        for (at, _) in run.match_indices(&marker) {
+            let member_start = run[..at].rfind('/').map_or(0, |slash| slash + 1);
+            if let Ok(account) = AccountId::new(&run[member_start..])
+                && is_customer_account(&account)
+            {
+                found.insert(account);
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
 /// COV-37 for a data record: customer data must be an envelope (or kept off chain as a digest), and
-/// no inline plaintext may carry a national id number.
+/// no inline plaintext may carry a national id number or name a customer account (data about a
+/// customer is customer data: [`check_record_subject`]).
 pub fn check_record_content(classification: Classification, content: &RecordContent) -> Result<(), Violation> {
     let RecordContent::Inline(bytes) = content else {
         return Ok(());
@@ -106,7 +149,36 @@ pub fn check_record_content(classification: Classification, content: &RecordCont
         }
         return Ok(());
     }
+    if let Some(account) = customer_accounts_named(bytes).first() {
+        return Err(Violation::PiiExposed {
+            reason: format!(
+                "{classification:?} record content names customer account {account}: data about a customer is \
+                 classified CustomerData, names the customer as subject and is encrypted"
+            ),
+        });
+    }
     check_plaintext("record content", bytes)
+}
+
+/// COV-37 for a data record: customer data names the customer it is about (a customer account, whose
+/// KYC COV-07 then checks), and a record about a customer account is customer data, so no customer
+/// data reaches the chain under another classification or without its customer.
+pub fn check_record_subject(subject: Option<&AccountId>, classification: Classification) -> Result<(), Violation> {
+    let about_customer = subject.is_some_and(is_customer_account);
+    match (classification == Classification::CustomerData, subject) {
+        (true, None) => Err(Violation::PiiExposed {
+            reason: "a CustomerData record must name its customer account as subject".into(),
+        }),
+        (true, Some(subject)) if !about_customer => Err(Violation::PiiExposed {
+            reason: format!(
+                "a CustomerData record's subject must be a customer account (member/{CUSTOMER_SEGMENT}/name), not {subject}"
+            ),
+        }),
+        (false, Some(subject)) if about_customer => Err(Violation::PiiExposed {
+            reason: format!("a record about customer account {subject} is customer data: classify it CustomerData"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// COV-37 for free text (a transfer memo, a record): no national id number in plaintext.
@@ -161,6 +233,45 @@ mod tests {
         assert!(check_record_content(Classification::CustomerData, &inline(unknown)).is_err());
         let digest = RecordContent::Digest(covenant_types::Hash::digest(b"off chain"));
         assert_eq!(check_record_content(Classification::CustomerData, &digest), Ok(()));
+    }
+
+    #[test]
+    fn customer_accounts_are_found_in_any_bytes() {
+        let named = |text: &[u8]| customer_accounts_named(text).iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(named(b"bal:bank-a/customers/chen"), ["bank-a/customers/chen"]);
+        assert_eq!(
+            named(b"x/bank-a/customers/chen\0bank-b/customers/lin"),
+            ["bank-a/customers/chen", "bank-b/customers/lin"]
+        );
+        // Glued text belongs to the account named: it needs its own KYC, it does not hide the customer.
+        assert_eq!(named(b"bank-a/customers/chen/balance"), ["bank-a/customers/chen/balance"]);
+        assert_eq!(named(b"{\"to\":\"bank-a/customers/chen\"}"), ["bank-a/customers/chen"]);
+        assert!(named(b"bank-a/treasury customers /customers/x BANK-A/customers/x").is_empty());
+        assert!(is_customer_account(&AccountId::new("bank-a/customers/c-1").unwrap()));
+        assert!(!is_customer_account(&AccountId::new("bank-a/customers").unwrap()));
+        assert!(!is_customer_account(&AccountId::new("bank-a/treasury").unwrap()));
+    }
+
+    // covers: COV-37-PII-PROTECTION
+    #[test]
+    fn customer_data_names_its_customer_and_data_about_a_customer_is_customer_data() {
+        let customer = AccountId::new("bank-a/customers/c-1").unwrap();
+        let treasury = AccountId::new("bank-a/treasury").unwrap();
+        assert_eq!(check_record_subject(Some(&customer), Classification::CustomerData), Ok(()));
+        assert_eq!(check_record_subject(None, Classification::Internal), Ok(()));
+        assert_eq!(check_record_subject(Some(&treasury), Classification::Internal), Ok(()));
+        for (subject, classification) in [
+            (None, Classification::CustomerData),
+            (Some(&treasury), Classification::CustomerData),
+            (Some(&customer), Classification::Internal),
+            (Some(&customer), Classification::Public),
+        ] {
+            let refused = check_record_subject(subject, classification).unwrap_err();
+            assert_eq!(refused.rule(), RuleId::PiiProtection, "{subject:?} {classification:?}");
+        }
+        let content = RecordContent::Inline(b"{\"holder\":\"bank-a/customers/c-1\"}".to_vec());
+        let refused = check_record_content(Classification::Internal, &content).unwrap_err();
+        assert!(refused.to_string().contains("names customer account bank-a/customers/c-1"), "{refused}");
     }
 
     #[test]

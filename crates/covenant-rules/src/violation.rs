@@ -465,6 +465,22 @@ pub enum Violation {
         /// The schema named.
         schema: covenant_types::SchemaId,
     },
+    /// A data record that does not follow its registered schema (classification, fields, types).
+    #[error("data record does not follow schema {schema}: {reason}")]
+    RecordOffSchema {
+        /// The schema named.
+        schema: covenant_types::SchemaId,
+        /// What does not match.
+        reason: String,
+    },
+    /// A schema definition proposed for registration that is not a valid definition.
+    #[error("schema {schema} cannot be registered: {reason}")]
+    SchemaDefinitionInvalid {
+        /// The schema id proposed.
+        schema: covenant_types::SchemaId,
+        /// What is wrong with the definition.
+        reason: String,
+    },
     /// The sender already has the most pending transactions allowed.
     #[error("sender has {pending} pending transactions, the limit mempool_sender_txs_max is {max}")]
     SenderQueueFull {
@@ -629,6 +645,13 @@ pub enum Violation {
         /// The customer account.
         account: covenant_types::AccountId,
     },
+    /// A KYC attestation for an account that is not a customer account: an attestation does not make an
+    /// account a customer's (the name does, ADR 0024).
+    #[error("account {account} is not a customer account (member/customers/name): KYC attestations are for customers")]
+    KycNotCustomer {
+        /// The account named.
+        account: covenant_types::AccountId,
+    },
     /// A customer-data record that is not an encrypted envelope, or plaintext that looks like a
     /// national id number.
     #[error("customer data refused: {reason}")]
@@ -674,7 +697,9 @@ impl Violation {
             }
             Violation::SignerNotRegisteredKey { .. } => RuleId::Signed,
             Violation::KeyExpired { .. } | Violation::NodeKeyForbidden { .. } => RuleId::CredentialExpiry,
-            Violation::UnknownSchema { .. } => RuleId::DataSchema,
+            Violation::UnknownSchema { .. }
+            | Violation::RecordOffSchema { .. }
+            | Violation::SchemaDefinitionInvalid { .. } => RuleId::DataSchema,
             Violation::SenderQueueFull { .. }
             | Violation::MempoolFull { .. }
             | Violation::MemberRateExceeded { .. } => RuleId::LoadLimits,
@@ -692,7 +717,7 @@ impl Violation {
                 crate::params::rule_for_param(name).unwrap_or(RuleId::ChangeByConsensus)
             }
             Violation::KeyInUse { .. } => RuleId::KeyRotation,
-            Violation::KycMissing { .. } => RuleId::KycRequired,
+            Violation::KycMissing { .. } | Violation::KycNotCustomer { .. } => RuleId::KycRequired,
             Violation::AnchorOutOfOrder { .. } | Violation::NodeOnlyAction { .. } => RuleId::AuditTrail,
             Violation::PiiExposed { .. } => RuleId::PiiProtection,
             Violation::ContractRefused { rule, .. } => *rule,

@@ -170,12 +170,14 @@ pub enum GovernanceAction {
         /// Members required.
         members: u32,
     },
-    /// Register a data-record schema (COV-32).
+    /// Register a data-record schema (COV-32). The definition is carried in full (at most 16 KiB,
+    /// checked by `covenant_rules::schema`), so every validator checks records against it; its SHA-256
+    /// is what members compare off chain.
     RegisterSchema {
         /// Schema id.
         schema: SchemaId,
-        /// Hash of the schema definition.
-        definition: Hash,
+        /// The schema definition (JSON, `docs/data-records.md`).
+        definition: Vec<u8>,
     },
     /// Admit a contract (COV-28); code and manifest are carried in full.
     AdmitContract {
@@ -284,10 +286,7 @@ mod tests {
             GovernanceAction::RemoveNode(node.clone()),
             GovernanceAction::SetParameter { name: "block_txs_max".into(), value: 5 },
             GovernanceAction::SetThreshold { class: "membership".into(), members: 2 },
-            GovernanceAction::RegisterSchema {
-                schema: SchemaId::new("demo.v1").unwrap(),
-                definition: Hash::digest(b"demo"),
-            },
+            GovernanceAction::RegisterSchema { schema: SchemaId::new("demo.v1").unwrap(), definition: b"{}".to_vec() },
             GovernanceAction::AdmitContract { contract: contract.clone(), code: vec![0], manifest: vec![1] },
             GovernanceAction::PauseContract(contract.clone()),
             GovernanceAction::ResumeContract(contract.clone()),

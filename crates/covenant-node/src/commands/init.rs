@@ -95,6 +95,9 @@ pub const DEMO_ASSET: &str = "twd";
 pub const DEMO_BALANCE: u64 = 1_000_000_000_000;
 /// Schema registered in genesis for demo data records.
 pub const DEMO_SCHEMA: &str = "demo.v1";
+/// Its definition (COV-32): one optional text field `note`, any classification, so a demo record is
+/// `{"note":"..."}` or an encrypted customer-data envelope.
+pub const DEMO_SCHEMA_DEFINITION: &str = r#"{"classifications":["public","internal","customer_data"],"fields":[{"name":"note","type":"string","max_len":4096}]}"#;
 const DAY_MS: u64 = 24 * 3_600_000;
 
 /// Path of the key file of `name` under `dir`.
@@ -193,11 +196,7 @@ pub fn run_with(options: &InitOptions, extras: &InitExtras) -> Result<Vec<PathBu
         )?;
     }
     genesis.push_str(&nodes);
-    writeln!(
-        genesis,
-        "[[schemas]]\nid = {DEMO_SCHEMA:?}\ndefinition = \"{}\"\n",
-        covenant_types::Hash::digest(DEMO_SCHEMA.as_bytes())
-    )?;
+    writeln!(genesis, "[[schemas]]\nid = {DEMO_SCHEMA:?}\ndefinition = '{DEMO_SCHEMA_DEFINITION}'\n")?;
     writeln!(genesis, "[parameters]\nblock_interval_ms_min = 200\nblock_interval_ms_max = 5000\n")?;
     let members = options.validators.clamp(2, 3);
     writeln!(

@@ -136,7 +136,9 @@ mod tests {
         write_entry(&mut text, &entry).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("status:   partial"), "{text}");
-        assert!(text.contains("enforced: the part checked today") && text.contains("missing:  the part still to build"));
+        assert!(
+            text.contains("enforced: the part checked today") && text.contains("missing:  the part still to build")
+        );
         assert!(text.contains("checked in: covenant_node::metrics::Metrics::render"), "{text}");
     }
 }

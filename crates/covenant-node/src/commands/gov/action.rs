@@ -8,7 +8,7 @@
 //! node when the proposal is submitted, and refused there before it can cost a nonce.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -16,8 +16,8 @@ use covenant_rules::checks::{DAY_MS, check_role_combination, check_threshold};
 use covenant_rules::genesis::ActionClass;
 use covenant_rules::params::PARAM_BOUNDS;
 use covenant_types::{
-    ContractId, GovernanceAction, Hash, Jurisdiction, MemberId, NodeId, NodeRecord, NodeRole, OperatorId,
-    OperatorRecord, PersonId, Proposal, PublicKey, Role, SchemaId,
+    ContractId, GovernanceAction, Jurisdiction, MemberId, NodeId, NodeRecord, NodeRole, OperatorId, OperatorRecord,
+    PersonId, Proposal, PublicKey, Role, SchemaId,
 };
 
 /// Longest an operator key may stay valid, in days (COV-11: credentials change within three months;
@@ -35,8 +35,6 @@ pub const CLOCK_MARGIN_MS: u64 = 60_000;
 pub const MEMBER_NAME_BYTES_MAX: usize = 200;
 /// Most jurisdictions a sanctioned list holds (execution refuses more).
 pub const SANCTIONED_MAX: usize = 250;
-/// Largest schema definition file hashed by `--definition-file`.
-pub const DEFINITION_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Longest proposal reason, in bytes (shown to every approver; the transaction limit binds anyway).
 pub const REASON_BYTES_MAX: usize = 4 * 1024;
 
@@ -49,15 +47,6 @@ pub enum KeySource {
     Hex(String),
     /// A plaintext key file as `covenant keygen` writes it (the secret seed); its public key is used.
     File(PathBuf),
-}
-
-/// Where a schema definition's hash comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DefinitionSource {
-    /// The definition file, hashed with SHA-256.
-    File(PathBuf),
-    /// The SHA-256 hash, as 64 hex digits.
-    Hash(String),
 }
 
 /// A governance action as given on the command line, before it is checked.
@@ -146,8 +135,8 @@ pub enum ActionSpec {
     RegisterSchema {
         /// Schema id.
         schema: String,
-        /// Its definition.
-        definition: DefinitionSource,
+        /// The definition file (JSON, at most 16 KiB; carried in full, checked here first).
+        definition: PathBuf,
     },
     /// Admit a contract.
     AdmitContract {
@@ -249,7 +238,7 @@ impl ActionSpec {
             }
             ActionSpec::RegisterSchema { schema, definition } => GovernanceAction::RegisterSchema {
                 schema: SchemaId::new(schema.as_str())?,
-                definition: definition_hash(definition)?,
+                definition: read_definition(definition)?,
             },
             ActionSpec::AdmitContract { contract, code, manifest } => {
                 let (code, manifest) = crate::commands::contract::checked_code(code, manifest)?;
@@ -391,27 +380,16 @@ fn check_param(name: &str, value: u64) -> Result<()> {
     Ok(())
 }
 
-fn definition_hash(source: &DefinitionSource) -> Result<Hash> {
-    match source {
-        DefinitionSource::Hash(text) => {
-            Hash::from_hex(text.trim()).map_err(|error| anyhow!("--definition-hash {text:?}: {error}"))
-        }
-        DefinitionSource::File(path) => {
-            let file = std::fs::File::open(path).with_context(|| format!("--definition-file {}", path.display()))?;
-            let mut bytes = Vec::new();
-            file.take(DEFINITION_FILE_BYTES_MAX + 1)
-                .read_to_end(&mut bytes)
-                .with_context(|| format!("--definition-file {}", path.display()))?;
-            if bytes.len() as u64 > DEFINITION_FILE_BYTES_MAX {
-                bail!(
-                    "--definition-file {}: larger than {DEFINITION_FILE_BYTES_MAX} bytes; hash it yourself and use \
-                     --definition-hash",
-                    path.display()
-                );
-            }
-            Ok(Hash::digest(&bytes))
-        }
-    }
+/// The schema definition in `path`, checked as execution will check it (COV-32), so a definition the
+/// chain would refuse is refused here with the reason.
+fn read_definition(path: &Path) -> Result<Vec<u8>> {
+    let limit = covenant_rules::schema::SCHEMA_DEFINITION_BYTES_MAX;
+    let file = std::fs::File::open(path).with_context(|| format!("--definition {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("--definition {}", path.display()))?;
+    covenant_rules::schema::SchemaDefinition::parse(&bytes)
+        .map_err(|reason| anyhow!("--definition {}: {reason} (COV-32-DATA-SCHEMA)", path.display()))?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -517,16 +495,16 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("schema.json");
-        std::fs::write(&file, b"{\"fields\": []}").unwrap();
+        let text = br#"{"classifications": ["internal"], "fields": [{"name": "amount", "type": "u64"}]}"#;
+        std::fs::write(&file, text).unwrap();
         let schema = |definition| ActionSpec::RegisterSchema { schema: "loan.v1".into(), definition };
-        let Ok(GovernanceAction::RegisterSchema { definition, .. }) =
-            schema(DefinitionSource::File(file.clone())).build(NOW)
-        else {
-            panic!()
-        };
-        assert_eq!(definition, Hash::digest(b"{\"fields\": []}"));
-        assert!(error(schema(DefinitionSource::Hash("ab".into()))).starts_with("--definition-hash \"ab\""));
-        assert!(error(schema(DefinitionSource::File(dir.path().join("none")))).starts_with("--definition-file "));
+        let Ok(GovernanceAction::RegisterSchema { definition, .. }) = schema(file.clone()).build(NOW) else { panic!() };
+        assert_eq!(definition, text.to_vec(), "the definition goes on chain as written");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, br#"{"classifications": [], "fields": []}"#).unwrap();
+        let text = error(schema(bad));
+        assert!(text.contains("allows no classification") && text.contains("COV-32-DATA-SCHEMA"), "{text}");
+        assert!(error(schema(dir.path().join("none"))).starts_with("--definition "));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use covenant_types::NodeRole;
 use super::super::Outcome;
 use super::super::query::DEFAULT_API;
 use super::super::tx::SignerArgs;
-use super::action::{ActionSpec, DefinitionSource, EXPIRES_IN_HOURS_DEFAULT, KeySource, ProposalText};
+use super::action::{ActionSpec, EXPIRES_IN_HOURS_DEFAULT, KeySource, ProposalText};
 use super::{Vote, members, operators};
 
 /// `covenant gov`.
@@ -129,7 +129,8 @@ pub enum ProposeCommand {
     SetParam(SetParamArgs),
     /// Change a class's approval threshold (needs the stricter of parameters and that class).
     SetThreshold(SetThresholdArgs),
-    /// Register a data-record schema by the SHA-256 of its definition (COV-32, class parameters).
+    /// Register a data-record schema with its definition, which records are then checked against (COV-32,
+    /// class parameters).
     RegisterSchema(RegisterSchemaArgs),
     /// Admit a contract: its code and manifest, checked here first; the vote pins the code's hash (COV-28,
     /// class contracts).
@@ -204,7 +205,7 @@ impl ProposeCommand {
                 (ActionSpec::SetThreshold { class: args.class.clone(), members: args.members }, &args.proposal)
             }
             RegisterSchema(args) => (
-                ActionSpec::RegisterSchema { schema: args.schema.clone(), definition: args.definition.source() },
+                ActionSpec::RegisterSchema { schema: args.schema.clone(), definition: args.definition.clone() },
                 &args.proposal,
             ),
             AdmitContract(args) => (
@@ -485,34 +486,13 @@ pub struct RegisterSchemaArgs {
     /// Schema id, e.g. loan-summary.v1.
     #[arg(value_name = "ID")]
     pub schema: String,
-    /// The schema's definition.
-    #[command(flatten)]
-    pub definition: DefinitionArgs,
+    /// The schema definition file (JSON, at most 16 KiB; see docs/data-records.md). It goes on chain in
+    /// full; its SHA-256 is shown to approvers.
+    #[arg(long, visible_alias = "definition-file", value_name = "FILE")]
+    pub definition: PathBuf,
     /// Signer, reason, expiry.
     #[command(flatten)]
     pub proposal: ProposalArgs,
-}
-
-/// A schema definition: exactly one source.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct DefinitionArgs {
-    /// The definition file, hashed with SHA-256 (only the hash goes on chain).
-    #[arg(long, value_name = "FILE")]
-    pub definition_file: Option<PathBuf>,
-    /// The definition's SHA-256 hash as 64 hex digits.
-    #[arg(long, value_name = "HEX")]
-    pub definition_hash: Option<String>,
-}
-
-impl DefinitionArgs {
-    fn source(&self) -> DefinitionSource {
-        match (&self.definition_file, &self.definition_hash) {
-            (Some(file), _) => DefinitionSource::File(file.clone()),
-            (None, Some(hash)) => DefinitionSource::Hash(hash.clone()),
-            (None, None) => DefinitionSource::Hash(String::new()),
-        }
-    }
 }
 
 /// `admit-contract` / `upgrade-contract` / `contract propose admit|upgrade`.

@@ -185,7 +185,11 @@ pub fn describe(action: &GovernanceAction) -> String {
         ChangeNodeRole { node, role } => format!("make node {node} {}", node_role(*role)),
         SetParameter { name, value } => format!("set parameter {name} to {value}"),
         SetThreshold { class, members } => format!("set the {class} threshold to {members} members"),
-        RegisterSchema { schema, definition } => format!("register schema {schema} (definition {definition})"),
+        RegisterSchema { schema, definition } => format!(
+            "register schema {schema} (definition of {} bytes, sha256 {})",
+            definition.len(),
+            covenant_rules::schema::definition_hash(definition)
+        ),
         AdmitContract { contract, code, manifest } => {
             format!("admit contract {contract}: {}", contract_text(code, manifest))
         }
