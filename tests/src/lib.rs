@@ -14,6 +14,7 @@ use covenant_node::config::NodeConfig;
 use covenant_storage::RocksStore;
 
 pub mod attacker;
+pub mod audit_edit;
 pub mod checker;
 pub mod delay_proxy;
 pub mod hosts;

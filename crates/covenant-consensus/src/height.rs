@@ -1171,6 +1171,41 @@ pub(crate) fn check_seals(
     digest: &Hash,
     seals: &[CommitSeal],
 ) -> Result<(), String> {
+    check_seals_with(Some(id.crypto.as_ref()), &id.chain_id, validators, quorum, digest, seals)
+}
+
+/// Proof of finality that anyone holding the validator set can check, without a store or an engine:
+/// `validators` is the set the header names (its hash is `header.validator_set_hash`), and `seals`
+/// are a quorum of its members' valid commit seals over the block at its height and round. This is
+/// the check a validator makes of the seals a block carries for its parent; an auditor outside the
+/// consortium makes it of a block it fetched.
+pub fn verify_commit_seals(
+    chain: &covenant_types::ChainId,
+    validators: &ValidatorSet,
+    header: &BlockHeader,
+    seals: &[CommitSeal],
+) -> Result<(), String> {
+    if validators.hash() != header.validator_set_hash {
+        return Err(format!(
+            "the validator set given hashes to {}, block {} names the set {}",
+            validators.hash(),
+            header.height,
+            header.validator_set_hash
+        ));
+    }
+    let digest = seal_digest(header.height, header.round, header.hash());
+    check_seals_with(None, chain, validators, validators.quorum(), &digest, seals)
+}
+
+/// [`check_seals`] through the engine's `crypto`, or with plain strict ed25519 verification (`None`).
+fn check_seals_with(
+    crypto: Option<&dyn crate::ConsensusCrypto>,
+    chain: &covenant_types::ChainId,
+    validators: &ValidatorSet,
+    quorum: usize,
+    digest: &Hash,
+    seals: &[CommitSeal],
+) -> Result<(), String> {
     if seals.len() > validators.len() {
         return Err(format!("{} seals for {} validators", seals.len(), validators.len()));
     }
@@ -1182,9 +1217,13 @@ pub(crate) fn check_seals(
         if !signers.insert(&seal.validator) {
             return Err(format!("two seals from {}", seal.validator));
         }
-        id.crypto
-            .verify(&validator.consensus_key, SignatureDomain::CommitSeal, &id.chain_id, digest, &seal.signature)
-            .map_err(|error| format!("seal from {}: {error}", seal.validator))?;
+        match crypto {
+            Some(crypto) => {
+                crypto.verify(&validator.consensus_key, SignatureDomain::CommitSeal, chain, digest, &seal.signature)
+            }
+            None => validator.consensus_key.verify(SignatureDomain::CommitSeal, chain, digest, &seal.signature),
+        }
+        .map_err(|error| format!("seal from {}: {error}", seal.validator))?;
     }
     if signers.len() < quorum {
         return Err(format!("{} seals, quorum is {quorum}", signers.len()));

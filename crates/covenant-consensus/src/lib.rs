@@ -118,7 +118,7 @@ pub use crypto::{ConsensusCrypto, Ed25519Crypto};
 pub use engine::Mutation;
 pub use engine::{BufferedBytes, Engine};
 pub use error::ConsensusError;
-pub use height::{ROUND_TIMEOUT_DOUBLINGS_MAX, round_timeout_ms};
+pub use height::{ROUND_TIMEOUT_DOUBLINGS_MAX, round_timeout_ms, verify_commit_seals};
 pub use io::{Action, BlockOutcome, HeightStart, Input, ProposalRequest, Rejection, Timeout, TimeoutKind};
 pub use message::{
     Commit, CommitCertificate, Justification, Message, MessageBody, MessageKind, PrePrepare, Prepare,

@@ -4,7 +4,8 @@
 use covenant_rules::{ChainParams, RuleId};
 use covenant_types::{
     AccountId, AssetId, Block, BlockHeader, ChainId, CommitSeal, ENCODING_VERSION, Hash, NodeId, OperatorId, Payload,
-    Principal, SecretKey, SignatureDomain, SignedTx, Transfer, TxBody, Validator, ValidatorSet, merkle_root,
+    Principal, SealedVote, SecretKey, SignatureDomain, SignedTx, Transfer, TxBody, Validator, ValidatorSet,
+    merkle_root,
 };
 
 use crate::*;
@@ -1416,4 +1417,35 @@ fn votes_without_a_block_fit_the_vote_size_bound() {
         assert!(vote.encoded_len() <= engine::VOTE_BYTES_MAX, "{}: {} bytes", vote.kind_name(), vote.encoded_len());
         assert_eq!(vote.encoded_len(), vote.encode().len());
     }
+}
+
+/// The finality proof an outside auditor checks: a quorum of valid seals from the set the header
+/// names, over that block's height, round and hash.
+#[test]
+fn commit_seals_prove_finality_only_as_a_quorum_of_the_named_set_over_that_block() {
+    let f = Fixture::new();
+    let block = f.block(1, 2, GENESIS_MS + 500, vec![]);
+    let vote = SealedVote { height: 1, round: 2, block_hash: block.hash() };
+    let seal = |index: usize, vote: &SealedVote| {
+        CommitSeal::sign(f.ids[index].clone(), &SecretKey::from_seed(&seed(index)), &f.chain, vote)
+    };
+    let quorum: Vec<CommitSeal> = (0..3).map(|index| seal(index, &vote)).collect();
+    verify_commit_seals(&f.chain, &f.validators, &block.header, &quorum).expect("a quorum of seals");
+
+    let short = verify_commit_seals(&f.chain, &f.validators, &block.header, &quorum[..2]).unwrap_err();
+    assert!(short.contains("2 seals, quorum is 3"), "{short}");
+
+    let other_block = SealedVote { block_hash: Hash::digest(b"another block"), ..vote.clone() };
+    let mut forged = quorum.clone();
+    forged[2] = seal(2, &other_block);
+    let forged = verify_commit_seals(&f.chain, &f.validators, &block.header, &forged).unwrap_err();
+    assert!(forged.contains("seal from v2"), "{forged}");
+
+    let other_round = SealedVote { round: 0, ..vote.clone() };
+    let stale: Vec<CommitSeal> = (0..3).map(|index| seal(index, &other_round)).collect();
+    assert!(verify_commit_seals(&f.chain, &f.validators, &block.header, &stale).is_err());
+
+    let smaller = ValidatorSet::new(f.validators.validators()[..3].to_vec()).unwrap();
+    let wrong_set = verify_commit_seals(&f.chain, &smaller, &block.header, &quorum).unwrap_err();
+    assert!(wrong_set.contains("names the set"), "{wrong_set}");
 }

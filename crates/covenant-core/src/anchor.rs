@@ -1,5 +1,6 @@
 //! Audit anchoring (article 33): every [`AUDIT_ANCHOR_INTERVAL_BLOCKS`] blocks the node puts the
-//! head of its local audit log on chain, in a transaction signed with its consensus key (the only
+//! last head of its local audit log that verified against its blocks' anchors
+//! ([`crate::audit_check`]) on chain, in a transaction signed with its consensus key (the only
 //! transaction a node key may sign). A log rewritten afterwards, even with every hash recomputed,
 //! no longer contains the anchored entry, and `covenant audit verify` says so. The records a block
 //! produces about governance go into the audit log in the same atomic batch as the block.
@@ -8,12 +9,13 @@ use std::sync::Mutex;
 
 use covenant_execution::StateReader;
 use covenant_storage::ChainStore;
-use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome};
+use covenant_storage::audit::{Actor, AuditPosition, AuditRecord, EventType, Outcome};
 use covenant_types::{
     AuditAnchor, Block, ChainId, ENCODING_VERSION, NodeId, Payload, Principal, Receipt, SecretKey, SignedTx, TxBody,
     TxOutcome,
 };
 
+use crate::audit_check::AuditCheck;
 use crate::error::CoreError;
 use crate::mempool::Mempool;
 use crate::state::StoreState;
@@ -26,17 +28,27 @@ pub fn is_anchoring_height(height: u64) -> bool {
     height != 0 && height.is_multiple_of(AUDIT_ANCHOR_INTERVAL_BLOCKS)
 }
 
-/// The anchoring transaction for `node`'s audit head, signed with `key` at `now_ms`, or `None` if
-/// the anchored head is current or an anchor is still pending.
+/// What the node may anchor, given the latest verdict on its log: only a head that verified against
+/// its blocks' anchors (ADR 0020). `Err` explains why nothing may be anchored now.
+pub fn anchorable_head(check: &AuditCheck) -> Result<Option<AuditPosition>, String> {
+    match check {
+        AuditCheck::Verified { head, .. } => Ok(*head),
+        AuditCheck::Pending => Err("the audit log is not verified yet (start-up verification running)".into()),
+        AuditCheck::Failed(failure) => Err(format!("the audit log failed verification: {failure}")),
+    }
+}
+
+/// The anchoring transaction for `head`, a verified head of `node`'s audit log, signed with `key` at
+/// `now_ms`, or `None` if the anchored head is current or an anchor is still pending.
 pub fn anchor_tx<S: ChainStore + ?Sized>(
     store: &S,
+    head: AuditPosition,
     mempool: &Mutex<Mempool>,
     chain: &ChainId,
     node: &NodeId,
     key: &SecretKey,
     now_ms: u64,
 ) -> Result<Option<SignedTx>, CoreError> {
-    let Some(head) = store.head()? else { return Ok(None) };
     let state = StoreState(store);
     let last = state.get::<u64>(&covenant_execution::StateKey::LastAuditAnchor(node.clone()))?;
     if last.is_some_and(|last| head.sequence <= last) {

@@ -17,7 +17,7 @@ use covenant_types::{
 };
 
 use crate::admission::{Admission, AdmitContext};
-use crate::anchor::{anchor_tx, block_records, is_anchoring_height};
+use crate::anchor::{anchor_tx, anchorable_head, block_records, is_anchoring_height};
 use crate::error::CoreError;
 use crate::executor::{ExecutionKey, Outcomes, Validation, adopt, build, validate};
 use crate::io::{
@@ -767,8 +767,19 @@ impl<S: ChainStore + ?Sized, T: Telemetry> NodeCore<S, T> {
     /// logged and the next interval tries again.
     fn anchor_audit_head(&mut self, height: u64) -> Result<(), CoreError> {
         let Some(key) = &self.config.anchor_key else { return Ok(()) };
+        let head = match anchorable_head(&self.view.audit_check()) {
+            Ok(Some(head)) => head,
+            Ok(None) => return Ok(()),
+            Err(reason) => {
+                // The node keeps validating; it only refuses to make a bad log permanent (COV-33).
+                tracing::error!(height, rule = %covenant_rules::RuleId::AuditTrail, "not anchoring the audit log: {reason}");
+                self.telemetry.count(Counter::AnchorsRefused, 1);
+                return Ok(());
+            }
+        };
         let tx = anchor_tx(
             self.store.as_ref(),
+            head,
             self.view.mempool_cell(),
             &self.config.chain_id,
             &self.config.node_id,

@@ -13,6 +13,7 @@
 
 pub mod admission;
 pub mod anchor;
+pub mod audit_check;
 pub mod core;
 pub mod error;
 pub mod executor;
@@ -29,6 +30,7 @@ pub mod view;
 #[cfg(feature = "test-mutations")]
 pub use crate::core::Mutation;
 pub use crate::core::{CoreConfig, NodeCore};
+pub use audit_check::{AuditCheck, AuditFailure, AuditVerifier, BlockAnchor};
 pub use error::CoreError;
 pub use io::{
     Action, BatchId, ClientTx, GetBlocks, GossipId, GossipVerdict, Input, PeerKey, RequestId, ServeId, SyncFailure,

@@ -63,6 +63,9 @@ pub enum Counter {
     SyncServeRefused,
     /// Consensus messages refused by the engine (any reason, benign included).
     ConsensusRefusals,
+    /// Anchoring heights at which this node did not anchor its audit log because the log had not
+    /// verified against its blocks' anchors (ADR 0020).
+    AnchorsRefused,
 }
 
 /// Durations the core measures, in milliseconds of its inputs' clock.

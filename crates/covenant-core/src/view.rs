@@ -1,5 +1,6 @@
 //! What the core lets others read while it runs (the node's HTTP API): the mempool, the node's
-//! status, and the transactions it refused. Only the core changes them.
+//! status, and the transactions it refused. Only the core changes them, except the verdict on the
+//! audit log, which the shell's audit watch sets and the core reads before anchoring (ADR 0020).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 
 use covenant_types::{Hash, Principal};
 
+use crate::audit_check::AuditCheck;
 use crate::mempool::{AdmissionError, Mempool};
 
 /// How many refused transaction hashes are remembered for status queries.
@@ -46,6 +48,7 @@ pub struct CoreView {
     rejections: Mutex<Rejections>,
     pending_txs: AtomicUsize,
     verification_queue: AtomicUsize,
+    audit_check: RwLock<AuditCheck>,
 }
 
 /// Read access to the mempool.
@@ -114,6 +117,16 @@ impl CoreView {
 
     pub(crate) fn set_verification_queue(&self, count: usize) {
         self.verification_queue.store(count, Ordering::Relaxed);
+    }
+
+    /// The latest verdict on this node's audit log.
+    pub fn audit_check(&self) -> AuditCheck {
+        self.audit_check.read().expect("audit check lock poisoned").clone()
+    }
+
+    /// Records a verification of this node's audit log (see [`crate::AuditVerifier`]).
+    pub fn set_audit_check(&self, check: AuditCheck) {
+        *self.audit_check.write().expect("audit check lock poisoned") = check;
     }
 
     /// Why `hash` was refused, if it was (and is still remembered).

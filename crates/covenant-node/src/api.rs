@@ -119,6 +119,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/accounts/{id}/balances/{asset}", get(balance))
         .route("/v1/members", get(members))
         .route("/v1/nodes", get(nodes))
+        .route("/v1/nodes/{id}/anchors", get(node_anchors))
         .route("/v1/validators", get(validators))
         .route("/v1/params", get(params))
         .route("/v1/operators", get(operators))
@@ -406,6 +407,65 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> ApiResult {
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Json(json!({ "nodes": nodes })))
+}
+
+/// Most anchors one read of `GET /v1/nodes/{id}/anchors` returns.
+pub const ANCHORS_READ_MAX: usize = 1_000;
+
+/// Which anchors to list.
+#[derive(serde::Deserialize)]
+struct AnchorsQuery {
+    /// List anchors of entries after this sequence (default: from the first).
+    after: Option<u64>,
+    /// Most anchors (default and maximum [`ANCHORS_READ_MAX`]).
+    limit: Option<usize>,
+}
+
+/// The audit anchors a node put on chain, from this node's copy of the chain state: for each, the
+/// anchored entry, the height of the block that carried it and the anchoring transaction's hash (so
+/// that an auditor can fetch that block and transaction from other members' nodes and check the
+/// anchor there, ADR 0020). Public: anchors are chain data.
+async fn node_anchors(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: Result<Query<AnchorsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    let node =
+        covenant_types::NodeId::new(id).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
+    let limit = query.limit.unwrap_or(ANCHORS_READ_MAX).clamp(1, ANCHORS_READ_MAX);
+    let mut prefix = StateKey::AuditAnchor(node.clone(), 0).encode();
+    prefix.truncate(prefix.len() - 8);
+    let start_after = query.after.map(|sequence| StateKey::AuditAnchor(node.clone(), sequence).encode());
+    let page = shared.store.scan_state(&prefix, start_after.as_deref(), limit).map_err(ApiError::internal)?;
+    let mut anchors = Vec::with_capacity(page.entries.len());
+    for (key, value) in &page.entries {
+        let sequence_bytes: [u8; 8] = key[prefix.len()..].try_into().map_err(ApiError::internal)?;
+        let sequence = u64::from_be_bytes(sequence_bytes);
+        let record: covenant_execution::AnchorRecord =
+            covenant_types::decode("audit anchor", value, value.len()).map_err(ApiError::internal)?;
+        let block = shared.store.block_by_height(record.height).map_err(ApiError::internal)?;
+        let tx = block.and_then(|block| {
+            block.transactions.iter().find_map(|tx| match (&tx.body.sender, &tx.body.payload) {
+                (covenant_types::Principal::Node(sender), covenant_types::Payload::AuditAnchor(anchor))
+                    if *sender == node && anchor.sequence == sequence =>
+                {
+                    Some(tx.body.hash())
+                }
+                _ => None,
+            })
+        });
+        anchors.push(json!({
+            "sequence": sequence,
+            "hash": record.hash,
+            "height": record.height,
+            "time_ms": record.time_ms,
+            "tx": tx,
+        }));
+    }
+    let next_after =
+        page.resume_after.is_some().then(|| anchors.last().and_then(|anchor| anchor["sequence"].as_u64())).flatten();
+    Ok(Json(json!({ "node": node, "anchors": anchors, "next_after": next_after })))
 }
 
 async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {

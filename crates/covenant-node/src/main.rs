@@ -232,7 +232,8 @@ enum Command {
     /// Contracts admitted by vote: propose to admit, upgrade, pause, resume or retire one; list, show, call,
     /// read storage. See docs/contracts.md.
     Contract(covenant_node::commands::contract::ContractArgs),
-    /// The audit trail of a stopped node: verify it against its anchors on chain, or export it.
+    /// The audit trail: verify it against its anchors on chain (a stopped node's store, or a running node
+    /// remotely against other members' blocks), or export it.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -259,12 +260,31 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the local hash chain and every anchor this node put on chain; exit code 1 names the first
-    /// bad entry or the disagreeing anchor.
+    /// Verify a node's audit log against the anchors it put on chain: a stopped node's store
+    /// (--config), or a running node through an auditor session against blocks fetched from other
+    /// members' nodes (--api, --operator, --key, --peers). Exit code 1 names the first bad entry or the
+    /// disagreeing anchor, and is also given when no anchor covers the log yet (UNVERIFIED) unless
+    /// --accept-unanchored; 2 when the check could not be made.
     Verify {
-        /// The node's config (the node must be stopped).
+        /// The node's config (the node must be stopped): verify its local store.
+        #[arg(long, value_name = "FILE", required_unless_present = "api", conflicts_with_all = ["api", "peers", "operator", "key"])]
+        config: Option<PathBuf>,
+        /// The audited node's API (host:port or http://host:port): verify it remotely.
+        #[arg(long, value_name = "ADDR", requires_all = ["peers", "operator", "key"])]
+        api: Option<String>,
+        /// The auditor's operator id (an operator holding the auditor role).
+        #[arg(long, value_name = "ID")]
+        operator: Option<String>,
+        /// The auditor's key file (32-byte seed as 64 hex digits).
         #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        key: Option<PathBuf>,
+        /// APIs of other members' nodes (at least two members other than the audited node's) that
+        /// vouch for the blocks carrying the anchors, comma-separated.
+        #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
+        peers: Vec<String>,
+        /// Exit 0 when no anchor covers the log yet (a young chain); it is still reported UNVERIFIED.
+        #[arg(long)]
+        accept_unanchored: bool,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -682,8 +702,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(outcome.into())
         }
-        Command::Audit { command: AuditCommand::Verify { config, json } } => {
-            let outcome = covenant_node::commands::audit::verify(&config, json, &mut out)?;
+        Command::Audit {
+            command: AuditCommand::Verify { config, api, operator, key, peers, accept_unanchored, json },
+        } => {
+            let outcome = match (config, api, operator, key) {
+                (Some(config), _, _, _) => {
+                    covenant_node::commands::audit::verify(&config, json, accept_unanchored, &mut out)?
+                }
+                (None, Some(api), Some(operator), Some(key)) => {
+                    let options = covenant_node::commands::audit_remote::RemoteOptions {
+                        api,
+                        operator,
+                        key,
+                        peers,
+                        json,
+                        accept_unanchored,
+                    };
+                    covenant_node::commands::audit_remote::verify_remote(&options, &mut out)?
+                }
+                _ => anyhow::bail!("give --config FILE, or --api ADDR with --operator, --key and --peers"),
+            };
             out.flush()?;
             Ok(outcome.into())
         }

@@ -97,6 +97,13 @@ pub struct Metrics {
     pub proposals_withheld: AtomicU64,
     /// Committed blocks further than `block_interval_ms_max` from their parent.
     pub late_blocks: AtomicU64,
+    /// 1 once this node's audit log verified against its blocks' anchors (and at each check since);
+    /// 0 before the start-up verification finished and after a failure (ADR 0020).
+    pub audit_log_verified: AtomicU64,
+    /// Verifications of this node's audit log that found it tampered with.
+    pub audit_verification_failures: AtomicU64,
+    /// Anchoring heights at which the node refused to anchor an unverified log.
+    pub audit_anchors_refused: AtomicU64,
     /// Gossiped messages accepted for forwarding.
     pub gossip_accepted: AtomicU64,
     /// API connections closed at once: over the connection cap or the per-address cap.
@@ -410,6 +417,24 @@ impl Metrics {
             "Proposals withheld because this node's clock was out of range (COV-35).",
             self.proposals_withheld.load(Ordering::Relaxed),
         );
+        gauge(
+            &mut out,
+            "covenant_audit_log_verified",
+            "1 while this node's audit log verifies against the anchors in its sealed blocks; 0 while unverified or tampered (COV-33).",
+            self.audit_log_verified.load(Ordering::Relaxed).to_string(),
+        );
+        counter(
+            &mut out,
+            "covenant_audit_verification_failures_total",
+            "Verifications that found this node's audit log tampered with (COV-33): the node no longer anchors it.",
+            self.audit_verification_failures.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "covenant_audit_anchors_refused_total",
+            "Anchoring heights at which this node did not anchor its audit log because the log had not verified (ADR 0020).",
+            self.audit_anchors_refused.load(Ordering::Relaxed),
+        );
         counter(
             &mut out,
             "covenant_late_blocks_total",
@@ -630,6 +655,7 @@ impl Metrics {
             Counter::SyncServed => &self.sync_served,
             Counter::SyncServeRefused => &self.sync_serve_refused,
             Counter::ConsensusRefusals => &self.consensus_refusals,
+            Counter::AnchorsRefused => &self.audit_anchors_refused,
         }
     }
 }

@@ -241,6 +241,7 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
         api_tls.clone(),
         stopped.clone(),
     ));
+    let audit_watch = tokio::spawn(crate::runtime::audit_watch::run(shared.clone(), stopped.clone()));
     let ops = ops.map(|(listener, token, _)| {
         let tls = api_tls.clone();
         tokio::spawn(crate::ops::serve(listener, shared.clone(), token, config.api_hosts.clone(), tls, stopped.clone()))
@@ -261,6 +262,7 @@ pub async fn run_test_build(config: NodeConfig, test_build: TestBuild) -> Result
     signals.abort();
     retention.abort();
     api.abort();
+    audit_watch.abort();
     if let Some(ops) = ops {
         ops.abort();
     }

@@ -94,6 +94,8 @@ fn alert_rules_load_and_name_only_exported_metrics() {
         "CovenantOperatorKeyExpiryImminent",
         "CovenantGovernanceApproversNearMinimum",
         "CovenantGovernanceLockedOut",
+        "CovenantAuditLogTampered",
+        "CovenantAuditLogUnverified",
     ] {
         assert!(alerts.contains(needed), "{needed} missing");
     }

@@ -672,13 +672,25 @@ pub const CATALOGUE: &[RuleEntry] = &[
         article: 33,
         title: "Tamper-evident audit log",
         class: RuleClass::N,
-        description: "Hash-chained audit log with event type, time, place and user identity; only auditors read it.",
+        description: "Hash-chained audit log with event type, time, place and user identity; only auditors read it. \
+                      Every 10 blocks the node anchors on chain a head it verified; a node's anchors only move forward \
+                      (admission and block execution). The node verifies its log against the AuditAnchor transactions in \
+                      its sealed blocks fully at start-up and incrementally before anchoring, refuses to anchor a log that \
+                      fails (error log, metric, alert) and keeps validating. `covenant audit verify` checks a stopped node's \
+                      log against its own blocks, or a running node's log through an auditor session against blocks fetched \
+                      from nodes of two or more other members (identical hashes, transactions against the header, commit \
+                      seals when the validator set is unchanged); no anchor means UNVERIFIED and exit 1 unless accepted.",
         enforcement: Enforcement::Enforced {
             checked_in: &[
                 "covenant_storage::audit::AuditEntry::seal",
+                "covenant_storage::audit::AuditLog::verify_after",
+                "covenant_core::audit_check::AuditVerifier::run",
+                "covenant_core::audit_check::check_anchor",
+                "covenant_core::anchor::anchorable_head",
                 "covenant_core::core::NodeCore::anchor_audit_head",
                 "covenant_execution::checks::check_payload",
                 "covenant_node::commands::audit::verify",
+                "covenant_node::commands::audit_remote::verify_remote",
                 "covenant_node::access::read_audit",
             ],
             stages: &[S::Storage, S::MempoolAdmission, S::BlockValidation, S::Api, S::Observability],
@@ -994,6 +1006,12 @@ mod tests {
             ("covenant_node::commands::backup::", include_str!("../../covenant-node/src/commands/backup.rs")),
             ("covenant_node::logging::", include_str!("../../covenant-node/src/logging.rs")),
             ("covenant_node::commands::audit::", include_str!("../../covenant-node/src/commands/audit.rs")),
+            (
+                "covenant_node::commands::audit_remote::",
+                include_str!("../../covenant-node/src/commands/audit_remote.rs"),
+            ),
+            ("covenant_core::audit_check::", include_str!("../../covenant-core/src/audit_check.rs")),
+            ("covenant_core::anchor::", include_str!("../../covenant-core/src/anchor.rs")),
             ("covenant_storage::audit::", include_str!("../../covenant-storage/src/audit.rs")),
             ("covenant_network::service::", include_str!("../../covenant-network/src/service.rs")),
             ("covenant_core::retention::", include_str!("../../covenant-core/src/retention.rs")),

@@ -413,6 +413,15 @@ pub enum TamperKind {
         /// Hash of the stored entry.
         found: Hash,
     },
+    /// The entry an earlier verification ended at is gone or carries another hash: the log was
+    /// rewritten from there (or earlier) since.
+    #[error("entry changed since it was verified: verified hash {verified}, {}", .found.map_or("now missing".to_string(), |found| format!("stored hash now {found}")))]
+    ChangedSinceVerified {
+        /// Hash the entry had when verified.
+        verified: Hash,
+        /// Hash stored now, if the entry is still there.
+        found: Option<Hash>,
+    },
 }
 
 /// Why audit verification or pruning failed.
@@ -505,6 +514,14 @@ pub trait AuditLog {
     /// Verifies the whole chain from the checkpoint (or entry 0) to the recorded head.
     fn verify(&self) -> Result<AuditSummary, AuditError>;
 
+    /// Verifies only what was appended after `verified`, the head an earlier verification reached
+    /// (kept by the caller): the entry there must still carry its hash, and every later entry must
+    /// link on from it up to the recorded head. Entries before `verified` are not re-read: an edit
+    /// there that recomputes the hashes changes the entry at `verified` and is caught; one that does
+    /// not is caught by the next full [`AuditLog::verify`]. Falls back to a full verification when
+    /// pruning removed the entry at `verified`.
+    fn verify_after(&self, verified: AuditPosition) -> Result<AuditSummary, AuditError>;
+
     /// [`AuditLog::verify`], then checks that the entry at `sequence` exists and has `hash` (an
     /// anchor taken earlier, e.g. from the chain).
     fn verify_against_anchor(&self, sequence: u64, hash: Hash) -> Result<AuditSummary, AuditError>;
@@ -587,6 +604,15 @@ impl ChainVerifier {
             Some(position) => (position.sequence.saturating_add(1), position.hash),
         };
         ChainVerifier { checkpoint, next, prev_hash, recent: VecDeque::new(), entries: 0, first_sequence: None }
+    }
+
+    /// A verifier that goes on after `verified`, an entry already verified (and re-checked).
+    fn resume(checkpoint: Option<AuditPosition>, verified: AuditPosition) -> ChainVerifier {
+        let mut verifier = ChainVerifier::new(checkpoint);
+        verifier.next = verified.sequence.saturating_add(1);
+        verifier.prev_hash = verified.hash;
+        verifier.recent.push_back(verified);
+        verifier
     }
 
     /// The hash entry `sequence` must link to, if still known.
@@ -698,8 +724,27 @@ impl ChainVerifier {
 impl<B: Backend> Store<B> {
     /// Verification proper; the caller holds the audit maintenance lock.
     fn verify_audit_locked(&self) -> Result<AuditSummary, AuditError> {
+        self.verify_audit_from_locked(None)
+    }
+
+    /// Verification from `verified` on (see [`AuditLog::verify_after`]), or of the whole chain.
+    fn verify_audit_from_locked(&self, verified: Option<AuditPosition>) -> Result<AuditSummary, AuditError> {
         let checkpoint = self.checkpoint()?;
         let head = self.head()?;
+        let verified =
+            verified.filter(|verified| checkpoint.is_none_or(|checkpoint| checkpoint.sequence < verified.sequence));
+        if let Some(verified) = verified {
+            let found = self
+                .backend()
+                .get(Column::Audit, &u64_key(verified.sequence))?
+                .map(|bytes| decode_entry(&bytes).map_or_else(|_| Hash::digest(&bytes), |entry| entry.compute_hash()));
+            if found != Some(verified.hash) {
+                return Err(AuditError::Tampered {
+                    sequence: verified.sequence,
+                    kind: TamperKind::ChangedSinceVerified { verified: verified.hash, found },
+                });
+            }
+        }
         if let Some(checkpoint) = checkpoint
             && head.is_none_or(|head| head.sequence < checkpoint.sequence)
         {
@@ -710,8 +755,12 @@ impl<B: Backend> Store<B> {
             )
             .into());
         }
-        let mut verifier = ChainVerifier::new(checkpoint);
-        let mut start = Vec::new();
+        let mut verifier = match verified {
+            Some(verified) => ChainVerifier::resume(checkpoint, verified),
+            None => ChainVerifier::new(checkpoint),
+        };
+        let mut start =
+            verified.map(|verified| u64_key(verified.sequence.saturating_add(1)).to_vec()).unwrap_or_default();
         'pages: loop {
             let page = self.backend().scan(Column::Audit, &start, b"", AUDIT_VERIFY_PAGE_ENTRIES)?;
             for (key, value) in &page {
@@ -806,6 +855,11 @@ impl<B: Backend> AuditLog for Store<B> {
     fn verify(&self) -> Result<AuditSummary, AuditError> {
         let _maintenance = self.audit_maintenance_lock();
         self.verify_audit_locked()
+    }
+
+    fn verify_after(&self, verified: AuditPosition) -> Result<AuditSummary, AuditError> {
+        let _maintenance = self.audit_maintenance_lock();
+        self.verify_audit_from_locked(Some(verified))
     }
 
     fn verify_against_anchor(&self, sequence: u64, hash: Hash) -> Result<AuditSummary, AuditError> {

@@ -1,6 +1,10 @@
-//! `covenant audit verify | export`: the tamper-evident audit trail of a stopped node (article 33,
-//! article 50). `verify` walks the local hash chain and checks every anchor this node put on chain
-//! against it, naming the first bad entry; `export` writes entries as JSON lines for a SIEM.
+//! `covenant audit verify | export`: the tamper-evident audit trail (article 33, article 50).
+//! `verify --config` walks a stopped node's local hash chain and checks every anchor this node put
+//! on chain, as its own sealed blocks carry them, naming the first bad entry; `verify --api` does
+//! the same for a running node from outside, against blocks fetched from other members' nodes
+//! ([`crate::commands::audit_remote`]). Without an anchor the log is reported UNVERIFIED and the
+//! exit code is 1 unless `--accept-unanchored` (ADR 0020). `export` writes entries as JSON lines
+//! for a SIEM.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,10 +12,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use covenant_execution::{AnchorRecord, StateKey};
-use covenant_storage::audit::{Actor, AuditRecord, EventType, Outcome as AuditOutcome};
-use covenant_storage::{AuditEntry, AuditLog, ChainStore, RocksStore};
-use covenant_types::NodeId;
+use covenant_core::{AuditCheck, AuditVerifier};
+use covenant_storage::audit::{Actor, AuditPosition, AuditRecord, EventType, Outcome as AuditOutcome};
+use covenant_storage::{AuditEntry, AuditLog, RocksStore};
 
 use crate::commands::Outcome;
 use crate::config::NodeConfig;
@@ -19,8 +22,6 @@ use crate::runtime::chain::now_ms;
 
 /// Entries read per page while exporting.
 const EXPORT_PAGE_ENTRIES: usize = 1_000;
-/// Anchors read per page.
-const ANCHOR_PAGE_ENTRIES: usize = 1_000;
 
 /// Opens the store of the node `config_file` describes; the node must be stopped.
 pub fn open_node_store(config_file: &Path) -> Result<(NodeConfig, RocksStore)> {
@@ -38,84 +39,119 @@ pub fn open_node_store(config_file: &Path) -> Result<(NodeConfig, RocksStore)> {
     Ok((config, store))
 }
 
-/// Every anchor `node` put on chain, in sequence order: (sequence, record).
-pub fn anchors_of(store: &RocksStore, node: &NodeId) -> Result<Vec<(u64, AnchorRecord)>> {
-    let mut prefix = StateKey::AuditAnchor(node.clone(), 0).encode();
-    prefix.truncate(prefix.len() - 8);
-    let mut anchors = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let page = store.scan_state(&prefix, after.as_deref(), ANCHOR_PAGE_ENTRIES)?;
-        for (key, value) in &page.entries {
-            let sequence_bytes: [u8; 8] = key[prefix.len()..].try_into().context("anchor key of the wrong length")?;
-            let record: AnchorRecord = covenant_types::decode("audit anchor", value, value.len())?;
-            anchors.push((u64::from_be_bytes(sequence_bytes), record));
+/// What `covenant audit verify` found, local or remote, ready to print.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    /// The audited node.
+    pub node: String,
+    /// `local` (the node's own store) or `remote` (its API, against other members' blocks).
+    pub form: &'static str,
+    /// Entries whose hash links were checked.
+    pub entries: Option<u64>,
+    /// The last entry checked.
+    pub head: Option<AuditPosition>,
+    /// Anchors checked against the log.
+    pub anchors: u64,
+    /// Of which the carrying block's commit seals were checked against the validator set.
+    pub anchors_sealed: u64,
+    /// The newest anchor checked: (entry, height).
+    pub last_anchor: Option<(u64, u64)>,
+    /// Where the anchors came from and what was checked about them, one sentence each.
+    pub sources: Vec<String>,
+    /// What does not match, the first bad entry first.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Prints the report (text or JSON) and decides the exit code: 1 when something does not match,
+    /// and when no anchor covers the log unless `accept_unanchored` (ADR 0020).
+    pub fn finish(&self, json_output: bool, accept_unanchored: bool, out: &mut dyn Write) -> Result<Outcome> {
+        let unanchored = self.problems.is_empty() && self.anchors == 0;
+        let ok = self.problems.is_empty() && (!unanchored || accept_unanchored);
+        if json_output {
+            let value = json!({
+                "node": self.node,
+                "form": self.form,
+                "ok": ok,
+                "verified": self.problems.is_empty() && !unanchored,
+                "unanchored": unanchored,
+                "entries": self.entries,
+                "head": self.head.map(|head| json!({"sequence": head.sequence, "hash": head.hash})),
+                "anchors": self.anchors,
+                "anchors_seals_checked": self.anchors_sealed,
+                "last_anchor_height": self.last_anchor.map(|(_, height)| height),
+                "sources": self.sources,
+                "problems": self.problems,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        } else if self.problems.is_empty() {
+            let head =
+                self.head.map(|head| format!("entry {} ({})", head.sequence, head.hash)).unwrap_or("none".into());
+            let entries = self.entries.unwrap_or(0);
+            writeln!(out, "audit log of {} ({}): {entries} entries verified; head {head}", self.node, self.form)?;
+            match self.last_anchor {
+                Some((sequence, height)) => writeln!(
+                    out,
+                    "{} anchors on chain agree with it (last: entry {sequence} at height {height}; seals checked for {})",
+                    self.anchors, self.anchors_sealed
+                )?,
+                None => writeln!(
+                    out,
+                    "UNVERIFIED: no anchor of {} on chain yet: only the log's own hash chain protects it{}",
+                    self.node,
+                    if accept_unanchored {
+                        " (accepted: --accept-unanchored)"
+                    } else {
+                        " (exit 1; --accept-unanchored accepts this)"
+                    }
+                )?,
+            }
+            for source in &self.sources {
+                writeln!(out, "  {source}")?;
+            }
+        } else {
+            for problem in &self.problems {
+                writeln!(out, "TAMPERED: {problem}")?;
+            }
         }
-        match page.resume_after {
-            Some(next) => after = Some(next),
-            None => return Ok(anchors),
-        }
+        Ok(if ok { Outcome::Success } else { Outcome::Failure })
     }
 }
 
-/// `covenant audit verify`: exit 0 if the local chain verifies and agrees with every anchor.
-pub fn verify(config_file: &Path, json_output: bool, out: &mut dyn Write) -> Result<Outcome> {
+/// `covenant audit verify --config`: the local hash chain of a stopped node, checked against every
+/// anchor this node put on chain as the sealed blocks in its store carry them. Exit 0 if it verifies
+/// and at least one anchor covers it (or `accept_unanchored`).
+pub fn verify(config_file: &Path, json_output: bool, accept_unanchored: bool, out: &mut dyn Write) -> Result<Outcome> {
     let (config, store) = open_node_store(config_file)?;
-    let anchors = anchors_of(&store, &config.node_id)?;
-    let mut problems = Vec::new();
-    let summary = match store.verify() {
-        Ok(summary) => Some(summary),
-        Err(error) => {
-            problems.push(format!("local chain: {error}"));
-            None
+    let mut report = VerifyReport { node: config.node_id.to_string(), form: "local", ..VerifyReport::default() };
+    match AuditVerifier::new(config.node_id.clone()).run(&store) {
+        AuditCheck::Verified { head, entries, anchors, anchors_sealed, last_anchor } => {
+            report.head = head;
+            report.entries = Some(entries);
+            report.anchors = anchors;
+            report.anchors_sealed = anchors_sealed;
+            report.last_anchor = last_anchor.map(|anchor| (anchor.sequence, anchor.height));
         }
-    };
-    for (sequence, anchor) in &anchors {
-        if let Err(error) = store.verify_against_anchor(*sequence, anchor.hash) {
-            problems.push(format!(
-                "anchor of entry {sequence} recorded on chain at height {} (hash {}): {error}",
-                anchor.height, anchor.hash
-            ));
-            // The first disagreeing anchor says enough; later ones follow from it.
-            break;
-        }
+        AuditCheck::Failed(failure) => report.problems.push(failure.to_string()),
+        AuditCheck::Pending => unreachable!("a run always gives a verdict"),
     }
-    let outcome = if problems.is_empty() { AuditOutcome::Success } else { AuditOutcome::Failure };
+    report.sources.push(
+        "anchors read from the AuditAnchor transactions in this node's sealed blocks (transactions checked against \
+         each header; commit seals checked when the validator set in this store is the one the header names)"
+            .into(),
+    );
+    report.sources.push(
+        "not proven here: that this store's blocks and its index of anchor heights are the chain's; \
+         run the remote form against other members' nodes for that"
+            .into(),
+    );
+    let outcome = if report.problems.is_empty() { AuditOutcome::Success } else { AuditOutcome::Failure };
     let record = AuditRecord::new(now_ms(), config.node_id.clone(), EventType::AuditVerified, Actor::System, outcome)
-        .with_detail("anchors", anchors.len().to_string())
-        .with_detail("problems", problems.len().to_string());
+        .with_detail("anchors", report.anchors.to_string())
+        .with_detail("problems", report.problems.len().to_string());
     // Recording the check is itself evidence; a log too damaged to append to is reported above.
     let _ = store.append(record);
-    if json_output {
-        let value = json!({
-            "node": config.node_id,
-            "ok": problems.is_empty(),
-            "entries": summary.as_ref().map(|summary| summary.entries),
-            "head": summary.as_ref().and_then(|summary| summary.head.map(|head| json!({"sequence": head.sequence, "hash": head.hash}))),
-            "anchors": anchors.len(),
-            "last_anchor_height": anchors.last().map(|(_, anchor)| anchor.height),
-            "problems": problems,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
-    } else if problems.is_empty() {
-        let summary = summary.expect("verified");
-        let head = summary.head.map(|head| format!("entry {} ({})", head.sequence, head.hash)).unwrap_or("none".into());
-        writeln!(out, "audit log of {}: {} entries verified; head {head}", config.node_id, summary.entries)?;
-        match anchors.last() {
-            Some((sequence, anchor)) => writeln!(
-                out,
-                "{} anchors on chain agree with it (last: entry {sequence} at height {})",
-                anchors.len(),
-                anchor.height
-            )?,
-            None => writeln!(out, "no anchors on chain yet: only the local hash chain protects the log")?,
-        }
-    } else {
-        for problem in &problems {
-            writeln!(out, "TAMPERED: {problem}")?;
-        }
-    }
-    Ok(if problems.is_empty() { Outcome::Success } else { Outcome::Failure })
+    report.finish(json_output, accept_unanchored, out)
 }
 
 /// Parses `--since`: milliseconds since the Unix epoch, an RFC 3339 UTC time
@@ -231,6 +267,42 @@ fn export_line(entry: &AuditEntry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finished(report: &VerifyReport, accept_unanchored: bool) -> (Outcome, String) {
+        let mut out = Vec::new();
+        let outcome = report.finish(false, accept_unanchored, &mut out).unwrap();
+        (outcome, String::from_utf8(out).unwrap())
+    }
+
+    // covers: COV-33-AUDIT-TRAIL
+    #[test]
+    fn a_log_no_anchor_covers_is_unverified_and_fails_unless_accepted() {
+        let unanchored =
+            VerifyReport { node: "validator-0".into(), form: "local", entries: Some(3), ..VerifyReport::default() };
+        let (outcome, text) = finished(&unanchored, false);
+        assert_eq!(outcome, Outcome::Failure, "{text}");
+        assert!(text.contains("UNVERIFIED: no anchor of validator-0"), "{text}");
+        let (outcome, text) = finished(&unanchored, true);
+        assert_eq!(outcome, Outcome::Success, "{text}");
+        assert!(text.contains("UNVERIFIED") && text.contains("accepted"), "{text}");
+
+        let anchored = VerifyReport { anchors: 2, anchors_sealed: 2, last_anchor: Some((7, 20)), ..unanchored };
+        let (outcome, text) = finished(&anchored, false);
+        assert_eq!(outcome, Outcome::Success, "{text}");
+        assert!(text.contains("2 anchors on chain agree"), "{text}");
+
+        // A mismatch fails whatever the flag says.
+        let tampered = VerifyReport { problems: vec!["anchor of entry 7 in block 20: rewritten".into()], ..anchored };
+        for accept in [false, true] {
+            let (outcome, text) = finished(&tampered, accept);
+            assert_eq!(outcome, Outcome::Failure, "{text}");
+            assert!(text.contains("TAMPERED: anchor of entry 7"), "{text}");
+        }
+        let mut json = Vec::new();
+        tampered.finish(true, true, &mut json).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!((value["ok"].as_bool(), value["verified"].as_bool()), (Some(false), Some(false)));
+    }
 
     #[test]
     fn since_accepts_epoch_ms_utc_times_and_ages() {

@@ -2,6 +2,7 @@
 //! writer it is given so tests can capture the output.
 
 pub mod audit;
+pub mod audit_remote;
 pub mod backup;
 pub mod bench;
 pub mod config_check;

@@ -32,6 +32,11 @@ impl Api {
         Ok(Api { client: Client::from_url(text).context("--api")? })
     }
 
+    /// The HTTP client (plain or TLS, as the address asked), for requests in a session.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The node address.
     pub fn address(&self) -> SocketAddr {
         self.client.address()

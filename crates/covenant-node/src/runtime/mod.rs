@@ -4,6 +4,7 @@
 //! verify signatures and serve block reads on blocking threads, answer clients. Every decision is
 //! the core's, so the simulator, which drives the same core, tests what runs here (ADR 0014).
 
+pub mod audit_watch;
 pub mod chain;
 pub mod retention;
 pub mod shared;

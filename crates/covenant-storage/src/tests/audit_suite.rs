@@ -212,6 +212,59 @@ pub fn audit_rewritten_tail_caught_by_anchor<H: Harness>() {
     store.verify_against_anchor(4, entries[4].hash).expect("before the rewrite the anchor holds");
 }
 
+/// Incremental verification goes on from a verified head: new entries are checked link by link, and
+/// a rewrite that reaches back to the verified entry (hashes recomputed, head moved) is caught.
+pub fn audit_incremental_verification_from_a_verified_head<H: Harness>() {
+    let (harness, entries) = log_of_ten::<H>();
+    let store = harness.store();
+    let verified = store.verify().expect("verifies").head.expect("a head");
+    assert_eq!(verified, entries[9].position());
+    // Nothing new: the same head, no entries read.
+    let summary = store.verify_after(verified).expect("unchanged");
+    assert_eq!((summary.head, summary.entries), (Some(verified), 0));
+    // Two appended: only they are checked.
+    store.append(audit_record(entries[9].time_ms + 1, 10)).expect("append");
+    let eleventh = store.append(audit_record(entries[9].time_ms + 2, 11)).expect("append");
+    let summary = store.verify_after(verified).expect("new entries link on");
+    assert_eq!((summary.head, summary.entries), (Some(eleventh.position()), 2));
+    // A new entry edited in place: named.
+    let mut edited = eleventh.clone();
+    edited.details.insert("forged".into(), "yes".into());
+    put_entry(store, 11, &edited);
+    match store.verify_after(verified) {
+        Err(AuditError::Tampered { sequence: 11, kind: TamperKind::Edited { .. } }) => {}
+        other => panic!("expected entry 11 edited, got {other:?}"),
+    }
+    put_entry(store, 11, &eleventh);
+    // Entries 5.. rewritten with every hash recomputed and the head moved: the verified entry 9 no
+    // longer carries the hash it was verified with.
+    let mut previous = entries[4].hash;
+    let mut last = None;
+    for sequence in 5..=11 {
+        let mut record = audit_record(sequence * 100 * MS_PER_DAY, sequence);
+        record.outcome = Outcome::Failure;
+        let forged = AuditEntry::seal(sequence, previous, record);
+        put_entry(store, sequence, &forged);
+        previous = forged.hash;
+        last = Some(forged.position());
+    }
+    raw_put(store, Column::Meta, meta_key::AUDIT_HEAD, &encode(&last.expect("rewrote entries")));
+    store.verify().expect("locally consistent");
+    match store.verify_after(verified) {
+        Err(AuditError::Tampered { sequence: 9, kind: TamperKind::ChangedSinceVerified { verified: hash, found } }) => {
+            assert_eq!(hash, entries[9].hash);
+            assert!(found.is_some_and(|found| found != hash));
+        }
+        other => panic!("expected entry 9 changed since verified, got {other:?}"),
+    }
+    // The tail deleted back past the verified entry: it is missing.
+    raw_delete(store, Column::Audit, &u64_key(9));
+    match store.verify_after(verified) {
+        Err(AuditError::Tampered { sequence: 9, kind: TamperKind::ChangedSinceVerified { found: None, .. } }) => {}
+        other => panic!("expected entry 9 missing, got {other:?}"),
+    }
+}
+
 pub fn audit_pruning_respects_retention<H: Harness>() {
     let (harness, entries) = log_of_ten::<H>();
     let store = harness.store();

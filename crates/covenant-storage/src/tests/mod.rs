@@ -36,6 +36,7 @@ macro_rules! shared_suite {
             audit_suite::audit_undecodable_detected,
             audit_suite::audit_truncated_tail_detected,
             audit_suite::audit_rewritten_tail_caught_by_anchor,
+            audit_suite::audit_incremental_verification_from_a_verified_head,
             audit_suite::audit_pruning_respects_retention,
             audit_suite::audit_pruning_refuses_tampered_log,
         );
