@@ -139,6 +139,8 @@ fn a_log_rewritten_with_the_nodes_anchor_records_is_caught_by_the_node_and_by_an
         drive_to(&consortium, 1, height + 5);
     }
     assert_eq!(consortium.metric(0, "covenant_audit_log_verified"), Some(1.0), "the node verified its own log");
+    let status = consortium.status(0).expect("node 0 answers /v1/status");
+    assert_eq!(status["audit_log"]["status"], "verified", "{status}");
 
     // Untouched: verifies remotely against bank-1's, bank-2's and bank-3's blocks.
     let untouched = verify_remotely(&consortium, &key_file, 0, &[1, 2, 3], &[]);
@@ -191,6 +193,9 @@ fn a_log_rewritten_with_the_nodes_anchor_records_is_caught_by_the_node_and_by_an
         consortium.metric(0, "covenant_audit_verification_failures_total") == Some(1.0)
     });
     assert_eq!(consortium.metric(0, "covenant_audit_log_verified"), Some(0.0));
+    let status = consortium.status(0).expect("node 0 answers /v1/status");
+    assert_eq!(status["audit_log"]["status"], "failed", "{status}");
+    assert!(status["audit_log"]["first_bad_entry"].is_u64(), "{status}");
     let log = consortium.log(0);
     assert!(log.contains("audit log failed verification") && log.contains(&expected), "{log}");
     let anchors_of_1 = anchors_listed(&consortium, 2, 1).len();

@@ -178,7 +178,28 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         "mempool_txs": pending,
         "mempool_bytes": pending_bytes,
         "version": env!("CARGO_PKG_VERSION"),
+        "audit_log": audit_log_status(&shared.view.audit_check()),
     })))
+}
+
+/// What this node's own verification of its audit log found (ADR 0020): `pending`, `verified` with the
+/// head and anchors checked, or `failed` with the first bad entry.
+fn audit_log_status(check: &covenant_core::AuditCheck) -> Value {
+    match check {
+        covenant_core::AuditCheck::Pending => json!({"status": "pending"}),
+        covenant_core::AuditCheck::Verified { head, anchors, anchors_sealed, last_anchor, .. } => json!({
+            "status": "verified",
+            "head_sequence": head.map(|head| head.sequence),
+            "anchors_checked": anchors,
+            "anchors_sealed": anchors_sealed,
+            "last_anchor_height": last_anchor.as_ref().map(|anchor| anchor.height),
+        }),
+        covenant_core::AuditCheck::Failed(failure) => json!({
+            "status": "failed",
+            "first_bad_entry": failure.sequence,
+            "reason": failure.reason,
+        }),
+    }
 }
 
 /// Takes a transaction as its canonical bytes (`application/octet-stream`) or as JSON

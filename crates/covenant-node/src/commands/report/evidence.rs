@@ -51,6 +51,10 @@ const OBSERVED_AS: &[(RuleId, &[&str])] = &[
     (RuleId::Fuel, &["fuel_used", "fuel_limit"]),
     (RuleId::ContractOwnership, &["steward", "owner"]),
     (RuleId::ContractAdmission, &["AdmitContract"]),
+    (RuleId::EncryptedTransport, &["with_tls", "TlsAcceptor"]),
+    (RuleId::Monitoring, &["Traffic", "TrafficSnapshot", "traffic_by_node"]),
+    (RuleId::Retention, &["PruneSchedule", "prune_audit", "prune_before", "AuditPruned"]),
+    (RuleId::LoadLimits, &["MemberTxLimits", "MemberBuckets"]),
 ];
 
 /// The `RuleId` variant name of `rule` (`BlockLimits`).
