@@ -630,6 +630,35 @@ impl Consortium {
         covenant_types::Hash::from_hex(response.body["hash"].as_str().expect("hash")).expect("hash")
     }
 
+    /// Commits bank-0.ops's transfers (one every 250 ms, at the nonce node `via` reports) through node
+    /// `via` until it passed `height`; panics with the logs after 120 s.
+    pub fn drive_to(&self, via: usize, height: u64) {
+        let key = self.operator_key("bank-0.ops");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.height(via) < height {
+            assert!(Instant::now() < deadline, "chain did not reach {height}\n{}", self.logs());
+            let nonce = self.apis[via]
+                .get("/v1/operators/bank-0.ops/nonce")
+                .ok()
+                .and_then(|answer| answer.body["next_nonce"].as_u64());
+            if let Some(nonce) = nonce {
+                let tx = covenant_client::transfer(
+                    &covenant_types::ChainId::new(LOCAL_CHAIN).expect("chain id"),
+                    &covenant_types::OperatorId::new("bank-0.ops").expect("operator id"),
+                    &key,
+                    nonce,
+                    now_ms(),
+                    covenant_types::AccountId::new("bank-0/treasury").expect("account"),
+                    covenant_types::AccountId::new("bank-1/treasury").expect("account"),
+                    covenant_types::AssetId::new("twd").expect("asset"),
+                    1,
+                );
+                let _ = self.apis[via].submit(&tx);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     /// Waits until `done` holds, panicking with the logs after [`GOVERNANCE_TIMEOUT`].
     pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + GOVERNANCE_TIMEOUT;

@@ -14,41 +14,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use covenant_client::transfer;
 use covenant_tests::audit_edit::{anchor_records, delete_anchor_records_from, rewrite_tail_and_anchor_records};
-use covenant_tests::{CommandRun, Consortium, LOCAL_CHAIN, now_ms};
+use covenant_tests::{CommandRun, Consortium, now_ms};
 use covenant_types::*;
 
 const DAY_MS: u64 = 86_400_000;
 const AUDITOR: &str = "bank-1.audit";
-
-/// Commits transfers (one every 250 ms) until node `via` passed `height`.
-fn drive_to(consortium: &Consortium, via: usize, height: u64) {
-    let key = consortium.operator_key("bank-0.ops");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while consortium.height(via) < height {
-        assert!(Instant::now() < deadline, "chain did not reach {height}\n{}", consortium.logs());
-        let nonce = consortium.apis[via]
-            .get("/v1/operators/bank-0.ops/nonce")
-            .ok()
-            .and_then(|answer| answer.body["next_nonce"].as_u64());
-        if let Some(nonce) = nonce {
-            let tx = transfer(
-                &ChainId::new(LOCAL_CHAIN).unwrap(),
-                &OperatorId::new("bank-0.ops").unwrap(),
-                &key,
-                nonce,
-                now_ms(),
-                AccountId::new("bank-0/treasury").unwrap(),
-                AccountId::new("bank-1/treasury").unwrap(),
-                AssetId::new("twd").unwrap(),
-                1,
-            );
-            let _ = consortium.apis[via].submit(&tx);
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 /// `validator-<index>`'s anchors as node `via` lists them: (sequence, height).
 fn anchors_listed(consortium: &Consortium, via: usize, index: usize) -> Vec<(u64, u64)> {
@@ -136,7 +107,7 @@ fn a_log_rewritten_with_the_nodes_anchor_records_is_caught_by_the_node_and_by_an
     while anchors_listed(&consortium, 1, 0).len() < 2 {
         assert!(Instant::now() < deadline, "validator-0 did not anchor twice\n{}", consortium.logs());
         let height = consortium.height(1);
-        drive_to(&consortium, 1, height + 5);
+        consortium.drive_to(1, height + 5);
     }
     assert_eq!(consortium.metric(0, "covenant_audit_log_verified"), Some(1.0), "the node verified its own log");
     let status = consortium.status(0).expect("node 0 answers /v1/status");
@@ -200,7 +171,7 @@ fn a_log_rewritten_with_the_nodes_anchor_records_is_caught_by_the_node_and_by_an
     assert!(log.contains("audit log failed verification") && log.contains(&expected), "{log}");
     let anchors_of_1 = anchors_listed(&consortium, 2, 1).len();
     let height = consortium.height(1);
-    drive_to(&consortium, 1, height + 25);
+    consortium.drive_to(1, height + 25);
     consortium.wait_for_height(&[0], height + 25, Duration::from_secs(60));
     let after_restart: Vec<(u64, u64)> =
         anchors_listed(&consortium, 2, 0).into_iter().filter(|(_, height)| *height > restarted_at).collect();

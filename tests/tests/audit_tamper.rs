@@ -5,46 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use covenant_client::transfer;
 use covenant_storage::{AuditEntry, Backend, Column, KvBatch, RocksBackend};
-use covenant_tests::{Consortium, covenant_binary, now_ms};
+use covenant_tests::{Consortium, covenant_binary};
 use covenant_types::*;
-
-const CHAIN: &str = "covenant-local";
-
-fn ops_key(consortium: &Consortium) -> SecretKey {
-    let text = std::fs::read_to_string(consortium.key_file("bank-0.ops")).unwrap();
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed).unwrap();
-    SecretKey::from_seed(&seed)
-}
-
-/// Commits one transfer per block until node 0 passed `height`.
-fn drive_to(consortium: &Consortium, height: u64) {
-    let key = ops_key(consortium);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut nonce = 0;
-    while consortium.height(0) < height {
-        assert!(Instant::now() < deadline, "chain did not reach {height}\n{}", consortium.logs());
-        let tx = transfer(
-            &ChainId::new(CHAIN).unwrap(),
-            &OperatorId::new("bank-0.ops").unwrap(),
-            &key,
-            nonce,
-            now_ms(),
-            AccountId::new("bank-0/treasury").unwrap(),
-            AccountId::new("bank-1/treasury").unwrap(),
-            AssetId::new("twd").unwrap(),
-            1,
-        );
-        if consortium.apis[0].submit(&tx).is_ok_and(|response| response.is_success()) {
-            nonce += 1;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 struct Run {
     code: i32,
@@ -102,7 +67,7 @@ fn audit_verify_names_edits_and_catches_rewrites_and_deleted_tails_against_the_c
     let mut consortium = Consortium::start(4);
     consortium.wait_for_height(&[0, 1, 2, 3], 1, Duration::from_secs(90));
     // Anchors every 10 blocks: drive past two anchoring heights so one is surely committed.
-    drive_to(&consortium, 23);
+    consortium.drive_to(0, 23);
     consortium.stop_node(0, Duration::from_secs(20));
 
     let untouched = audit(&["verify"], &consortium.config_file(0));
