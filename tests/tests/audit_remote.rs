@@ -21,8 +21,11 @@ use covenant_types::*;
 const DAY_MS: u64 = 86_400_000;
 const AUDITOR: &str = "bank-1.audit";
 
-/// `validator-<index>`'s anchors as node `via` lists them: (sequence, height).
+/// `validator-<index>`'s anchors as node `via` lists them: (sequence, height). A page larger than the
+/// route allows is refused, not cut short.
 fn anchors_listed(consortium: &Consortium, via: usize, index: usize) -> Vec<(u64, u64)> {
+    let too_many = consortium.apis[via].get(&format!("/v1/nodes/validator-{index}/anchors?limit=1001")).unwrap();
+    assert_eq!(too_many.status, 400, "{:?}", too_many.body);
     let answer = consortium.apis[via].get(&format!("/v1/nodes/validator-{index}/anchors")).expect("anchors listed");
     assert!(answer.is_success(), "{:?}", answer.body);
     answer.body["anchors"]

@@ -454,7 +454,13 @@ async fn node_anchors(
     let Query(query) = query.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let node =
         covenant_types::NodeId::new(id).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
-    let limit = query.limit.unwrap_or(ANCHORS_READ_MAX).clamp(1, ANCHORS_READ_MAX);
+    let limit = query.limit.unwrap_or(ANCHORS_READ_MAX);
+    if !(1..=ANCHORS_READ_MAX).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be from 1 to {ANCHORS_READ_MAX}, not {limit}"),
+        ));
+    }
     let mut prefix = StateKey::AuditAnchor(node.clone(), 0).encode();
     prefix.truncate(prefix.len() - 8);
     let start_after = query.after.map(|sequence| StateKey::AuditAnchor(node.clone(), sequence).encode());
