@@ -496,10 +496,16 @@ impl Service {
     }
 
     fn publish(&mut self, topic: TopicHash, bytes: Vec<u8>) {
-        // Publishing floods to every peer subscribed to the topic (flood_publish).
-        let bit = self.names.topic_bit(&topic);
-        let recipients: Vec<PeerId> =
-            self.subscriptions.iter().filter(|(_, mask)| **mask & bit != 0).map(|(peer, _)| *peer).collect();
+        // Publishing floods to every peer subscribed to the topic (flood_publish), as gossipsub itself
+        // knows the subscriptions: this node's own record of them may not have caught up yet.
+        let recipients: Vec<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossip
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&&topic))
+            .map(|(peer, _)| *peer)
+            .collect();
         let len = bytes.len();
         match self.swarm.behaviour_mut().gossip.publish(topic.clone(), bytes) {
             Ok(_) => {
