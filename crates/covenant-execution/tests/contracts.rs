@@ -890,6 +890,17 @@ fn a_node_fault_during_a_contract_call_is_never_written_into_a_receipt() {
 /// names itself, not in its input), `leak` writes a plaintext national id, `seal` writes an encrypted
 /// envelope, `note` stores its input under "1", `forget` removes the `credit` key, `announce` emits the
 /// national id as an event, `tell` outputs the customer key.
+/// A chain with the ledger contract admitted, every function open.
+fn chain_with_ledger() -> Chain {
+    let mut chain = Chain::new();
+    chain.admit(
+        "ledger",
+        &ledger_wat(),
+        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
+    );
+    chain
+}
+
 fn ledger_wat() -> String {
     let inputs = r#"
   (import "covenant" "input_len" (func $input_len (result i32)))
@@ -918,12 +929,7 @@ fn ledger_wat() -> String {
 // covers: COV-07-KYC-REQUIRED
 #[test]
 fn a_contract_that_writes_for_a_customer_account_needs_its_kyc_like_a_transfer() {
-    let mut chain = Chain::new();
-    chain.admit(
-        "ledger",
-        &ledger_wat(),
-        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
-    );
+    let mut chain = chain_with_ledger();
     let key = b"bal:bank-a/customers/c-5";
     let refused = chain.call("bank-b.ops", "ledger", "credit", &[]).unwrap();
     assert_eq!(failed_rule(&refused).as_deref(), Some("COV-07-KYC-REQUIRED"));
@@ -943,12 +949,7 @@ fn a_contract_that_writes_for_a_customer_account_needs_its_kyc_like_a_transfer()
 // covers: COV-07-KYC-REQUIRED
 #[test]
 fn a_contract_may_always_delete_what_it_holds_about_a_customer() {
-    let mut chain = Chain::new();
-    chain.admit(
-        "ledger",
-        &ledger_wat(),
-        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
-    );
+    let mut chain = chain_with_ledger();
     // No attestation for bank-a/customers/c-5: writing about it is refused, removing it is not.
     assert_eq!(
         failed_rule(&chain.call("bank-b.ops", "ledger", "credit", &[]).unwrap()).as_deref(),
@@ -960,12 +961,7 @@ fn a_contract_may_always_delete_what_it_holds_about_a_customer() {
 // covers: COV-07-KYC-REQUIRED, COV-37-PII-PROTECTION
 #[test]
 fn a_contract_calls_input_naming_an_unattested_customer_or_a_national_id_is_refused_before_it_runs() {
-    let mut chain = Chain::new();
-    chain.admit(
-        "ledger",
-        &ledger_wat(),
-        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
-    );
+    let mut chain = chain_with_ledger();
     assert_eq!(
         chain.call("bank-b.ops", "ledger", "note", b"pay bank-c/customers/lin").unwrap_err(),
         RuleId::KycRequired
@@ -979,12 +975,7 @@ fn a_contract_calls_input_naming_an_unattested_customer_or_a_national_id_is_refu
 // covers: COV-37-PII-PROTECTION
 #[test]
 fn a_contract_that_writes_a_plaintext_national_id_fails_and_an_envelope_passes() {
-    let mut chain = Chain::new();
-    chain.admit(
-        "ledger",
-        &ledger_wat(),
-        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
-    );
+    let mut chain = chain_with_ledger();
     let leaked = chain.call("bank-b.ops", "ledger", "leak", &[]).unwrap();
     assert_eq!(failed_rule(&leaked).as_deref(), Some("COV-37-PII-PROTECTION"));
     assert_eq!(chain.stored("ledger", b"1"), None, "the plaintext id never reached the state");
@@ -995,12 +986,7 @@ fn a_contract_that_writes_a_plaintext_national_id_fails_and_an_envelope_passes()
 // covers: COV-07-KYC-REQUIRED, COV-37-PII-PROTECTION
 #[test]
 fn events_and_output_of_a_call_are_held_to_the_same_rules_as_its_writes() {
-    let mut chain = Chain::new();
-    chain.admit(
-        "ledger",
-        &ledger_wat(),
-        &open_manifest(&["credit", "leak", "seal", "note", "forget", "announce", "tell"]),
-    );
+    let mut chain = chain_with_ledger();
     let announced = chain.call("bank-b.ops", "ledger", "announce", &[]).unwrap();
     assert_eq!(failed_rule(&announced).as_deref(), Some("COV-37-PII-PROTECTION"));
     let told = chain.call("bank-b.ops", "ledger", "tell", &[]).unwrap();
