@@ -355,12 +355,6 @@ fn rule_class_letter(class: RuleClass) -> &'static str {
     }
 }
 
-/// The tests whose markers name `rule`, each once, in file and line order.
-pub fn tests_of(rule: RuleId) -> Vec<&'static str> {
-    let mut seen = BTreeSet::new();
-    RULE_TESTS.iter().filter(|(id, test)| *id == rule.id() && seen.insert(*test)).map(|(_, test)| *test).collect()
-}
-
 /// The tests whose markers name `entry`'s rule, each once: whether its code backs the marker and its
 /// result in `record`.
 pub fn test_reports(entry: &RuleEntry, record: Option<&TestRecord>) -> Vec<TestReport> {
